@@ -1,0 +1,64 @@
+"""agentroom: a multi-agent chat room for the terminal.
+
+Every utterance is an :class:`Envelope` on an ordered :class:`MessageBus`;
+every agent keeps its own :class:`ConversationSystem`, persisted to SQLite;
+the :class:`Engine` owns them all on one event loop.
+"""
+
+__version__ = "0.1.0"
+
+from agentroom.agents import Agent, AgentSettings, HumanAgent, Reply, ScriptedAgent, Turn
+from agentroom.bus import AgentHandle, EnvelopeFilter, MessageBus, Subscription
+from agentroom.conversation import ConversationManager, ConversationSystem
+from agentroom.engine import Engine
+from agentroom.errors import (
+    AgentroomError,
+    AgentTurnError,
+    DuplicateAgentError,
+    HumanTimeoutError,
+    NotAnAgentroomDatabase,
+    ProtocolError,
+    SchemaTooNewError,
+    ScriptExhaustedError,
+    SessionNotFoundError,
+    StoreError,
+    UnknownAgentError,
+)
+from agentroom.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
+from agentroom.store import SqliteStore
+
+__all__ = [
+    "BROADCAST",
+    "ROOM",
+    "Agent",
+    "AgentHandle",
+    "AgentSettings",
+    "AgentTurnError",
+    "AgentroomError",
+    "ConversationManager",
+    "ConversationSystem",
+    "DuplicateAgentError",
+    "Engine",
+    "Envelope",
+    "EnvelopeFilter",
+    "HumanAgent",
+    "HumanTimeoutError",
+    "Message",
+    "MessageBus",
+    "MessageType",
+    "NotAnAgentroomDatabase",
+    "ProtocolError",
+    "Reply",
+    "Role",
+    "SchemaTooNewError",
+    "ScriptExhaustedError",
+    "ScriptedAgent",
+    "Session",
+    "SessionNotFoundError",
+    "SqliteStore",
+    "StoreError",
+    "Subscription",
+    "Turn",
+    "UnknownAgentError",
+    "__version__",
+]

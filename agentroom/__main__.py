@@ -1,0 +1,3 @@
+from agentroom.cli import main
+
+main()

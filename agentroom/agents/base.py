@@ -1,0 +1,131 @@
+"""The agent abstraction: an id, a role, settings, and a way to take a turn.
+
+An agent never touches the bus or the store directly.  The engine binds it to
+an :class:`~agentroom.bus.AgentHandle` (so it can only ever speak as itself)
+and to its own :class:`~agentroom.conversation.ConversationSystem` (so it only
+ever reads what it saw).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from agentroom.bus import PARTICIPANT_ID
+from agentroom.errors import InvalidParticipantError
+from agentroom.protocol import BROADCAST, Envelope, Message, MessageType
+
+if TYPE_CHECKING:
+    from agentroom.bus import AgentHandle
+    from agentroom.conversation import ConversationSystem
+
+
+class AgentSettings(BaseModel):
+    """Per-agent knobs; the model-related ones are read by model-backed agents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    system_prompt: str = ""
+    max_context_messages: int = Field(default=50, ge=1)
+    max_context_chars: int = Field(default=32_000, ge=1)
+    turn_timeout: float | None = Field(default=None, gt=0)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What an agent wants to say on its turn; the bus turns it into an envelope."""
+
+    content: str
+    to: str = BROADCAST
+    type: MessageType = MessageType.MESSAGE
+    reply_to: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, value: Reply | str) -> Reply:
+        if isinstance(value, Reply):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        raise TypeError(f"an agent's reply must be a str or Reply, not {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What an agent is given when it is its turn: its own bounded view of the room."""
+
+    agent_id: str
+    session_id: str
+    messages: list[Message]
+
+
+class Agent:
+    """Base class of every participant the engine can give a turn to."""
+
+    kind = "agent"
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        role: str = "",
+        description: str = "",
+        settings: AgentSettings | None = None,
+    ) -> None:
+        if not isinstance(id, str) or not PARTICIPANT_ID.match(id):
+            raise InvalidParticipantError(
+                f"agent id {id!r} is not usable: use 1-64 letters, digits, '_', '-' or '.'"
+            )
+        self.id = id
+        self.role = role
+        self.description = description
+        self.settings = settings or AgentSettings()
+        self._handle: AgentHandle | None = None
+        self._conversation: ConversationSystem | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.id!r}, role={self.role!r})"
+
+    def bind(self, handle: AgentHandle, conversation: ConversationSystem) -> None:
+        """Give the agent its publishing handle and its conversation (the engine does this)."""
+        self._handle = handle
+        self._conversation = conversation
+
+    @property
+    def handle(self) -> AgentHandle:
+        if self._handle is None:
+            raise RuntimeError(f"agent {self.id!r} is not registered with an engine yet")
+        return self._handle
+
+    @property
+    def conversation(self) -> ConversationSystem:
+        if self._conversation is None:
+            raise RuntimeError(f"agent {self.id!r} is not registered with an engine yet")
+        return self._conversation
+
+    def context(self) -> list[Message]:
+        """This agent's bounded view of its own history, for a model prompt."""
+        return self.conversation.context(
+            self.settings.max_context_messages, self.settings.max_context_chars
+        )
+
+    async def reply(self, turn: Turn) -> Reply | str:
+        """Produce what to say on this turn; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement reply()")
+
+    async def take_turn(self, turn: Turn) -> Envelope:
+        """Reply and publish it as this agent; returns the published envelope."""
+        reply = Reply.of(await self.reply(turn))
+        return await self.handle.publish(
+            reply.content,
+            to=reply.to,
+            type=reply.type,
+            reply_to=reply.reply_to,
+            metadata=reply.metadata or None,
+        )

@@ -1,0 +1,108 @@
+"""The human participant: the bridge between a human interface and the bus.
+
+A human interface (the TUI, a CLI prompt, a web page) never publishes on its
+own: it calls :meth:`HumanAgent.say`, which publishes as the human through the
+human's handle.  When a coordinator gives the human a turn, :meth:`ask`
+announces that input is wanted and waits for the next thing the human says;
+the interface reads :attr:`inbox` to show what was addressed to the human.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from agentroom.agents.base import Agent, AgentSettings, Turn
+from agentroom.errors import HumanTimeoutError
+from agentroom.protocol import BROADCAST, Envelope, MessageType
+
+if TYPE_CHECKING:
+    from agentroom.bus import AgentHandle, Subscription
+    from agentroom.conversation import ConversationSystem
+
+
+class HumanAgent(Agent):
+    """A person in the room."""
+
+    kind = "human"
+
+    def __init__(
+        self,
+        id: str = "human",
+        *,
+        role: str = "human",
+        description: str = "the person in the room",
+        settings: AgentSettings | None = None,
+        inbox_size: int = 10_000,
+    ) -> None:
+        super().__init__(id, role=role, description=description, settings=settings)
+        self._inbox_size = inbox_size
+        self._inbox: Subscription | None = None
+        self._pending: asyncio.Future[Envelope] | None = None
+
+    def bind(self, handle: AgentHandle, conversation: ConversationSystem) -> None:
+        super().bind(handle, conversation)
+        # Lossy by design: the interface may not read it, and the bus must never wait on a
+        # person.  Everything is in SQLite regardless.
+        self._inbox = handle.subscribe(include_own=True, maxsize=self._inbox_size, lossless=False)
+
+    @property
+    def inbox(self) -> Subscription:
+        """Envelopes addressed to the human (directly or to everyone), in seq order."""
+        if self._inbox is None:
+            raise RuntimeError(f"human {self.id!r} is not registered with an engine yet")
+        return self._inbox
+
+    @property
+    def waiting(self) -> bool:
+        """True while a turn is waiting for the human to say something."""
+        return self._pending is not None and not self._pending.done()
+
+    async def say(
+        self,
+        content: str,
+        to: str = BROADCAST,
+        *,
+        type: MessageType | str = MessageType.MESSAGE,
+        metadata: dict[str, Any] | None = None,
+    ) -> Envelope:
+        """Publish as the human.  If the human's turn is pending, this is the answer."""
+        env = await self.handle.publish(content, to=to, type=type, metadata=metadata)
+        pending = self._pending
+        if (
+            pending is not None
+            and not pending.done()
+            and env.sender == self.id
+            and env.type is MessageType.MESSAGE
+        ):
+            pending.set_result(env)
+        return env
+
+    async def ask(self, prompt: str = "", *, timeout: float | None = None) -> Envelope:
+        """Announce that the human's input is wanted and wait for what they say next.
+
+        Raises :class:`HumanTimeoutError` after ``timeout`` seconds; cancelling
+        the caller withdraws the request.
+        """
+        if self.waiting:
+            raise RuntimeError(f"already waiting for {self.id!r} to answer")
+        fut: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._pending = fut
+        try:
+            await self.handle.publish(
+                prompt or f"waiting for {self.id} to speak",
+                to=self.id,
+                type=MessageType.STATUS,
+                metadata={"event": "input_requested", "timeout": timeout},
+            )
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            except TimeoutError:
+                raise HumanTimeoutError(f"{self.id} did not answer within {timeout:g}s") from None
+        finally:
+            self._pending = None
+            if not fut.done():
+                fut.cancel()
+
+    async def take_turn(self, turn: Turn) -> Envelope:
+        return await self.ask(timeout=self.settings.turn_timeout)

@@ -1,0 +1,467 @@
+"""The message bus: one total order per room, senders stamped from handles.
+
+Every envelope passes through :meth:`MessageBus.publish` under one lock: the
+bus mints ``id``/``created_at``, assigns the next ``seq`` and the sender of the
+:class:`AgentHandle` used, then hands the envelope to each attached sink in
+attachment order before the next publish may start.  So every subscriber sees
+envelopes in ``seq`` order, a publisher's envelopes in the order it published
+them, and a full lossless inbox slows the publishers down instead of losing
+anything.  Once a ``seq`` is assigned, delivery finishes even if the publisher
+is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from agentroom.errors import (
+    BusClosedError,
+    DuplicateAgentError,
+    ForeignHandleError,
+    InvalidParticipantError,
+)
+from agentroom.inbox import Inbox, InboxClosed
+from agentroom.protocol import (
+    BROADCAST,
+    ROOM,
+    Envelope,
+    MessageType,
+    check_metadata,
+    trusted_envelope,
+)
+
+log = logging.getLogger(__name__)
+
+PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+RESERVED = frozenset({BROADCAST, ROOM})
+
+
+class Sink(Protocol):
+    """Where the bus delivers: ``offer`` without waiting, else ``put`` with backpressure."""
+
+    def offer(self, envelope: Envelope) -> bool: ...
+
+    async def put(self, envelope: Envelope) -> None: ...
+
+
+Match = Callable[[Envelope], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeFilter:
+    """Which envelopes a subscriber wants; ``None`` means any.
+
+    ``receivers`` matches envelopes addressed to one of them, and (unless
+    ``include_broadcast`` is off) those addressed to everyone.
+    """
+
+    senders: frozenset[str] | None = None
+    receivers: frozenset[str] | None = None
+    types: frozenset[MessageType] | None = None
+    include_broadcast: bool = True
+    exclude_senders: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        senders: Iterable[str] | str | None = None,
+        receivers: Iterable[str] | str | None = None,
+        types: Iterable[MessageType | str] | MessageType | str | None = None,
+        include_broadcast: bool = True,
+        exclude_senders: Iterable[str] | str = (),
+    ) -> EnvelopeFilter:
+        def names(value: Iterable[str] | str | None) -> frozenset[str] | None:
+            if value is None:
+                return None
+            return frozenset([value] if isinstance(value, str) else value)
+
+        kinds = None
+        if types is not None:
+            kinds = frozenset(
+                MessageType(t) for t in ([types] if isinstance(types, str) else types)
+            )
+        return cls(
+            senders=names(senders),
+            receivers=names(receivers),
+            types=kinds,
+            include_broadcast=include_broadcast,
+            exclude_senders=names(exclude_senders) or frozenset(),
+        )
+
+    def compile(self) -> Match | None:
+        """A predicate for the hot path, or None when everything matches."""
+        if (
+            self.senders is None
+            and self.receivers is None
+            and self.types is None
+            and not self.exclude_senders
+        ):
+            return None
+        senders, receivers, types = self.senders, self.receivers, self.types
+        excluded, broadcast = self.exclude_senders, self.include_broadcast
+
+        def match(env: Envelope) -> bool:
+            if types is not None and env.type not in types:
+                return False
+            if senders is not None and env.sender not in senders:
+                return False
+            if env.sender in excluded:
+                return False
+            if receivers is not None:
+                r = env.receiver
+                return r in receivers or (broadcast and r == BROADCAST)
+            return True
+
+        return match
+
+
+class Subscription:
+    """A subscriber's end: iterate it (``async for``) or let it drive a callback."""
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        inbox: Inbox[Envelope],
+        callback: Callable[[Envelope], Any] | None = None,
+    ) -> None:
+        self._bus = bus
+        self.inbox = inbox
+        self._task: asyncio.Task[None] | None = None
+        if callback is not None:
+            self._task = asyncio.get_running_loop().create_task(self._pump(callback))
+
+    @property
+    def dropped(self) -> int:
+        """How many envelopes a lossy subscription let go (always 0 when lossless)."""
+        return self.inbox.dropped
+
+    def __aiter__(self) -> AsyncIterator[Envelope]:
+        return self
+
+    async def __anext__(self) -> Envelope:
+        try:
+            return await self.inbox.get()
+        except InboxClosed:
+            raise StopAsyncIteration from None
+
+    async def get_batch(self, limit: int = 4096) -> list[Envelope]:
+        """What has arrived (at least one); an empty list once closed and drained."""
+        try:
+            return await self.inbox.get_batch(limit)
+        except InboxClosed:
+            return []
+
+    async def _pump(self, callback: Callable[[Envelope], Any]) -> None:
+        is_async = inspect.iscoroutinefunction(callback)
+        while True:
+            try:
+                batch = await self.inbox.get_batch()
+            except InboxClosed:
+                return
+            for env in batch:
+                try:
+                    result = callback(env)
+                    if is_async or inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("subscriber %r failed on envelope seq=%s", callback, env.seq)
+
+    def close(self) -> None:
+        """Stop receiving; what already arrived is still delivered."""
+        self._bus.detach(self.inbox)
+        self.inbox.close()
+
+    async def aclose(self) -> None:
+        """Close and wait until a callback has seen everything that arrived."""
+        self.close()
+        if self._task is not None:
+            await self._task
+
+
+class AgentHandle:
+    """The only way to publish: whoever holds it speaks as ``participant_id``, nobody else."""
+
+    __slots__ = ("_bus", "_revoked", "participant_id")
+
+    def __init__(self, bus: MessageBus, participant_id: str) -> None:
+        self._bus = bus
+        self.participant_id = participant_id
+        self._revoked = False
+
+    def __repr__(self) -> str:
+        return f"AgentHandle({self.participant_id!r})"
+
+    async def publish(
+        self,
+        content: str,
+        *,
+        to: str = BROADCAST,
+        type: MessageType | str = MessageType.MESSAGE,
+        reply_to: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Envelope:
+        return await self._bus.publish(
+            self, content, to=to, type=type, reply_to=reply_to, metadata=metadata
+        )
+
+    async def publish_envelope(self, envelope: Envelope) -> Envelope:
+        """Publish a prepared envelope; its sender/seq/id/time are re-stamped by the bus."""
+        return await self._bus.publish_envelope(self, envelope)
+
+    def subscribe(
+        self,
+        *,
+        types: Iterable[MessageType | str] | None = None,
+        include_own: bool = False,
+        maxsize: int = 1024,
+        lossless: bool = True,
+        callback: Callable[[Envelope], Any] | None = None,
+    ) -> Subscription:
+        """Envelopes addressed to this participant (directly or to everyone)."""
+        return self._bus.subscribe(
+            callback,
+            receivers=[self.participant_id],
+            types=types,
+            exclude_senders=() if include_own else [self.participant_id],
+            maxsize=maxsize,
+            lossless=lossless,
+        )
+
+
+class MessageBus:
+    """Ordered pub/sub for one room (session)."""
+
+    def __init__(self, session_id: str, *, start_seq: int = 0) -> None:
+        self.session_id = session_id
+        self._seq = start_seq
+        self._lock = asyncio.Lock()
+        self._sinks: tuple[tuple[Match | None, Sink], ...] = ()
+        self._handles: dict[str, AgentHandle] = {}
+        self._subscriptions: list[Subscription] = []
+        self._room = AgentHandle(self, ROOM)
+        self._closed = False
+
+    # -- participants -------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        return tuple(self._handles)
+
+    def register(self, participant_id: str) -> AgentHandle:
+        """Admit a participant and return the handle it will publish with."""
+        if not isinstance(participant_id, str) or not PARTICIPANT_ID.match(participant_id):
+            raise InvalidParticipantError(
+                f"participant id {participant_id!r} is not usable: use 1-64 letters, digits, "
+                "'_', '-' or '.', starting with a letter, digit or '_'"
+            )
+        if participant_id in RESERVED:
+            raise InvalidParticipantError(
+                f"participant id {participant_id!r} is reserved; pick another name"
+            )
+        if participant_id in self._handles:
+            raise DuplicateAgentError(
+                f"a participant named {participant_id!r} is already in the room"
+            )
+        handle = AgentHandle(self, participant_id)
+        self._handles[participant_id] = handle
+        return handle
+
+    def unregister(self, participant_id: str) -> None:
+        handle = self._handles.pop(participant_id, None)
+        if handle is not None:
+            handle._revoked = True
+
+    # -- subscribers --------------------------------------------------------------------
+
+    def attach(self, sink: Sink, match: Match | None = None) -> None:
+        """Deliver to ``sink`` inline, in attachment order (the store attaches first)."""
+        self._sinks = (*self._sinks, (match, sink))
+
+    def detach(self, sink: Sink) -> None:
+        self._sinks = tuple(pair for pair in self._sinks if pair[1] is not sink)
+
+    def subscribe(
+        self,
+        callback: Callable[[Envelope], Any] | None = None,
+        *,
+        senders: Iterable[str] | str | None = None,
+        receivers: Iterable[str] | str | None = None,
+        types: Iterable[MessageType | str] | MessageType | str | None = None,
+        include_broadcast: bool = True,
+        exclude_senders: Iterable[str] | str = (),
+        maxsize: int = 1024,
+        lossless: bool = True,
+    ) -> Subscription:
+        """A filtered subscription: a callback (sync or async) or, without one, an iterator."""
+        match = EnvelopeFilter.of(
+            senders=senders,
+            receivers=receivers,
+            types=types,
+            include_broadcast=include_broadcast,
+            exclude_senders=exclude_senders,
+        ).compile()
+        inbox: Inbox[Envelope] = Inbox(maxsize, lossless=lossless)
+        sub = Subscription(self, inbox, callback)
+        self._subscriptions.append(sub)
+        self.attach(inbox, match)
+        return sub
+
+    # -- publishing ---------------------------------------------------------------------
+
+    async def publish(
+        self,
+        handle: AgentHandle,
+        content: str,
+        *,
+        to: str = BROADCAST,
+        type: MessageType | str = MessageType.MESSAGE,
+        reply_to: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Envelope:
+        """Publish as ``handle``'s participant; returns the envelope as delivered.
+
+        A receiver nobody answers to is not delivered: a ``status`` envelope
+        comes back to the sender instead, naming who is in the room and
+        carrying the undelivered message so nothing is lost.
+        """
+        self._check(handle)
+        if not isinstance(content, str):
+            raise TypeError(f"content must be a str, not {content.__class__.__name__}")
+        if not isinstance(to, str) or not to.strip():
+            raise InvalidParticipantError(f"receiver {to!r} is not a participant id")
+        kind = MessageType(type)
+        meta = check_metadata(metadata) if metadata else {}
+        if to != BROADCAST and to != ROOM and to not in self._handles:
+            return await self._bounce(handle, to, content, kind, meta)
+        return await self._emit(handle.participant_id, to, content, kind, reply_to, meta)
+
+    async def publish_envelope(self, handle: AgentHandle, envelope: Envelope) -> Envelope:
+        """Publish a prepared (already validated) envelope, re-stamped by the bus."""
+        return await self.publish(
+            handle,
+            envelope.content,
+            to=envelope.receiver,
+            type=envelope.type,
+            reply_to=envelope.reply_to,
+            metadata=envelope.metadata,
+        )
+
+    async def announce(
+        self,
+        content: str,
+        *,
+        to: str = BROADCAST,
+        type: MessageType | str = MessageType.STATUS,
+        reply_to: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Envelope:
+        """Publish as the room itself (bounces, errors, stop reasons)."""
+        return await self.publish(
+            self._room, content, to=to, type=type, reply_to=reply_to, metadata=metadata
+        )
+
+    def _check(self, handle: AgentHandle) -> None:
+        if self._closed:
+            raise BusClosedError("the room's bus is closed; nothing more can be published")
+        if not isinstance(handle, AgentHandle) or handle._bus is not self:
+            raise ForeignHandleError("this handle does not belong to this room's bus")
+        if handle._revoked:
+            raise ForeignHandleError(
+                f"{handle.participant_id!r} has left the room; its handle no longer publishes"
+            )
+
+    async def _bounce(
+        self,
+        handle: AgentHandle,
+        to: str,
+        content: str,
+        kind: MessageType,
+        meta: dict[str, Any],
+    ) -> Envelope:
+        known = sorted(self._handles)
+        who = ", ".join(known) if known else "nobody yet"
+        return await self._emit(
+            ROOM,
+            handle.participant_id,
+            f"No participant named {to!r} is in the room; your message was not delivered. "
+            f"Known participants: {who}.",
+            MessageType.STATUS,
+            None,
+            {
+                "event": "undelivered",
+                "known": known,
+                "undelivered": {
+                    "receiver": to,
+                    "content": content,
+                    "type": kind.value,
+                    "metadata": meta,
+                },
+            },
+        )
+
+    async def _emit(
+        self,
+        sender: str,
+        receiver: str,
+        content: str,
+        kind: MessageType,
+        reply_to: str | None,
+        meta: dict[str, Any],
+    ) -> Envelope:
+        lock = self._lock
+        await lock.acquire()
+        handed_off = False
+        try:
+            self._seq += 1
+            env = trusted_envelope(
+                sender, receiver, content, kind, self._seq, self.session_id, reply_to, meta
+            )
+            sinks = self._sinks
+            for i, (match, sink) in enumerate(sinks):
+                if match is not None and not match(env):
+                    continue
+                if not sink.offer(env):
+                    # Slow path: a lossless sink is full.  Finish delivering in a task of
+                    # its own, which releases the lock, so a cancelled publisher cannot
+                    # leave an envelope half-delivered.
+                    handed_off = True
+                    task = asyncio.get_running_loop().create_task(self._finish(env, sinks, i))
+                    await asyncio.shield(task)
+                    return env
+            return env
+        finally:
+            if not handed_off:
+                lock.release()
+
+    async def _finish(
+        self, env: Envelope, sinks: tuple[tuple[Match | None, Sink], ...], start: int
+    ) -> None:
+        try:
+            await sinks[start][1].put(env)
+            for match, sink in sinks[start + 1 :]:
+                if (match is None or match(env)) and not sink.offer(env):
+                    await sink.put(env)
+        finally:
+            self._lock.release()
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Refuse further publishes and let every callback subscriber drain."""
+        self._closed = True
+        async with self._lock:  # wait for a delivery in flight
+            pass
+        subs, self._subscriptions = self._subscriptions, []
+        for sub in subs:
+            await sub.aclose()

@@ -1,0 +1,247 @@
+"""The ``agentroom`` command line (typer, Rich output).
+
+Every command takes ``--db`` (before or after the command name); without it
+``$AGENTROOM_DB`` and then the platform's data folder decide.  Errors are one
+line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from agentroom import __version__
+from agentroom.config import resolve_db_path
+from agentroom.errors import AgentroomError
+from agentroom.export import FORMATS, write_export
+from agentroom.protocol import BROADCAST, Envelope, MessageType
+from agentroom.store import RoomInfo, SqliteStore
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="agentroom",
+    help="A multi-agent chat room for the terminal.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+sessions_app = typer.Typer(help="Saved sessions: list them, show one.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Database file (default: $AGENTROOM_DB, else agentroom.db in your data folder).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+SessionArg = Annotated[
+    str | None, typer.Argument(help="Session id, or a unique prefix of one.", show_default=False)
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; agentroom's own errors become one line and exit 1."""
+    try:
+        return asyncio.run(coro)
+    except AgentroomError as exc:
+        raise fail(str(exc)) from None
+
+
+def db_for(ctx: typer.Context, db: Path | None) -> Path | str:
+    return resolve_db_path(db if db is not None else (ctx.obj or {}).get("db"))
+
+
+def need_session(session_id: str | None) -> str:
+    if not session_id or not session_id.strip():
+        raise fail("missing session id; run 'agentroom sessions list' to see them", code=2)
+    return session_id.strip()
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"agentroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    db: DbOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Print version."),
+    ] = False,
+) -> None:
+    """Run with no command to open a demo room; see the commands below for the rest."""
+    ctx.obj = {"db": db}
+    if ctx.invoked_subcommand is None:
+        demo(ctx, db=db)
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def _rooms_table(rooms: list[RoomInfo]) -> Table:
+    table = Table(title="Saved sessions", title_justify="left", header_style="bold")
+    for column in ("id", "title", "started", "agents", "messages", "state"):
+        table.add_column(column, overflow="fold")
+    for room in rooms:
+        table.add_row(
+            room.id,
+            room.title or "-",
+            f"{room.created_at:%Y-%m-%d %H:%M}",
+            ", ".join(room.agents) or "-",
+            str(room.messages),
+            room.live_state,
+        )
+    return table
+
+
+@sessions_app.command("list")
+def sessions_list(
+    ctx: typer.Context,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+) -> None:
+    """List saved sessions, most recent first."""
+
+    async def go() -> list[RoomInfo]:
+        async with await SqliteStore.open(db_for(ctx, db)) as store:
+            return await store.list_rooms(limit)
+
+    rooms = run(go())
+    if as_json:
+        out.print_json(json.dumps([room.to_dict() for room in rooms]))
+    elif not rooms:
+        out.print("No saved sessions yet. Run [bold]agentroom[/] to start one.")
+    else:
+        out.print(_rooms_table(rooms))
+
+
+def envelope_text(env: Envelope) -> Text:
+    """One transcript line, as the terminal shows it."""
+    who = env.sender if env.receiver == BROADCAST else f"{env.sender} → {env.receiver}"
+    line = Text()
+    line.append(f"#{env.seq:<5} ", style="dim")
+    if env.type is MessageType.MESSAGE:
+        line.append(who, style="bold cyan")
+        line.append(": ")
+        line.append(env.content)
+    else:
+        line.append(f"[{env.type.value}] {who}: {env.content}", style="dim italic")
+    return line
+
+
+@sessions_app.command("show")
+def sessions_show(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    limit: Annotated[
+        int | None, typer.Option(help="Show only the first N envelopes of the transcript.")
+    ] = None,
+) -> None:
+    """Show one session: its summary and its transcript in seq order."""
+    wanted = need_session(session_id)
+
+    async def go() -> tuple[RoomInfo, list[Envelope]]:
+        async with await SqliteStore.open(db_for(ctx, db)) as store:
+            room = await store.get_room(wanted)
+            envs = [e async for e in store.read_envelopes(room.id, limit=limit)]
+            return room, envs
+
+    room, envs = run(go())
+    if as_json:
+        doc = room.to_dict() | {"envelopes": [e.to_dict() for e in envs]}
+        out.print_json(json.dumps(doc))
+        return
+    out.print(_rooms_table([room]))
+    for env in envs:
+        out.print(envelope_text(env))
+
+
+# -- export -----------------------------------------------------------------------------
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="md or jsonl (one envelope per line).")
+    ] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a session as Markdown or JSONL (every field, in seq order)."""
+    wanted = need_session(session_id)
+    if fmt not in FORMATS:
+        raise fail(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", code=2)
+
+    async def go() -> int:
+        async with await SqliteStore.open(db_for(ctx, db)) as store:
+            room = await store.get_room(wanted)
+            if output is None:
+                return await write_export(
+                    room, store.read_envelopes(room.id), fmt, sys.stdout.write
+                )
+            with output.open("w", encoding="utf-8") as fh:
+                return await write_export(room, store.read_envelopes(room.id), fmt, fh.write)
+
+    count = run(go())
+    if output is not None:
+        err.print(f"wrote {count} envelopes to {output}")
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    db: DbOption = None,
+    turns: Annotated[int, typer.Option(help="How many turns the agents take.")] = 9,
+    delay: Annotated[float, typer.Option(help="Seconds each agent 'thinks'.")] = 0.6,
+) -> None:
+    """Open a room with three scripted agents and print it as they talk."""
+    from agentroom.demo import run_demo
+
+    path = db_for(ctx, db)
+    session_id = run(run_demo(path, turns=turns, delay=delay, show=out.print, line=envelope_text))
+    out.print(
+        f"\nSaved as session [bold]{session_id}[/] in {path}.\n"
+        f"See it again with: agentroom sessions show {session_id[:13]}"
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

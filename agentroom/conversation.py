@@ -1,0 +1,239 @@
+"""Each agent's own view of the room, and the manager that keeps them apart.
+
+An agent's history is a chain of nodes, each a reference to an envelope it saw
+together with the role that envelope plays for it (its own words are
+``assistant``, everyone else's ``user``).  Nodes are only ever appended, in
+memory and in SQLite alike.  ``restore`` does not delete anything: it appends
+a marker pointing back at the checkpoint's node, and the visible history is
+the chain walked back from the newest node.  So any checkpoint can be
+restored, even one taken on a branch that a later restore left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+from agentroom.errors import DuplicateAgentError, UnknownAgentError
+from agentroom.ids import micros_to_datetime, next_micros
+from agentroom.protocol import Envelope, Message, MessageType, Role, Session
+from agentroom.store import CheckpointRecord, SqliteStore
+from agentroom.store.codec import CODE_ROLE, RESTORE_MARKER, ROLE_CODE
+
+Entry = tuple[Role, Envelope]
+
+
+class MessageView(Sequence[Message]):
+    """A read-only, live view of an agent's visible history as :class:`Message` objects."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self._entries = entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Message]: ...
+    def __getitem__(self, index: int | slice) -> Message | list[Message]:
+        if isinstance(index, slice):
+            return [Message.from_envelope(env, role) for role, env in self._entries[index]]
+        role, env = self._entries[index]
+        return Message.from_envelope(env, role)
+
+    def __iter__(self) -> Iterator[Message]:
+        for role, env in self._entries:
+            yield Message.from_envelope(env, role)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"MessageView({len(self)} messages)"
+
+
+class ConversationSystem:
+    """One agent's history in one room, with checkpoints and a bounded context view."""
+
+    def __init__(self, session: Session, store: SqliteStore | None = None) -> None:
+        self.session = session
+        self._store = store
+        self._nodes: list[Entry | None] = []
+        self._marker_targets: dict[int, int] = {}
+        self._visible: list[Entry] = []
+        self._checkpoints: dict[str, CheckpointRecord] = {}
+
+    @property
+    def agent_id(self) -> str:
+        return self.session.agent_id
+
+    @property
+    def messages(self) -> MessageView:
+        return MessageView(self._visible)
+
+    def __len__(self) -> int:
+        return len(self._visible)
+
+    def record(self, envelope: Envelope, role: Role) -> None:
+        """Append a published envelope this agent saw (the bus calls this, in seq order)."""
+        pos = len(self._nodes)
+        self._nodes.append((role, envelope))
+        self._visible.append((role, envelope))
+        if self._store is not None:
+            self._store.add_history(self.session.id, pos, ROLE_CODE[role], envelope.seq, None)
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    @property
+    def checkpoints(self) -> dict[str, CheckpointRecord]:
+        return dict(self._checkpoints)
+
+    def checkpoint(self, name: str, state: dict[str, Any] | None = None) -> CheckpointRecord:
+        """Remember where the history stands now (a small record, not a copy)."""
+        if not name:
+            raise ValueError("a checkpoint needs a name")
+        record = CheckpointRecord(
+            name, len(self._nodes) - 1, micros_to_datetime(next_micros()), dict(state or {})
+        )
+        self._checkpoints[name] = record
+        if self._store is not None:
+            self._store.save_checkpoint(self.session.id, name, record.pos, record.state)
+        return record
+
+    def restore(self, name: str) -> CheckpointRecord:
+        """Make the history what it was at checkpoint ``name``; nothing is deleted."""
+        record = self._checkpoints.get(name)
+        if record is None:
+            known = ", ".join(sorted(self._checkpoints)) or "(none)"
+            raise KeyError(f"no checkpoint named {name!r} for {self.agent_id}; known: {known}")
+        pos = len(self._nodes)
+        self._nodes.append(None)
+        self._marker_targets[pos] = record.pos
+        if self._store is not None:
+            self._store.add_history(self.session.id, pos, RESTORE_MARKER, None, record.pos)
+        self._visible = self._walk()
+        return record
+
+    def _walk(self) -> list[Entry]:
+        out: list[Entry] = []
+        node = len(self._nodes) - 1
+        while node >= 0:
+            entry = self._nodes[node]
+            if entry is None:
+                node = self._marker_targets[node]
+                continue
+            out.append(entry)
+            node -= 1
+        out.reverse()
+        return out
+
+    # -- the model's view ----------------------------------------------------------------
+
+    def context(
+        self, max_messages: int | None = None, max_chars: int | None = None
+    ) -> list[Message]:
+        """The newest messages that fit both bounds, oldest first (for a model prompt)."""
+        picked: list[Entry] = []
+        chars = 0
+        for entry in reversed(self._visible):
+            if max_messages is not None and len(picked) >= max_messages:
+                break
+            size = len(entry[1].content)
+            if max_chars is not None and picked and chars + size > max_chars:
+                break
+            picked.append(entry)
+            chars += size
+        picked.reverse()
+        return [Message.from_envelope(env, role) for role, env in picked]
+
+    # -- loading -------------------------------------------------------------------------
+
+    @classmethod
+    async def load(cls, session: Session, store: SqliteStore) -> ConversationSystem:
+        conv = cls(session, store)
+        for row in await store.history(session):
+            if row.role == RESTORE_MARKER:
+                conv._marker_targets[row.pos] = row.prev if row.prev is not None else -1
+                conv._nodes.append(None)
+            elif row.envelope is not None:
+                conv._nodes.append((CODE_ROLE[row.role], row.envelope))
+            else:  # the envelope is missing: keep positions aligned, show nothing
+                conv._marker_targets[row.pos] = row.pos - 1
+                conv._nodes.append(None)
+        conv._checkpoints = await store.checkpoints(session)
+        conv._visible = conv._walk()
+        return conv
+
+
+class ConversationManager:
+    """Every agent's conversation in one room, fed from the bus, saved to SQLite.
+
+    Attached to the bus as an inline sink, it records each envelope in the
+    conversation of every agent it was addressed to (or sent by) before the
+    publisher's call returns, so a turn that returns is already recorded.
+    ``status`` envelopes are never recorded: no model is fed them.
+    """
+
+    def __init__(self, session_id: str, store: SqliteStore | None = None) -> None:
+        self.session_id = session_id
+        self._store = store
+        self.agent_sessions: dict[str, ConversationSystem] = {}
+
+    def create_agent_conversation(
+        self, agent_id: str, *, title: str = "", metadata: dict[str, Any] | None = None
+    ) -> ConversationSystem:
+        if agent_id in self.agent_sessions:
+            raise DuplicateAgentError(f"agent {agent_id!r} already has a conversation here")
+        session = Session(
+            session_id=self.session_id, agent_id=agent_id, title=title, metadata=metadata or {}
+        )
+        conv = ConversationSystem(session, self._store)
+        self.agent_sessions[agent_id] = conv
+        if self._store is not None:
+            self._store.add_agent_session(session)
+        return conv
+
+    def get_agent_conversation(self, agent_id: str) -> ConversationSystem:
+        try:
+            return self.agent_sessions[agent_id]
+        except KeyError:
+            raise UnknownAgentError(agent_id, self.agent_sessions) from None
+
+    def ensure_agent_conversation(self, agent_id: str, **kwargs: Any) -> ConversationSystem:
+        """The agent's conversation, created if this room has none for it yet (resume)."""
+        existing = self.agent_sessions.get(agent_id)
+        return existing or self.create_agent_conversation(agent_id, **kwargs)
+
+    async def save_all(self) -> None:
+        """Make every agent's history durable (it is appended as it happens)."""
+        if self._store is not None:
+            await self._store.flush()
+
+    @classmethod
+    async def load(cls, store: SqliteStore, session_id: str) -> ConversationManager:
+        """Every agent's conversation of a saved room, as it was left."""
+        manager = cls(session_id, store)
+        for session in await store.agent_sessions(session_id):
+            manager.agent_sessions[session.agent_id] = await ConversationSystem.load(session, store)
+        return manager
+
+    # -- the bus sink ---------------------------------------------------------------------
+
+    def offer(self, envelope: Envelope) -> bool:
+        if envelope.type is MessageType.STATUS:
+            return True
+        sender, receiver = envelope.sender, envelope.receiver
+        for agent_id, conv in self.agent_sessions.items():
+            if agent_id == sender:
+                conv.record(envelope, Role.ASSISTANT)
+            elif receiver == "*" or receiver == agent_id:
+                conv.record(envelope, Role.USER)
+        return True
+
+    async def put(self, envelope: Envelope) -> None:
+        self.offer(envelope)

@@ -1,0 +1,139 @@
+"""The engine: one room's bus, store, conversations and agents on one event loop.
+
+``Engine.open`` wires the one-way flow: the store and the conversation
+manager are attached to the bus as lossless sinks (store first), so an
+envelope is queued for SQLite and recorded in every addressed agent's history
+before ``publish`` returns.  Agents are registered here; ``run_agent_turn``
+gives one of them the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from agentroom.agents.base import Agent, Turn
+from agentroom.bus import MessageBus
+from agentroom.config import resolve_db_path
+from agentroom.conversation import ConversationManager
+from agentroom.errors import AgentTurnError, DuplicateAgentError, UnknownAgentError
+from agentroom.protocol import Envelope, MessageType
+from agentroom.store import SqliteStore
+from agentroom.store.sqlite import Durability
+
+
+class Engine:
+    """A running room.  Create it with :meth:`open`."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        bus: MessageBus,
+        store: SqliteStore,
+        conversations: ConversationManager,
+    ) -> None:
+        self.session_id = session_id
+        self.bus = bus
+        self.store = store
+        self.conversations = conversations
+        self.agents: dict[str, Agent] = {}
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        session_id: str | None = None,
+        title: str = "",
+        metadata: dict[str, Any] | None = None,
+        durability: Durability = "full",
+    ) -> AsyncIterator[Engine]:
+        """Open a room in ``db_path``: a new one, or the saved ``session_id`` to resume it.
+
+        On exit everything published is made durable and the room is marked
+        ``stopped`` (``failed`` if the block raised).
+        """
+        store = await SqliteStore.open(resolve_db_path(db_path), durability=durability)
+        state = "failed"
+        try:
+            if session_id is not None:
+                room = await store.open_room(session_id)
+                sid = room.id
+                start_seq = await store.last_seq(sid)
+                conversations = await ConversationManager.load(store, sid)
+            else:
+                sid = store.create_room(title, metadata)
+                start_seq = 0
+                conversations = ConversationManager(sid, store)
+            store.set_room_state(
+                sid, "running", {"owner": {"pid": os.getpid(), "host": socket.gethostname()}}
+            )
+            bus = MessageBus(sid, start_seq=start_seq)
+            bus.attach(store.sink)
+            bus.attach(conversations)
+            engine = cls(session_id=sid, bus=bus, store=store, conversations=conversations)
+            try:
+                yield engine
+                state = "stopped"
+            finally:
+                await bus.aclose()
+                store.set_room_state(sid, state)
+        finally:
+            await store.close()
+
+    # -- the agent registry --------------------------------------------------------------
+
+    def register_agent(self, agent: Agent) -> Agent:
+        """Admit ``agent`` to the room: a handle to speak with and its own conversation."""
+        if agent.id in self.agents:
+            raise DuplicateAgentError(
+                f"an agent named {agent.id!r} is already registered; ids must be unique "
+                f"(registered: {', '.join(sorted(self.agents))})"
+            )
+        handle = self.bus.register(agent.id)
+        conversation = self.conversations.ensure_agent_conversation(agent.id, title=agent.role)
+        agent.bind(handle, conversation)
+        self.agents[agent.id] = agent
+        return agent
+
+    def get_agent(self, agent_id: str) -> Agent:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise UnknownAgentError(agent_id, self.agents) from None
+
+    async def run_agent_turn(self, agent_id: str) -> Envelope:
+        """Give ``agent_id`` the floor: build its context, run it, publish and record its reply.
+
+        If the agent fails, the room is told with a ``status`` envelope and
+        :class:`AgentTurnError` is raised; the room itself keeps working.
+        """
+        agent = self.get_agent(agent_id)
+        turn = Turn(agent_id=agent_id, session_id=self.session_id, messages=agent.context())
+        try:
+            return await agent.take_turn(turn)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self.bus.announce(
+                f"{agent_id} could not take its turn: {exc}",
+                type=MessageType.STATUS,
+                metadata={"event": "turn_failed", "agent": agent_id, "error": type(exc).__name__},
+            )
+            raise AgentTurnError(f"{agent_id} could not take its turn: {exc}") from exc
+
+    # -- durability ----------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Return once everything published so far is durable."""
+        await self.store.flush()
+
+    async def save_all(self) -> None:
+        """Persist every agent's conversation (appended as it happens; this is the barrier)."""
+        await self.conversations.save_all()

@@ -1,0 +1,56 @@
+"""Saved sessions as text: JSONL (one envelope per line, every field) and Markdown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+
+from agentroom.protocol import BROADCAST, Envelope, MessageType
+from agentroom.store import RoomInfo
+
+FORMATS = ("md", "jsonl")
+
+
+def jsonl_line(env: Envelope) -> str:
+    return json.dumps(env.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def markdown_header(room: RoomInfo) -> str:
+    title = room.title or "agentroom session"
+    agents = ", ".join(room.agents) or "no agents"
+    return (
+        f"# {title}\n\n"
+        f"- session: `{room.id}`\n"
+        f"- started: {room.created_at:%Y-%m-%d %H:%M:%S} UTC\n"
+        f"- agents: {agents}\n"
+        f"- messages: {room.messages} (envelopes: {room.last_seq})\n"
+        f"- state: {room.live_state}\n"
+    )
+
+
+def markdown_entry(env: Envelope) -> str:
+    who = env.sender if env.receiver == BROADCAST else f"{env.sender} → {env.receiver}"
+    stamp = f"{env.created_at:%H:%M:%S}"
+    if env.type is MessageType.MESSAGE:
+        body = env.content.rstrip() or "*(empty)*"
+        return f"\n### {who}\n<sub>#{env.seq} · {stamp}</sub>\n\n{body}\n"
+    text = " ".join(env.content.split()) or "(empty)"
+    return f"\n> *{env.type.value}* · {who} · #{env.seq} · {stamp}: {text}\n"
+
+
+async def write_export(
+    room: RoomInfo,
+    envelopes: AsyncIterator[Envelope],
+    fmt: str,
+    write: Callable[[str], object],
+) -> int:
+    """Stream a session out in ``fmt``; returns how many envelopes were written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    count = 0
+    if fmt == "md":
+        write(markdown_header(room))
+    async for env in envelopes:
+        write(jsonl_line(env) + "\n" if fmt == "jsonl" else markdown_entry(env))
+        count += 1
+    return count

@@ -1,0 +1,85 @@
+"""The database schema and its forward migrations.
+
+Rows are small on purpose (the design goal is a database no larger than twice
+the text it holds): envelopes live in a ``WITHOUT ROWID`` table keyed by
+(room, seq), senders and receivers are per-room small integers, a bus-minted
+id is 16 bytes whose UUIDv7 timestamp *is* the creation time, and an agent's
+history row is just (session, position, role, seq): a reference, not a copy.
+
+A file is recognised as ours by ``PRAGMA application_id``; its schema version
+lives in ``schema_version`` (and ``PRAGMA user_version`` for a cheap check).
+Migrations only ever move forward, each in one transaction.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x41524F4D  # "AROM"
+
+V1 = """
+CREATE TABLE schema_version (
+    version    INTEGER PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+);
+CREATE TABLE rooms (
+    id         INTEGER PRIMARY KEY,
+    uid        TEXT NOT NULL UNIQUE,
+    title      TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'running',
+    last_seq   INTEGER NOT NULL DEFAULT 0,
+    messages   INTEGER NOT NULL DEFAULT 0,
+    metadata   TEXT
+);
+CREATE TABLE participants (
+    room INTEGER NOT NULL,
+    idx  INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (room, idx)
+) WITHOUT ROWID;
+CREATE TABLE envelopes (
+    room     INTEGER NOT NULL,
+    seq      INTEGER NOT NULL,
+    uid      BLOB NOT NULL,
+    sender   INTEGER NOT NULL,
+    receiver INTEGER NOT NULL,
+    type     INTEGER NOT NULL,
+    content  TEXT NOT NULL,
+    created  INTEGER NOT NULL,
+    reply_to BLOB,
+    metadata TEXT,
+    PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX envelopes_uid ON envelopes (uid);
+CREATE TABLE agent_sessions (
+    id         INTEGER PRIMARY KEY,
+    uid        TEXT NOT NULL UNIQUE,
+    room       INTEGER NOT NULL,
+    agent      TEXT NOT NULL,
+    title      TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    metadata   TEXT,
+    UNIQUE (room, agent)
+);
+CREATE TABLE history (
+    agent_session INTEGER NOT NULL,
+    pos           INTEGER NOT NULL,
+    role          INTEGER NOT NULL,
+    seq           INTEGER,
+    prev          INTEGER,
+    PRIMARY KEY (agent_session, pos)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+    agent_session INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    pos           INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    state         TEXT,
+    PRIMARY KEY (agent_session, name)
+) WITHOUT ROWID;
+"""
+
+# Index i holds the SQL that takes a database from version i to version i + 1.
+MIGRATIONS: tuple[str, ...] = (V1,)
+SCHEMA_VERSION = len(MIGRATIONS)

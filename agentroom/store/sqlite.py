@@ -1,0 +1,380 @@
+"""``SqliteStore``: the durable, append-only log of every room, on aiosqlite.
+
+SQLite is the source of truth; memory holds only a window.  Writes are
+queued (never awaited one by one) and made durable by the group-commit writer;
+:meth:`SqliteStore.flush` is the durability barrier.  Reads go straight to the
+connection.  A file that is not ours, or is from a newer agentroom, is refused
+before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+
+from agentroom.errors import (
+    NotAnAgentroomDatabase,
+    SchemaTooNewError,
+    SessionNotFoundError,
+    StoreError,
+)
+from agentroom.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
+from agentroom.protocol import Envelope, Session
+from agentroom.store.codec import decode_metadata, encode_metadata, row_envelope
+from agentroom.store.records import CheckpointRecord, HistoryRow, RoomInfo
+from agentroom.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from agentroom.store.writer import (
+    AGENT_SESSION,
+    CHECKPOINT,
+    HISTORY,
+    ROOM_NEW,
+    ROOM_STATE,
+    GroupCommitWriter,
+    KeyMaps,
+)
+
+Durability = Literal["full", "normal"]
+MEMORY = ":memory:"
+
+_ROOM_COLUMNS = "id, uid, title, created_at, updated_at, state, last_seq, messages, metadata"
+
+
+class SqliteStore:
+    """One connection to one database file; see the module docstring."""
+
+    def __init__(self, db: aiosqlite.Connection, path: str, keys: KeyMaps) -> None:
+        self._db = db
+        self.path = path
+        self._writer = GroupCommitWriter(db, keys)
+
+    # -- opening and closing ------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, durability: Durability = "full"
+    ) -> SqliteStore:
+        """Open (creating if needed, mode 0600) and migrate an agentroom database."""
+        where = str(path)
+        if where != MEMORY:
+            _create_private(Path(where))
+        try:
+            db = await aiosqlite.connect(where, isolation_level="IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {where}: {exc}") from None
+        try:
+            await _check_and_migrate(db, where, durability)
+            keys = KeyMaps()
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, where, keys)
+
+    async def close(self) -> None:
+        """Make everything queued durable, then close the connection."""
+        try:
+            await self._writer.close()
+        finally:
+            await self._db.close()
+
+    async def __aenter__(self) -> SqliteStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- writes (queued; durable after flush) --------------------------------------------
+
+    @property
+    def sink(self) -> GroupCommitWriter:
+        """Attach this to the bus: every envelope it delivers is appended, losslessly."""
+        return self._writer
+
+    def create_room(
+        self, title: str = "", metadata: dict[str, Any] | None = None, *, uid: str | None = None
+    ) -> str:
+        """Queue a new room session and return its id."""
+        uid = uid or new_id()
+        self._writer.force(
+            (ROOM_NEW, uid, title, next_micros(), "running", encode_metadata(metadata or {}))
+        )
+        return uid
+
+    def set_room_state(self, uid: str, state: str, metadata: dict[str, Any] | None = None) -> None:
+        self._writer.force((ROOM_STATE, uid, state, next_micros(), encode_metadata(metadata or {})))
+
+    def add_agent_session(self, session: Session) -> None:
+        self._writer.force(
+            (
+                AGENT_SESSION,
+                session.id,
+                session.session_id,
+                session.agent_id,
+                session.title,
+                datetime_to_micros(session.created_at),
+                datetime_to_micros(session.updated_at),
+                encode_metadata(session.metadata),
+            )
+        )
+
+    def add_history(
+        self, session_uid: str, pos: int, role: int, seq: int | None, prev: int | None
+    ) -> None:
+        """Record that an agent saw envelope ``seq`` (a reference, not a copy)."""
+        self._writer.force((HISTORY, session_uid, pos, role, seq, prev))
+
+    def save_checkpoint(
+        self, session_uid: str, name: str, pos: int, state: dict[str, Any] | None = None
+    ) -> None:
+        self._writer.force(
+            (CHECKPOINT, session_uid, name, pos, next_micros(), encode_metadata(state or {}))
+        )
+
+    async def flush(self) -> None:
+        """Return once everything queued before the call is committed to disk."""
+        await self._writer.flush()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def open_room(self, uid_or_prefix: str) -> RoomInfo:
+        """Find a saved room and make it writable again through this store (resume)."""
+        room = await self.get_room(uid_or_prefix)
+        keys = self._writer.keys
+        async with self._db.execute("SELECT id FROM rooms WHERE uid = ?", (room.id,)) as cur:
+            (room_key,) = await cur.fetchone()
+        keys.rooms[room.id] = room_key
+        keys.names[room_key] = {name: idx for idx, name in (await self._names(room_key)).items()}
+        async with self._db.execute(
+            "SELECT uid, id FROM agent_sessions WHERE room = ?", (room_key,)
+        ) as cur:
+            keys.agent_sessions.update({uid: key async for uid, key in cur})
+        return room
+
+    async def get_room(self, uid_or_prefix: str) -> RoomInfo:
+        """A room by id or unique id prefix; the error says what matched."""
+        await self.flush()
+        text = uid_or_prefix.strip()
+        if not text:
+            raise SessionNotFoundError("no session id given; run 'agentroom sessions list'")
+        async with self._db.execute(
+            f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE uid = ?", (text,)
+        ) as cur:
+            rows = await cur.fetchall()
+        if not rows:
+            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            async with self._db.execute(
+                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE uid LIKE ? ESCAPE '\\' LIMIT 6",
+                (pattern,),
+            ) as cur:
+                rows = await cur.fetchall()
+        if not rows:
+            raise SessionNotFoundError(
+                f"no saved session matches {text!r}; run 'agentroom sessions list' to see them"
+            )
+        if len(rows) > 1:
+            shown = ", ".join(row[1] for row in rows[:5])
+            raise SessionNotFoundError(
+                f"{text!r} matches several sessions ({shown}); give more of the id"
+            )
+        return await self._room_info(rows[0])
+
+    async def list_rooms(self, limit: int | None = None) -> list[RoomInfo]:
+        """Saved rooms, most recently active first."""
+        await self.flush()
+        sql = f"SELECT {_ROOM_COLUMNS} FROM rooms ORDER BY updated_at DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        async with self._db.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [await self._room_info(row) for row in rows]
+
+    async def _room_info(self, row: tuple[Any, ...]) -> RoomInfo:
+        key, uid, title, created, updated, state, last_seq, messages, metadata = row
+        async with self._db.execute(
+            "SELECT agent FROM agent_sessions WHERE room = ? ORDER BY id", (key,)
+        ) as cur:
+            agents = tuple(agent for (agent,) in await cur.fetchall())
+        return RoomInfo(
+            id=uid,
+            title=title,
+            created_at=micros_to_datetime(created),
+            updated_at=micros_to_datetime(updated),
+            state=state,
+            last_seq=last_seq,
+            messages=messages,
+            agents=agents,
+            metadata=decode_metadata(metadata),
+        )
+
+    async def _room_key(self, uid: str) -> int:
+        key = self._writer.keys.rooms.get(uid)
+        if key is not None:
+            return key
+        async with self._db.execute("SELECT id FROM rooms WHERE uid = ?", (uid,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise SessionNotFoundError(f"no saved session {uid!r}")
+        return row[0]
+
+    async def _names(self, room_key: int) -> dict[int, str]:
+        async with self._db.execute(
+            "SELECT idx, name FROM participants WHERE room = ?", (room_key,)
+        ) as cur:
+            return {idx: name for idx, name in await cur.fetchall()}
+
+    async def last_seq(self, uid: str) -> int:
+        await self.flush()
+        key = await self._room_key(uid)
+        async with self._db.execute("SELECT max(seq) FROM envelopes WHERE room = ?", (key,)) as cur:
+            (seq,) = await cur.fetchone()
+        return seq or 0
+
+    async def read_envelopes(
+        self, uid: str, *, after_seq: int = 0, limit: int | None = None, chunk: int = 5000
+    ) -> AsyncIterator[Envelope]:
+        """The room's envelopes in ``seq`` order, read in chunks (memory stays flat)."""
+        await self.flush()
+        key = await self._room_key(uid)
+        names = await self._names(key)
+        remaining = limit
+        cursor_seq = after_seq
+        while remaining is None or remaining > 0:
+            take = chunk if remaining is None else min(chunk, remaining)
+            async with self._db.execute(
+                "SELECT seq, uid, sender, receiver, type, content, created, reply_to, metadata "
+                "FROM envelopes WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (key, cursor_seq, take),
+            ) as cur:
+                rows = await cur.fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield row_envelope(uid, names, *row)
+            cursor_seq = rows[-1][0]
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(rows) < take:
+                return
+
+    async def agent_sessions(self, uid: str) -> list[Session]:
+        await self.flush()
+        key = await self._room_key(uid)
+        async with self._db.execute(
+            "SELECT uid, agent, title, created_at, updated_at, metadata FROM agent_sessions "
+            "WHERE room = ? ORDER BY id",
+            (key,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            Session(
+                id=sid,
+                session_id=uid,
+                agent_id=agent,
+                title=title,
+                created_at=micros_to_datetime(created),
+                updated_at=micros_to_datetime(updated),
+                metadata=decode_metadata(metadata),
+            )
+            for sid, agent, title, created, updated, metadata in rows
+        ]
+
+    async def history(self, session: Session) -> list[HistoryRow]:
+        """An agent's history nodes in order, each joined to the envelope it references."""
+        await self.flush()
+        room_key = await self._room_key(session.session_id)
+        names = await self._names(room_key)
+        async with self._db.execute(
+            "SELECT h.pos, h.role, h.seq, h.prev, e.seq, e.uid, e.sender, e.receiver, e.type, "
+            "e.content, e.created, e.reply_to, e.metadata FROM history h "
+            "JOIN agent_sessions s ON s.id = h.agent_session "
+            "LEFT JOIN envelopes e ON e.room = ? AND e.seq = h.seq "
+            "WHERE s.uid = ? ORDER BY h.pos",
+            (room_key, session.id),
+        ) as cur:
+            rows = await cur.fetchall()
+        out = []
+        for pos, role, seq, prev, *env in rows:
+            envelope = None if env[0] is None else row_envelope(session.session_id, names, *env)
+            out.append(HistoryRow(pos, role, seq, prev, envelope))
+        return out
+
+    async def checkpoints(self, session: Session) -> dict[str, CheckpointRecord]:
+        await self.flush()
+        async with self._db.execute(
+            "SELECT c.name, c.pos, c.created_at, c.state FROM checkpoints c "
+            "JOIN agent_sessions s ON s.id = c.agent_session WHERE s.uid = ?",
+            (session.id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return {
+            name: CheckpointRecord(name, pos, micros_to_datetime(created), decode_metadata(state))
+            for name, pos, created, state in rows
+        }
+
+    async def integrity_check(self) -> str:
+        async with self._db.execute("PRAGMA integrity_check") as cur:
+            (result,) = await cur.fetchone()
+        return result
+
+
+def _create_private(path: Path) -> None:
+    """Create the file (and its folder) readable by its owner only, if it does not exist."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+async def _scalar(db: aiosqlite.Connection, sql: str) -> Any:
+    async with db.execute(sql) as cur:
+        row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def _check_and_migrate(db: aiosqlite.Connection, where: str, durability: Durability) -> None:
+    # Everything up to the first write only reads, so a file we refuse stays untouched.
+    try:
+        app_id = await _scalar(db, "PRAGMA application_id")
+        tables = await _scalar(db, "SELECT count(*) FROM sqlite_master")
+    except sqlite3.DatabaseError as exc:
+        raise NotAnAgentroomDatabase(
+            f"{where} is not an agentroom database ({exc}); it was left untouched. "
+            "Pass --db (or set AGENTROOM_DB) to use another file."
+        ) from None
+    if app_id == APPLICATION_ID:
+        version = await _scalar(db, "SELECT max(version) FROM schema_version") or 0
+    elif tables:
+        raise NotAnAgentroomDatabase(
+            f"{where} is an SQLite database of another program; it was left untouched. "
+            "Pass --db (or set AGENTROOM_DB) to use another file."
+        )
+    else:
+        version = 0
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"{where} was written by a newer agentroom (schema {version}; this one knows "
+            f"up to {SCHEMA_VERSION}); it was left untouched. Upgrade agentroom to open it."
+        )
+    if where != MEMORY:
+        await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+    await db.execute("PRAGMA busy_timeout=5000")
+    await db.execute("PRAGMA foreign_keys=OFF")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        await db.executescript(
+            "BEGIN IMMEDIATE;\n"
+            + MIGRATIONS[target - 1]
+            + f"\nINSERT INTO schema_version (version, applied_at) VALUES ({target}, "
+            f"{next_micros()});\nPRAGMA application_id = {APPLICATION_ID};\n"
+            f"PRAGMA user_version = {target};\nCOMMIT;"
+        )

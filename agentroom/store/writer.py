@@ -1,0 +1,304 @@
+"""The single writer task: everything the store persists goes through here, in order.
+
+Whatever has queued up while the previous transaction committed becomes the
+next transaction (group commit), so a fast room costs one commit per batch,
+not per envelope, and a slow disk makes batches bigger rather than the room
+slower.  Integer keys (rooms, agent sessions, participant names) are owned by
+this task alone and only become visible once their transaction commits, so a
+failed batch can be retried as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from agentroom.errors import StoreWriteError
+from agentroom.ids import datetime_to_micros
+from agentroom.inbox import Inbox, InboxClosed
+from agentroom.protocol import Envelope, MessageType
+from agentroom.store.codec import envelope_row
+
+log = logging.getLogger(__name__)
+
+# Op tags (an Envelope is queued as itself: it is the hot path).
+ROOM_NEW = "room_new"
+ROOM_STATE = "room_state"
+AGENT_SESSION = "agent_session"
+HISTORY = "history"
+CHECKPOINT = "checkpoint"
+
+_INSERT_ENVELOPE = (
+    "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "
+    "reply_to, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_HISTORY = "INSERT INTO history (agent_session, pos, role, seq, prev) VALUES (?, ?, ?, ?, ?)"
+
+
+@dataclass
+class KeyMaps:
+    """uid -> integer key maps, as committed."""
+
+    rooms: dict[str, int] = field(default_factory=dict)
+    agent_sessions: dict[str, int] = field(default_factory=dict)
+    names: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
+class _Pending:
+    """Keys a batch adds; merged into :class:`KeyMaps` only after its commit."""
+
+    def __init__(self, keys: KeyMaps) -> None:
+        self.keys = keys
+        self.rooms: dict[str, int] = {}
+        self.agent_sessions: dict[str, int] = {}
+        self.names: dict[int, dict[str, int]] = {}
+        self.participant_rows: list[tuple[int, int, str]] = []
+
+    def room(self, uid: str) -> int:
+        key = self.keys.rooms.get(uid)
+        if key is None:
+            key = self.rooms.get(uid)
+        if key is None:
+            raise StoreWriteError(f"no room {uid!r} was created or opened in this store")
+        return key
+
+    def agent_session(self, uid: str) -> int:
+        key = self.keys.agent_sessions.get(uid)
+        if key is None:
+            key = self.agent_sessions[uid]
+        return key
+
+    def name(self, room: int, name: str) -> int:
+        known = self.keys.names.setdefault(room, {})
+        idx = known.get(name)
+        if idx is None:
+            added = self.names.setdefault(room, {})
+            idx = added.get(name)
+            if idx is None:
+                idx = len(known) + len(added)
+                added[name] = idx
+                self.participant_rows.append((room, idx, name))
+        return idx
+
+    def merge(self) -> None:
+        self.keys.rooms.update(self.rooms)
+        self.keys.agent_sessions.update(self.agent_sessions)
+        for room, added in self.names.items():
+            self.keys.names.setdefault(room, {}).update(added)
+
+
+def _transient(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+class GroupCommitWriter:
+    """Owns the write side of one connection; see the module docstring."""
+
+    def __init__(self, db: aiosqlite.Connection, keys: KeyMaps, *, max_batch: int = 8192) -> None:
+        self._db = db
+        self.keys = keys
+        self.max_batch = max_batch
+        self.inbox: Inbox[Any] = Inbox(max_batch)
+        self.enqueued = 0
+        self.committed = 0
+        self.failure: BaseException | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._kick = asyncio.Event()
+        self._closing = False
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="agentroom-writer")
+
+    # -- queueing ------------------------------------------------------------------------
+
+    def offer(self, item: Any) -> bool:
+        if self.inbox.offer(item):
+            self.enqueued += 1
+            return True
+        return False
+
+    async def put(self, item: Any) -> None:
+        await self.inbox.put(item)
+        self.enqueued += 1
+
+    def force(self, item: Any) -> None:
+        self.inbox.force(item)
+        self.enqueued += 1
+
+    async def flush(self) -> None:
+        """Return once everything queued before this call is committed."""
+        target = self.enqueued
+        if self.committed >= target:
+            return
+        if self.failure is not None:
+            self._kick.set()
+        if self._task.done():
+            raise StoreWriteError(self._failure_text())
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, fut))
+        await fut
+
+    async def close(self) -> None:
+        self._closing = True
+        self.inbox.close()
+        self._kick.set()
+        await self._task
+        if self.failure is not None:
+            raise StoreWriteError(self._failure_text())
+
+    def _failure_text(self) -> str:
+        lost = self.enqueued - self.committed
+        return (
+            f"could not write to the database ({self.failure}); {lost} record(s) are not "
+            "durable. Check free disk space and file permissions, then flush again."
+        )
+
+    # -- the task ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                batch = await self.inbox.get_batch(self.max_batch)
+            except InboxClosed:
+                return
+            if not await self._commit(batch):
+                return
+
+    async def _commit(self, batch: list[Any]) -> bool:
+        delay, attempts = 0.02, 0
+        while True:
+            try:
+                pending = await self._write(batch)
+                break
+            except Exception as exc:
+                try:
+                    await self._db.rollback()
+                except Exception:  # the connection may be gone; the retry will say so
+                    log.debug("rollback failed", exc_info=True)
+                attempts += 1
+                if _transient(exc) and attempts < 8:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                log.error("store write failed: %s", exc)
+                self.failure = exc
+                self._fail_waiters()
+                if self._closing:
+                    return False
+                self._kick.clear()
+                await self._kick.wait()
+                attempts = 0
+        pending.merge()
+        self.failure = None
+        self.committed += len(batch)
+        self._wake_waiters()
+        return True
+
+    def _wake_waiters(self) -> None:
+        done = self.committed
+        keep = []
+        for target, fut in self._waiters:
+            if target <= done:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                keep.append((target, fut))
+        self._waiters = keep
+
+    def _fail_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for _, fut in waiters:
+            if not fut.done():
+                fut.set_exception(StoreWriteError(self._failure_text()))
+
+    async def _write(self, batch: list[Any]) -> _Pending:
+        db = self._db
+        pending = _Pending(self.keys)
+        envelope_rows: list[tuple[Any, ...]] = []
+        history_ops: list[tuple[Any, ...]] = []
+        later: list[tuple[Any, ...]] = []
+        room_counts: dict[int, list[Any]] = {}
+        for op in batch:
+            if op.__class__ is Envelope:
+                env: Envelope = op
+                room = pending.room(env.session_id or "")
+                envelope_rows.append(
+                    envelope_row(
+                        room, env, pending.name(room, env.sender), pending.name(room, env.receiver)
+                    )
+                )
+                counts = room_counts.get(room)
+                if counts is None:
+                    counts = room_counts[room] = [env, 0]
+                counts[0] = env  # envelopes arrive in seq order: the last one is the newest
+                counts[1] += env.type is MessageType.MESSAGE
+                continue
+            tag = op[0]
+            if tag == HISTORY:
+                history_ops.append(op)
+            elif tag == ROOM_NEW:
+                _, uid, title, created, state, metadata = op
+                cur = await db.execute(
+                    "INSERT INTO rooms (uid, title, created_at, updated_at, state, metadata) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (uid, title, created, created, state, metadata),
+                )
+                pending.rooms[uid] = cur.lastrowid
+            elif tag == AGENT_SESSION:
+                _, uid, room_uid, agent, title, created, updated, metadata = op
+                cur = await db.execute(
+                    "INSERT INTO agent_sessions (uid, room, agent, title, created_at, "
+                    "updated_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (uid, pending.room(room_uid), agent, title, created, updated, metadata),
+                )
+                pending.agent_sessions[uid] = cur.lastrowid
+            else:
+                later.append(op)
+        if pending.participant_rows:
+            await db.executemany(
+                "INSERT INTO participants (room, idx, name) VALUES (?, ?, ?)",
+                pending.participant_rows,
+            )
+        if envelope_rows:
+            await db.executemany(_INSERT_ENVELOPE, envelope_rows)
+        if history_ops:
+            await db.executemany(
+                _INSERT_HISTORY,
+                [
+                    (pending.agent_session(uid), pos, role, seq, prev)
+                    for _, uid, pos, role, seq, prev in history_ops
+                ],
+            )
+        for op in later:
+            await self._write_small(pending, op)
+        for room, (last, messages) in room_counts.items():
+            await db.execute(
+                "UPDATE rooms SET last_seq = max(last_seq, ?), messages = messages + ?, "
+                "updated_at = max(updated_at, ?) WHERE id = ?",
+                (last.seq or 0, messages, datetime_to_micros(last.created_at), room),
+            )
+        await db.commit()
+        return pending
+
+    async def _write_small(self, pending: _Pending, op: tuple[Any, ...]) -> None:
+        tag = op[0]
+        if tag == CHECKPOINT:
+            _, uid, name, pos, created, state = op
+            await self._db.execute(
+                "INSERT OR REPLACE INTO checkpoints (agent_session, name, pos, created_at, state) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (pending.agent_session(uid), name, pos, created, state),
+            )
+        elif tag == ROOM_STATE:
+            _, uid, state, updated, metadata = op
+            await self._db.execute(
+                "UPDATE rooms SET state = ?, updated_at = max(updated_at, ?), "
+                "metadata = json_patch(coalesce(metadata, '{}'), coalesce(?, '{}')) WHERE id = ?",
+                (state, updated, metadata, pending.room(uid)),
+            )
+        else:  # pragma: no cover - a programming error, not a runtime condition
+            raise StoreWriteError(f"unknown store operation {tag!r}")
