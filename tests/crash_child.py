@@ -1,0 +1,30 @@
+"""Runs a busy room forever, printing each seq that flush() acknowledged (for test_crash)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from agentroom import Engine, ScriptedAgent
+
+NAMES = ("a", "b", "c")
+
+
+async def main(db: str) -> None:
+    async with Engine.open(db, title="crash") as engine:
+        print("SESSION", engine.session_id, flush=True)
+        for name in NAMES:
+            engine.register_agent(
+                ScriptedAgent(name, lambda turn, n=name: f"{n} saw {len(turn.messages)}")
+            )
+        turn = 0
+        while True:
+            for _ in range(7):
+                env = await engine.run_agent_turn(NAMES[turn % 3])
+                turn += 1
+            await engine.flush()
+            print("ACK", env.seq, flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))

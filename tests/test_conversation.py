@@ -1,0 +1,128 @@
+"""Per-agent conversations: private views, checkpoints, bounded context, reloads."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentroom import Engine, Role, ScriptedAgent
+from agentroom.errors import DuplicateAgentError, UnknownAgentError
+
+
+async def room_with(engine: Engine, *names: str) -> dict:
+    return {
+        n: engine.register_agent(ScriptedAgent(n, [f"{n}-{i}" for i in range(50)])) for n in names
+    }
+
+
+async def test_agents_see_broadcasts_and_their_own_direct_messages_only(db_path):
+    async with Engine.open(db_path) as engine:
+        await room_with(engine, "alice", "bob", "carol")
+        alice = engine.get_agent("alice").handle
+        bob = engine.get_agent("bob").handle
+        await alice.publish("hello all")
+        await alice.publish("secret for bob", to="bob")
+        await bob.publish("secret reply", to="alice")
+        await bob.publish("typing...", type="status")
+        view = {
+            n: [
+                (m.role, m.content) for m in engine.conversations.get_agent_conversation(n).messages
+            ]
+            for n in ("alice", "bob", "carol")
+        }
+    assert view["alice"] == [
+        (Role.ASSISTANT, "hello all"),
+        (Role.ASSISTANT, "secret for bob"),
+        (Role.USER, "secret reply"),
+    ]
+    assert view["bob"] == [
+        (Role.USER, "hello all"),
+        (Role.USER, "secret for bob"),
+        (Role.ASSISTANT, "secret reply"),
+    ]
+    assert view["carol"] == [(Role.USER, "hello all")]  # never the private exchange
+
+
+async def test_messages_carry_attribution_and_envelope_refs(db_path):
+    async with Engine.open(db_path) as engine:
+        await room_with(engine, "alice", "bob")
+        env = await engine.run_agent_turn("alice")
+        (msg,) = engine.conversations.get_agent_conversation("bob").messages
+    assert (msg.agent_id, msg.recipient_id, msg.envelope_id, msg.seq) == (
+        "alice",
+        "*",
+        env.id,
+        env.seq,
+    )
+    assert msg.content == env.content and msg.created_at == env.created_at
+
+
+async def test_checkpoint_and_restore_including_a_branch_left_behind(db_path):
+    async with Engine.open(db_path) as engine:
+        await room_with(engine, "alice", "bob")
+        conv = engine.conversations.get_agent_conversation("alice")
+        await engine.run_agent_turn("alice")
+        conv.checkpoint("start", state={"note": "after one"})
+        await engine.run_agent_turn("bob")
+        await engine.run_agent_turn("alice")
+        assert [m.content for m in conv.messages] == ["alice-0", "bob-0", "alice-1"]
+        conv.restore("start")
+        assert [m.content for m in conv.messages] == ["alice-0"]
+        await engine.run_agent_turn("bob")
+        conv.checkpoint("branch")
+        assert [m.content for m in conv.messages] == ["alice-0", "bob-1"]
+        conv.restore("start")
+        conv.restore("branch")  # a checkpoint on a branch the previous restore left
+        assert [m.content for m in conv.messages] == ["alice-0", "bob-1"]
+        with pytest.raises(KeyError, match="known: branch, start"):
+            conv.restore("nope")
+        sid = engine.session_id
+        before = list(conv.messages)
+    async with Engine.open(db_path, session_id=sid) as engine:
+        conv = engine.conversations.get_agent_conversation("alice")
+        assert list(conv.messages) == before
+        assert conv.checkpoints["start"].state == {"note": "after one"}
+        conv.restore("start")
+        assert [m.content for m in conv.messages] == ["alice-0"]
+
+
+async def test_restore_to_a_checkpoint_taken_on_an_empty_history(db_path):
+    async with Engine.open(db_path) as engine:
+        await room_with(engine, "alice")
+        conv = engine.conversations.get_agent_conversation("alice")
+        conv.checkpoint("empty")
+        await engine.run_agent_turn("alice")
+        conv.restore("empty")
+        assert list(conv.messages) == []
+        sid = engine.session_id
+    async with Engine.open(db_path, session_id=sid) as engine:
+        assert list(engine.conversations.get_agent_conversation("alice").messages) == []
+
+
+async def test_context_view_is_bounded_by_count_and_characters(db_path):
+    async with Engine.open(db_path) as engine:
+        agent = engine.register_agent(ScriptedAgent("a", ["x" * 100] * 30))
+        for _ in range(30):
+            await engine.run_agent_turn("a")
+        conv = agent.conversation
+        assert len(conv.context(max_messages=5)) == 5
+        assert len(conv.context(max_chars=350)) == 3
+        assert len(conv.context(max_messages=10, max_chars=10_000)) == 10
+        assert len(conv.context(max_chars=1)) == 1  # the newest message always fits
+        newest = conv.context(max_messages=2)
+        assert [m.seq for m in newest] == [29, 30]
+
+
+async def test_manager_api_and_errors(db_path):
+    async with Engine.open(db_path) as engine:
+        await room_with(engine, "alice")
+        manager = engine.conversations
+        assert set(manager.agent_sessions) == {"alice"}
+        with pytest.raises(DuplicateAgentError):
+            manager.create_agent_conversation("alice")
+        with pytest.raises(UnknownAgentError, match="known agents: alice"):
+            manager.get_agent_conversation("zed")
+        notes = manager.create_agent_conversation("observer", title="watcher")
+        assert (
+            notes.session.agent_id == "observer" and notes.session.session_id == engine.session_id
+        )
+        await manager.save_all()
