@@ -23,7 +23,7 @@ from agentroom import __version__
 from agentroom.config import resolve_db_path
 from agentroom.errors import AgentroomError
 from agentroom.export import FORMATS, write_export
-from agentroom.protocol import BROADCAST, Envelope, MessageType
+from agentroom.protocol import Envelope, MessageType
 from agentroom.store import RoomInfo, SqliteStore
 
 T = TypeVar("T")
@@ -102,15 +102,26 @@ def main_callback(
 # -- sessions ---------------------------------------------------------------------------
 
 
+SHORT_ID = 18  # the time part of the id and then some: unique in practice, and any prefix works
+
+
 def _rooms_table(rooms: list[RoomInfo]) -> Table:
-    table = Table(title="Saved sessions", title_justify="left", header_style="bold")
-    for column in ("id", "title", "started", "agents", "messages", "state"):
-        table.add_column(column, overflow="fold")
+    table = Table(
+        title="Saved sessions (any unique id prefix works; --json for full ids)",
+        title_justify="left",
+        header_style="bold",
+    )
+    table.add_column("id", no_wrap=True, style="bold", min_width=SHORT_ID)
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=36)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("agents", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("messages", justify="right", no_wrap=True, min_width=8)
+    table.add_column("state", no_wrap=True, min_width=11)
     for room in rooms:
         table.add_row(
-            room.id,
+            room.id[:SHORT_ID],
             room.title or "-",
-            f"{room.created_at:%Y-%m-%d %H:%M}",
+            f"{room.created_at:%m-%d %H:%M}",
             ", ".join(room.agents) or "-",
             str(room.messages),
             room.live_state,
@@ -142,7 +153,7 @@ def sessions_list(
 
 def envelope_text(env: Envelope) -> Text:
     """One transcript line, as the terminal shows it."""
-    who = env.sender if env.receiver == BROADCAST else f"{env.sender} → {env.receiver}"
+    who = env.route
     line = Text()
     line.append(f"#{env.seq:<5} ", style="dim")
     if env.type is MessageType.MESSAGE:

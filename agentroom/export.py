@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 
-from agentroom.protocol import BROADCAST, Envelope, MessageType
+from agentroom.protocol import Envelope, MessageType
 from agentroom.store import RoomInfo
 
 FORMATS = ("md", "jsonl")
@@ -29,7 +29,7 @@ def markdown_header(room: RoomInfo) -> str:
 
 
 def markdown_entry(env: Envelope) -> str:
-    who = env.sender if env.receiver == BROADCAST else f"{env.sender} → {env.receiver}"
+    who = env.route
     stamp = f"{env.created_at:%H:%M:%S}"
     if env.type is MessageType.MESSAGE:
         body = env.content.rstrip() or "*(empty)*"

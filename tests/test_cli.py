@@ -41,7 +41,7 @@ def test_version():
 
 
 def test_sessions_list_table_and_json(db_path, saved):
-    table = cli("--db", str(db_path), "sessions", "list")
+    table = cli("--db", str(db_path), "sessions", "list", env={"COLUMNS": "120"})
     assert table.exit_code == 0, table.output
     assert "planning" in table.output and "stopped" in table.output
     as_json = cli("sessions", "list", "--json", "--db", str(db_path))

@@ -131,18 +131,22 @@ async def test_one_row_per_envelope_keyed_by_room_and_seq(db_path):
         assert "PRIMARY KEY" in str(plan) or "USING" in str(plan)
 
 
+def wrap_writes(store, monkeypatch, before):
+    """Run ``before(batch)`` ahead of each transaction the writer makes."""
+    original = store.sink._write
+
+    async def wrapped(batch):
+        before(batch)
+        return await original(batch)
+
+    monkeypatch.setattr(store.sink, "_write", wrapped)
+
+
 async def test_group_commit_batches_many_publishes_into_few_transactions(db_path, monkeypatch):
     store, _room, bus = await open_room(db_path)
     a = bus.register("a")
-    writer = store.sink
     batches = []
-    original = writer._write
-
-    async def counting(batch):
-        batches.append(len(batch))
-        return await original(batch)
-
-    monkeypatch.setattr(writer, "_write", counting)
+    wrap_writes(store, monkeypatch, lambda batch: batches.append(len(batch)))
     for i in range(2000):
         await a.publish(f"m{i}")
     await store.flush()
@@ -165,17 +169,13 @@ async def test_flush_means_durable_for_another_connection(db_path):
 async def test_a_failed_write_is_reported_and_retried_not_lost(db_path, monkeypatch):
     store, room, bus = await open_room(db_path)
     a = bus.register("a")
-    writer = store.sink
-    original = writer._write
-    failures = {"left": 1}
+    failures = [OSError("disk full (simulated)")]
 
-    async def flaky(batch):
-        if failures["left"]:
-            failures["left"] -= 1
-            raise OSError("disk full (simulated)")
-        return await original(batch)
+    def flaky(batch):
+        if failures:
+            raise failures.pop()
 
-    monkeypatch.setattr(writer, "_write", flaky)
+    wrap_writes(store, monkeypatch, flaky)
     await a.publish("must survive")
     with pytest.raises(StoreWriteError, match="disk full"):
         await store.flush()
