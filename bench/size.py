@@ -59,6 +59,7 @@ async def _engine_room(path: str) -> None:
 def _measure(label: str, path: str) -> list[Result]:
     wal = path + "-wal"
     wal_left = os.path.getsize(wal) if os.path.exists(wal) else None
+    stat_error = ""
     db = sqlite3.connect(path)
     try:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

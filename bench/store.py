@@ -113,4 +113,5 @@ async def run() -> list[Result]:
             best=best,
         )
     )
+    note(f"i.e. {median * AGENTS:,.0f} history rows/s on top of {median:,.0f} envelopes/s")
     return results
