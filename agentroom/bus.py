@@ -340,7 +340,7 @@ class MessageBus:
             raise TypeError(f"content must be a str, not {content.__class__.__name__}")
         if not isinstance(to, str) or not to.strip():
             raise InvalidParticipantError(f"receiver {to!r} is not a participant id")
-        kind = MessageType(type)
+        kind = type if type.__class__ is MessageType else MessageType(type)
         meta = check_metadata(metadata) if metadata else {}
         if to != BROADCAST and to != ROOM and to not in self._handles:
             return await self._bounce(handle, to, content, kind, meta)

@@ -16,37 +16,36 @@ from typing import Any, overload
 
 from agentroom.errors import DuplicateAgentError, UnknownAgentError
 from agentroom.ids import micros_to_datetime, next_micros
-from agentroom.protocol import Envelope, Message, MessageType, Role, Session
+from agentroom.protocol import BROADCAST, Envelope, Message, MessageType, Role, Session
 from agentroom.store import CheckpointRecord, SqliteStore
 from agentroom.store.codec import CODE_ROLE, RESTORE_MARKER, ROLE_CODE
 
-Entry = tuple[Role, Envelope]
+
+def usual_role(agent_id: str, envelope: Envelope) -> Role:
+    """The role an envelope plays for an agent unless said otherwise: its own words or not."""
+    return Role.ASSISTANT if envelope.sender == agent_id else Role.USER
 
 
 class MessageView(Sequence[Message]):
-    """A read-only, live view of an agent's visible history as :class:`Message` objects."""
+    """A read-only, live view of an agent's visible history."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_messages",)
 
-    def __init__(self, entries: list[Entry]) -> None:
-        self._entries = entries
+    def __init__(self, messages: list[Message]) -> None:
+        self._messages = messages
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._messages)
 
     @overload
     def __getitem__(self, index: int) -> Message: ...
     @overload
     def __getitem__(self, index: slice) -> list[Message]: ...
     def __getitem__(self, index: int | slice) -> Message | list[Message]:
-        if isinstance(index, slice):
-            return [Message.from_envelope(env, role) for role, env in self._entries[index]]
-        role, env = self._entries[index]
-        return Message.from_envelope(env, role)
+        return self._messages[index]
 
     def __iter__(self) -> Iterator[Message]:
-        for role, env in self._entries:
-            yield Message.from_envelope(env, role)
+        return iter(self._messages)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -63,9 +62,9 @@ class ConversationSystem:
     def __init__(self, session: Session, store: SqliteStore | None = None) -> None:
         self.session = session
         self._store = store
-        self._nodes: list[Entry | None] = []
+        self._nodes: list[Message | None] = []
         self._marker_targets: dict[int, int] = {}
-        self._visible: list[Entry] = []
+        self._visible: list[Message] = []
         self._checkpoints: dict[str, CheckpointRecord] = {}
 
     @property
@@ -79,13 +78,17 @@ class ConversationSystem:
     def __len__(self) -> int:
         return len(self._visible)
 
-    def record(self, envelope: Envelope, role: Role) -> None:
+    def record(self, envelope: Envelope, role: Role | None = None) -> Message:
         """Append a published envelope this agent saw (the bus calls this, in seq order)."""
+        usual = usual_role(self.session.agent_id, envelope)
+        message = Message.from_envelope(envelope, role or usual)
         pos = len(self._nodes)
-        self._nodes.append((role, envelope))
-        self._visible.append((role, envelope))
+        self._nodes.append(message)
+        self._visible.append(message)
         if self._store is not None:
-            self._store.add_history(self.session.id, pos, ROLE_CODE[role], envelope.seq, None)
+            code = None if role is None or role is usual else ROLE_CODE[role]
+            self._store.add_history(self.session.id, pos, code, envelope.seq, None)
+        return message
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -119,8 +122,8 @@ class ConversationSystem:
         self._visible = self._walk()
         return record
 
-    def _walk(self) -> list[Entry]:
-        out: list[Entry] = []
+    def _walk(self) -> list[Message]:
+        out: list[Message] = []
         node = len(self._nodes) - 1
         while node >= 0:
             entry = self._nodes[node]
@@ -138,18 +141,18 @@ class ConversationSystem:
         self, max_messages: int | None = None, max_chars: int | None = None
     ) -> list[Message]:
         """The newest messages that fit both bounds, oldest first (for a model prompt)."""
-        picked: list[Entry] = []
+        picked: list[Message] = []
         chars = 0
-        for entry in reversed(self._visible):
+        for message in reversed(self._visible):
             if max_messages is not None and len(picked) >= max_messages:
                 break
-            size = len(entry[1].content)
+            size = len(message.content)
             if max_chars is not None and picked and chars + size > max_chars:
                 break
-            picked.append(entry)
+            picked.append(message)
             chars += size
         picked.reverse()
-        return [Message.from_envelope(env, role) for role, env in picked]
+        return picked
 
     # -- loading -------------------------------------------------------------------------
 
@@ -161,7 +164,10 @@ class ConversationSystem:
                 conv._marker_targets[row.pos] = row.prev if row.prev is not None else -1
                 conv._nodes.append(None)
             elif row.envelope is not None:
-                conv._nodes.append((CODE_ROLE[row.role], row.envelope))
+                role = usual_role(session.agent_id, row.envelope)
+                if row.role is not None:
+                    role = CODE_ROLE[row.role]
+                conv._nodes.append(Message.from_envelope(row.envelope, role))
             else:  # the envelope is missing: keep positions aligned, show nothing
                 conv._marker_targets[row.pos] = row.pos - 1
                 conv._nodes.append(None)
@@ -229,10 +235,8 @@ class ConversationManager:
             return True
         sender, receiver = envelope.sender, envelope.receiver
         for agent_id, conv in self.agent_sessions.items():
-            if agent_id == sender:
-                conv.record(envelope, Role.ASSISTANT)
-            elif receiver == "*" or receiver == agent_id:
-                conv.record(envelope, Role.USER)
+            if agent_id == sender or receiver in (BROADCAST, agent_id):
+                conv.record(envelope)
         return True
 
     async def put(self, envelope: Envelope) -> None:

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from agentroom.errors import ProtocolError
-from agentroom.ids import micros_to_datetime, new_id, next_micros, uuid7_from_micros
+from agentroom.ids import mint, new_id
 
 BROADCAST = "*"
 """The receiver that means everyone in the room."""
@@ -173,14 +173,22 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
         raise ProtocolError.from_validation("metadata", exc) from None
 
 
+_set = object.__setattr__
+_ALL_FIELDS: dict[type, set[str]] = {}
+
+
 def _trusted(cls: type[_Record], values: dict[str, Any]) -> Any:
     # Hot paths (the bus stamping an envelope it just validated, the store
     # decoding its own rows) skip pydantic's validation: ~1 µs instead of ~4.
+    # Every field is always given, so the fields-set is a copy of one set.
     obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    fields = _ALL_FIELDS.get(cls)
+    if fields is None:
+        fields = _ALL_FIELDS[cls] = set(cls.model_fields)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", fields.copy())
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
     return obj
 
 
@@ -195,7 +203,7 @@ def trusted_envelope(
     metadata: dict[str, Any],
 ) -> Envelope:
     """An envelope minted now from already-validated fields (the bus's publish path)."""
-    us = next_micros()
+    id_, created_at = mint()
     return _trusted(
         Envelope,
         {
@@ -203,10 +211,10 @@ def trusted_envelope(
             "receiver": receiver,
             "content": content,
             "type": kind,
-            "id": uuid7_from_micros(us),
+            "id": id_,
             "seq": seq,
             "session_id": session_id,
-            "created_at": micros_to_datetime(us),
+            "created_at": created_at,
             "reply_to": reply_to,
             "metadata": metadata,
         },

@@ -45,7 +45,12 @@ async def _envelopes_only(path: str) -> None:
     await store.close()
 
 
-async def _engine_room(path: str) -> None:
+async def _engine_room(path: str, *, flush_every_turn: bool = False) -> None:
+    """A room of scripted agents; with ``flush_every_turn`` each turn is its own commit.
+
+    That is how a live room with real models writes (one turn every few
+    seconds), so history runs cannot merge across turns: the worst case.
+    """
     texts = iter(_texts(2))
     async with Engine.open(path, title="bench") as engine:
         names = [f"agent{i}" for i in range(AGENTS)]
@@ -53,6 +58,8 @@ async def _engine_room(path: str) -> None:
             engine.register_agent(ScriptedAgent(name, lambda turn: next(texts)))
         for i in range(N):
             await engine.run_agent_turn(names[i % AGENTS])
+            if flush_every_turn:
+                await engine.flush()
         await engine.flush()
 
 
@@ -127,4 +134,8 @@ async def run() -> list[Result]:
         path = os.path.join(folder, "engine.db")
         await _engine_room(path)
         results += _measure(f"(b) engine, {AGENTS} agents", path)
+    with tempdir() as folder:
+        path = os.path.join(folder, "live.db")
+        await _engine_room(path, flush_every_turn=True)
+        results += _measure(f"(c) engine, {AGENTS} agents, a commit per turn", path)
     return results

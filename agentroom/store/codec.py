@@ -11,7 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentroom.ids import bytes_to_id, datetime_to_micros, id_micros, micros_to_datetime
+from agentroom.ids import (
+    bytes_to_id,
+    datetime_to_micros,
+    id_micros,
+    micros_to_datetime,
+    take_minted,
+)
 from agentroom.protocol import Envelope, MessageType, Role, stored_envelope
 
 TYPE_CODE = {MessageType.MESSAGE: 0, MessageType.ACTION: 1, MessageType.STATUS: 2}
@@ -61,14 +67,18 @@ def decode_metadata(text: str | None) -> dict[str, Any]:
 
 
 def envelope_row(room: int, env: Envelope, sender: int, receiver: int) -> tuple[Any, ...]:
-    us = datetime_to_micros(env.created_at)
-    raw = id_bytes(env.id)
-    if raw is not None and (stamp := id_micros(raw)) is not None:
-        uid: bytes | str = raw
-        created = us - stamp
+    uid: bytes | str
+    minted = take_minted(env.id)
+    if minted is not None and minted[2] is env.created_at:
+        uid, created = minted[0], 0  # the bus's own id: its time is the creation time
     else:
-        uid = env.id if raw is None else raw
-        created = us
+        us = datetime_to_micros(env.created_at)
+        raw = id_bytes(env.id)
+        if raw is not None and (stamp := id_micros(raw)) is not None:
+            uid, created = raw, us - stamp
+        else:
+            uid = env.id if raw is None else raw
+            created = us
     return (
         room,
         env.seq,

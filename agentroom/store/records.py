@@ -60,10 +60,13 @@ class RoomInfo:
 
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
-    """One node of an agent's history: a seen envelope, or a restore marker (``envelope=None``)."""
+    """One node of an agent's history: a seen envelope, or a restore marker (``envelope=None``).
+
+    ``role`` is None when it is the usual one for the envelope (see the schema).
+    """
 
     pos: int
-    role: int
+    role: int | None
     seq: int | None
     prev: int | None
     envelope: Envelope | None

@@ -4,7 +4,11 @@ Rows are small on purpose (the design goal is a database no larger than twice
 the text it holds): envelopes live in a ``WITHOUT ROWID`` table keyed by
 (room, seq), senders and receivers are per-room small integers, a bus-minted
 id is 16 bytes whose UUIDv7 timestamp *is* the creation time, and an agent's
-history row is just (session, position, role, seq): a reference, not a copy.
+history row is a reference, not a copy: positions ``pos .. pos+n-1`` of one
+agent's history are envelopes ``seq .. seq+n-1`` (``n`` NULL means 1), with
+``role`` NULL when it is the usual one (its own words ``assistant``, anyone
+else's ``user``).  A row with ``role`` 9 is a restore marker whose ``prev``
+is the node the history continues from.
 
 A file is recognised as ours by ``PRAGMA application_id``; its schema version
 lives in ``schema_version`` (and ``PRAGMA user_version`` for a cheap check).
@@ -65,8 +69,9 @@ CREATE TABLE agent_sessions (
 CREATE TABLE history (
     agent_session INTEGER NOT NULL,
     pos           INTEGER NOT NULL,
-    role          INTEGER NOT NULL,
     seq           INTEGER,
+    n             INTEGER,
+    role          INTEGER,
     prev          INTEGER,
     PRIMARY KEY (agent_session, pos)
 ) WITHOUT ROWID;

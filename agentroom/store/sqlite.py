@@ -285,23 +285,35 @@ class SqliteStore:
         ]
 
     async def history(self, session: Session) -> list[HistoryRow]:
-        """An agent's history nodes in order, each joined to the envelope it references."""
+        """An agent's history nodes in order, each joined to the envelope it references.
+
+        Run rows (``n`` > 1) are expanded, so there is one :class:`HistoryRow`
+        per position; a position whose envelope is missing comes back with
+        ``envelope=None`` rather than shifting the ones after it.
+        """
         await self.flush()
         room_key = await self._room_key(session.session_id)
         names = await self._names(room_key)
         async with self._db.execute(
-            "SELECT h.pos, h.role, h.seq, h.prev, e.seq, e.uid, e.sender, e.receiver, e.type, "
+            "SELECT h.pos, h.seq, h.role, h.prev, e.seq, e.uid, e.sender, e.receiver, e.type, "
             "e.content, e.created, e.reply_to, e.metadata FROM history h "
             "JOIN agent_sessions s ON s.id = h.agent_session "
-            "LEFT JOIN envelopes e ON e.room = ? AND e.seq = h.seq "
-            "WHERE s.uid = ? ORDER BY h.pos",
+            "LEFT JOIN envelopes e ON e.room = ? AND e.seq >= h.seq "
+            "AND e.seq < h.seq + coalesce(h.n, 1) "
+            "WHERE s.uid = ? ORDER BY h.pos, e.seq",
             (room_key, session.id),
         ) as cur:
             rows = await cur.fetchall()
-        out = []
-        for pos, role, seq, prev, *env in rows:
-            envelope = None if env[0] is None else row_envelope(session.session_id, names, *env)
-            out.append(HistoryRow(pos, role, seq, prev, envelope))
+        out: list[HistoryRow] = []
+        for pos, first_seq, role, prev, *env in rows:
+            at = pos if env[0] is None else pos + env[0] - first_seq
+            while len(out) < at:  # a referenced envelope is missing: keep positions true
+                out.append(HistoryRow(len(out), None, None, None, None))
+            if env[0] is None:
+                out.append(HistoryRow(pos, role, first_seq, prev, None))
+            else:
+                envelope = row_envelope(session.session_id, names, *env)
+                out.append(HistoryRow(at, role, env[0], prev, envelope))
         return out
 
     async def checkpoints(self, session: Session) -> dict[str, CheckpointRecord]:

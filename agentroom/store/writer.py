@@ -37,7 +37,9 @@ _INSERT_ENVELOPE = (
     "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "
     "reply_to, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_HISTORY = "INSERT INTO history (agent_session, pos, role, seq, prev) VALUES (?, ?, ?, ?, ?)"
+_INSERT_HISTORY = (
+    "INSERT INTO history (agent_session, pos, seq, n, role, prev) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass
@@ -222,20 +224,28 @@ class GroupCommitWriter:
         history_ops: list[tuple[Any, ...]] = []
         later: list[tuple[Any, ...]] = []
         room_counts: dict[int, list[Any]] = {}
+        session_id: str | None = None
+        room = 0
+        names: dict[str, int] = {}
+        counts: list[Any] = []
         for op in batch:
             if op.__class__ is Envelope:
                 env: Envelope = op
-                room = pending.room(env.session_id or "")
-                envelope_rows.append(
-                    envelope_row(
-                        room, env, pending.name(room, env.sender), pending.name(room, env.receiver)
-                    )
-                )
-                counts = room_counts.get(room)
-                if counts is None:
-                    counts = room_counts[room] = [env, 0]
+                if env.session_id != session_id:  # a batch is nearly always one room
+                    session_id = env.session_id
+                    room = pending.room(session_id or "")
+                    names = self.keys.names.setdefault(room, {})
+                    counts = room_counts.setdefault(room, [env, 0])
+                sender = names.get(env.sender)
+                if sender is None:
+                    sender = pending.name(room, env.sender)
+                receiver = names.get(env.receiver)
+                if receiver is None:
+                    receiver = pending.name(room, env.receiver)
+                envelope_rows.append(envelope_row(room, env, sender, receiver))
                 counts[0] = env  # envelopes arrive in seq order: the last one is the newest
-                counts[1] += env.type is MessageType.MESSAGE
+                if env.type is MessageType.MESSAGE:
+                    counts[1] += 1
                 continue
             tag = op[0]
             if tag == HISTORY:
@@ -266,20 +276,14 @@ class GroupCommitWriter:
         if envelope_rows:
             await db.executemany(_INSERT_ENVELOPE, envelope_rows)
         if history_ops:
-            await db.executemany(
-                _INSERT_HISTORY,
-                [
-                    (pending.agent_session(uid), pos, role, seq, prev)
-                    for _, uid, pos, role, seq, prev in history_ops
-                ],
-            )
+            await db.executemany(_INSERT_HISTORY, _history_runs(pending, history_ops))
         for op in later:
             await self._write_small(pending, op)
-        for room, (last, messages) in room_counts.items():
+        for key, (last, messages) in room_counts.items():
             await db.execute(
                 "UPDATE rooms SET last_seq = max(last_seq, ?), messages = messages + ?, "
                 "updated_at = max(updated_at, ?) WHERE id = ?",
-                (last.seq or 0, messages, datetime_to_micros(last.created_at), room),
+                (last.seq or 0, messages, datetime_to_micros(last.created_at), key),
             )
         await db.commit()
         return pending
@@ -302,3 +306,36 @@ class GroupCommitWriter:
             )
         else:  # pragma: no cover - a programming error, not a runtime condition
             raise StoreWriteError(f"unknown store operation {tag!r}")
+
+
+def _history_runs(pending: _Pending, ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Merge an agent's consecutive plain references into one row each (run-length).
+
+    In a busy room each agent sees a run of consecutive envelopes per batch;
+    one row per run keeps history to a few bytes per batch instead of per
+    envelope per agent.  Rows with an explicit role or a ``prev`` stand alone.
+    """
+    rows: list[list[Any]] = []
+    open_runs: dict[str, list[Any]] = {}
+    for _, uid, pos, role, seq, prev in ops:
+        run = open_runs.get(uid)
+        if (
+            run is not None
+            and role is None
+            and prev is None
+            and seq is not None
+            and run[1] + run[3] == pos
+            and run[2] + run[3] == seq
+        ):
+            run[3] += 1
+            continue
+        run = [pending.agent_session(uid), pos, seq, 1, role, prev]
+        rows.append(run)
+        # Only a plain reference can be extended by the next one.
+        if role is None and prev is None and seq is not None:
+            open_runs[uid] = run
+        else:
+            open_runs.pop(uid, None)
+    return [
+        (key, pos, seq, None if n == 1 else n, role, prev) for key, pos, seq, n, role, prev in rows
+    ]
