@@ -126,3 +126,34 @@ async def test_manager_api_and_errors(db_path):
             notes.session.agent_id == "observer" and notes.session.session_id == engine.session_id
         )
         await manager.save_all()
+
+
+async def test_history_is_stored_as_references_in_runs_and_roles_survive(db_path):
+    import sqlite3
+
+    async with Engine.open(db_path) as engine:
+        await room_with(engine, "alice", "bob")
+        for _ in range(20):  # one batch: each agent's references merge into runs
+            await engine.run_agent_turn("alice")
+        await engine.flush()
+        conv = engine.conversations.get_agent_conversation("bob")
+        tool_env = await engine.get_agent("alice").handle.publish("result: 42", type="action")
+        conv.record(tool_env, Role.TOOL)  # an explicit role, unlike the usual one
+        sid = engine.session_id
+        before = {
+            n: list(engine.conversations.get_agent_conversation(n).messages)
+            for n in ("alice", "bob")
+        }
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT count(*), sum(coalesce(n, 1)) FROM history").fetchone()
+        explicit = db.execute("SELECT count(*) FROM history WHERE role IS NOT NULL").fetchone()
+    assert rows[1] == 20 + 20 + 2 + 1  # every reference is there...
+    assert rows[0] < 10  # ...in a handful of rows, not one per reference
+    assert explicit == (1,)
+    async with Engine.open(db_path, session_id=sid) as engine:
+        after = {
+            n: list(engine.conversations.get_agent_conversation(n).messages)
+            for n in ("alice", "bob")
+        }
+    assert after == before
+    assert after["bob"][-1].role is Role.TOOL and after["bob"][-2].role is Role.USER
