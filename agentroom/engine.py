@@ -20,7 +20,12 @@ from agentroom.agents.base import Agent, Turn
 from agentroom.bus import MessageBus
 from agentroom.config import resolve_db_path
 from agentroom.conversation import ConversationManager
-from agentroom.errors import AgentTurnError, DuplicateAgentError, UnknownAgentError
+from agentroom.errors import (
+    AgentTurnError,
+    DuplicateAgentError,
+    SessionBusyError,
+    UnknownAgentError,
+)
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import SqliteStore
 from agentroom.store.sqlite import Durability
@@ -65,6 +70,12 @@ class Engine:
             if session_id is not None:
                 room = await store.open_room(session_id)
                 sid = room.id
+                owner = room.metadata.get("owner") or {}
+                if room.live_state == "running" and owner.get("pid") != os.getpid():
+                    raise SessionBusyError(
+                        f"session {sid} is open in another agentroom (pid {owner.get('pid')} "
+                        f"on {owner.get('host')}); stop that one first, or fork the session"
+                    )
                 start_seq = await store.last_seq(sid)
                 conversations = await ConversationManager.load(store, sid)
             else:

@@ -89,6 +89,10 @@ class StoreWriteError(StoreError):
     """The writer could not make appended records durable."""
 
 
+class SessionBusyError(StoreError):
+    """The session is open in another running agentroom; two writers would clash."""
+
+
 class SessionNotFoundError(StoreError, LookupError):
     """No saved session has that id (or the prefix matches none or several)."""
 
