@@ -80,12 +80,6 @@ def new_id() -> str:
     return uuid7_from_micros(next_micros())
 
 
-def new_stamp() -> tuple[str, datetime]:
-    """A fresh id and the UTC time it encodes, from one clock reading."""
-    us = next_micros()
-    return uuid7_from_micros(us), micros_to_datetime(us)
-
-
 def micros_to_datetime(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 

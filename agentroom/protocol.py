@@ -101,17 +101,9 @@ class Envelope(_Record):
         return value
 
     @property
-    def is_broadcast(self) -> bool:
-        return self.receiver == BROADCAST
-
-    @property
     def route(self) -> str:
         """``sender``, or ``sender → receiver`` when not said to everyone: how rooms label it."""
         return self.sender if self.receiver == BROADCAST else f"{self.sender} → {self.receiver}"
-
-    def addressed_to(self, participant: str) -> bool:
-        """True when ``participant`` is the receiver, directly or as part of everyone."""
-        return self.receiver == BROADCAST or self.receiver == participant
 
 
 class Message(_Record):

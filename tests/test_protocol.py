@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentroom import Envelope, Message, MessageType, ProtocolError, Role, Session
-from agentroom.ids import id_micros, new_id, new_stamp
+from agentroom.ids import id_micros, mint, new_id, take_minted
 from agentroom.store.codec import id_bytes
 
 
@@ -99,14 +99,15 @@ def test_message_and_session_round_trip():
 
 
 def test_ids_are_unique_time_sortable_and_carry_their_time():
-    stamps = [new_stamp() for _ in range(5000)]
+    stamps = [mint() for _ in range(5000)]
     ids = [i for i, _ in stamps]
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
-    for id_, when in stamps[:50]:
-        us = id_micros(id_bytes(id_))
-        assert us is not None
+    for id_, when in stamps:
+        raw, us, remembered = take_minted(id_)
+        assert remembered is when and raw == id_bytes(id_) and id_micros(raw) == us
         assert when == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    assert take_minted(ids[0]) is None  # taken once
 
 
 json_values = st.recursive(
