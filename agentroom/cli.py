@@ -229,6 +229,44 @@ def export(
         err.print(f"wrote {count} envelopes to {output}")
 
 
+# -- models -----------------------------------------------------------------------------
+
+
+@app.command("models")
+def models(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="A model spec, as agentroom --model takes.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Say which model a room would use when an agent names none, and why."""
+    from agentroom.models.spec import resolve
+
+    resolution = run(resolve(cli=model))
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "spec": str(resolution.spec),
+                    "source": resolution.source,
+                    "steps": [
+                        {"source": s.source, "outcome": s.outcome, "chosen": s.chosen}
+                        for s in resolution.steps
+                    ],
+                }
+            )
+        )
+        return
+    table = Table(title="How the default model is chosen (first match wins)", header_style="bold")
+    table.add_column("step", no_wrap=True)
+    table.add_column("outcome")
+    for step in resolution.steps:
+        mark = "[bold green]→ used[/]" if step.chosen else ""
+        table.add_row(f"{step.source} {mark}", step.outcome)
+    out.print(table)
+    out.print(f"Model: [bold]{resolution.spec}[/]")
+
+
 # -- demo -------------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from agentroom.errors import (
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import SqliteStore
 from agentroom.store.sqlite import Durability
+from agentroom.usage import UsageLedger
 
 
 class Engine:
@@ -47,6 +48,11 @@ class Engine:
         self.store = store
         self.conversations = conversations
         self.agents: dict[str, Agent] = {}
+        self.task = ""
+        """What the room is working on; every agent's turn is told it."""
+        self.usage = UsageLedger()
+        """Token usage and cost so far, per agent and in all."""
+        self._running: dict[str, tuple[asyncio.Task[Envelope], Turn]] = {}
 
     @classmethod
     @asynccontextmanager
@@ -86,9 +92,15 @@ class Engine:
                 sid, "running", {"owner": {"pid": os.getpid(), "host": socket.gethostname()}}
             )
             bus = MessageBus(sid, start_seq=start_seq)
+            usage = UsageLedger()
+            if session_id is not None:  # carry the saved session's totals on
+                async for env in store.read_envelopes(sid, type=MessageType.STATUS):
+                    usage.offer(env)
             bus.attach(store.sink)
             bus.attach(conversations)
+            bus.attach(usage)
             engine = cls(session_id=sid, bus=bus, store=store, conversations=conversations)
+            engine.usage = usage
             try:
                 yield engine
                 state = "stopped"
@@ -126,10 +138,29 @@ class Engine:
         :class:`AgentTurnError` is raised; the room itself keeps working.
         """
         agent = self.get_agent(agent_id)
-        turn = Turn(agent_id=agent_id, session_id=self.session_id, messages=agent.context())
+        if agent_id in self._running:
+            raise AgentTurnError(f"{agent_id} is already taking a turn")
+        turn = Turn(
+            agent_id=agent_id,
+            session_id=self.session_id,
+            messages=agent.context(),
+            task=self.task,
+        )
+        task = asyncio.get_running_loop().create_task(agent.take_turn(turn))
+        self._running[agent_id] = (task, turn)
         try:
-            return await agent.take_turn(turn)
+            return await asyncio.shield(task)
         except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if task.done() and turn.control.interrupted and not (me and me.cancelling()):
+                # Interrupted by the room, and the agent had nothing to keep: say so.
+                return await self.bus.announce(
+                    f"{agent_id} was interrupted",
+                    metadata={"event": "interrupted", "agent": agent_id},
+                )
+            if not task.done():  # we were cancelled: stop the turn, let it keep what it had
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
             raise
         except Exception as exc:
             await self.bus.announce(
@@ -138,6 +169,21 @@ class Engine:
                 metadata={"event": "turn_failed", "agent": agent_id, "error": type(exc).__name__},
             )
             raise AgentTurnError(f"{agent_id} could not take its turn: {exc}") from exc
+        finally:
+            self._running.pop(agent_id, None)
+
+    def interrupt(self, agent_id: str) -> bool:
+        """Stop ``agent_id``'s running turn; its partial reply is published, marked interrupted.
+
+        Returns False when the agent is not taking a turn.
+        """
+        running = self._running.get(agent_id)
+        if running is None:
+            return False
+        task, turn = running
+        turn.control.interrupted = True
+        task.cancel()
+        return True
 
     # -- durability ----------------------------------------------------------------------
 

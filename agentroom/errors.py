@@ -103,3 +103,31 @@ class ScriptExhaustedError(AgentroomError, RuntimeError):
 
 class HumanTimeoutError(AgentroomError, TimeoutError):
     """The human did not answer in time."""
+
+
+class ModelError(AgentroomError):
+    """A model backend failed in a way retrying did not fix; says what to do."""
+
+
+class ModelConfigError(ModelError, ValueError):
+    """A model spec, script or setting is wrong before any request is made."""
+
+
+class ModelAuthError(ModelError):
+    """The server refused the credentials (401/403)."""
+
+
+class ModelConnectionError(ModelError):
+    """No server answered (refused, unreachable, timed out, dropped)."""
+
+
+class ModelNotFoundError(ModelError):
+    """The server does not serve the model asked for."""
+
+
+class ModelRateLimitError(ModelError):
+    """Still rate-limited (429) after the retries."""
+
+
+class ModelServerError(ModelError):
+    """The server kept failing (5xx) or broke off a reply."""

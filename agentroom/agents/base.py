@@ -56,6 +56,13 @@ class Reply:
         raise TypeError(f"an agent's reply must be a str or Reply, not {type(value).__name__}")
 
 
+@dataclass(slots=True)
+class TurnControl:
+    """What the room may ask of a running turn; the engine sets it, the agent reads it."""
+
+    interrupted: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """What an agent is given when it is its turn: its own bounded view of the room."""
@@ -63,6 +70,8 @@ class Turn:
     agent_id: str
     session_id: str
     messages: list[Message]
+    task: str = ""
+    control: TurnControl = field(default_factory=TurnControl)
 
 
 class Agent:

@@ -24,8 +24,8 @@ from agentroom.errors import (
     StoreError,
 )
 from agentroom.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
-from agentroom.protocol import Envelope, Session
-from agentroom.store.codec import decode_metadata, encode_metadata, row_envelope
+from agentroom.protocol import Envelope, MessageType, Session
+from agentroom.store.codec import TYPE_CODE, decode_metadata, encode_metadata, row_envelope
 from agentroom.store.records import CheckpointRecord, HistoryRow, RoomInfo
 from agentroom.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from agentroom.store.writer import (
@@ -236,19 +236,26 @@ class SqliteStore:
         return seq or 0
 
     async def read_envelopes(
-        self, uid: str, *, after_seq: int = 0, limit: int | None = None, chunk: int = 5000
+        self,
+        uid: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        chunk: int = 5000,
+        type: MessageType | None = None,
     ) -> AsyncIterator[Envelope]:
-        """The room's envelopes in ``seq`` order, read in chunks (memory stays flat)."""
+        """The room's envelopes in ``seq`` order (of one ``type``, if given), read in chunks."""
         await self.flush()
         key = await self._room_key(uid)
         names = await self._names(key)
+        only = "" if type is None else f" AND type = {TYPE_CODE[type]}"
         remaining = limit
         cursor_seq = after_seq
         while remaining is None or remaining > 0:
             take = chunk if remaining is None else min(chunk, remaining)
             async with self._db.execute(
                 "SELECT seq, uid, sender, receiver, type, content, created, reply_to, metadata "
-                "FROM envelopes WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+                f"FROM envelopes WHERE room = ? AND seq > ?{only} ORDER BY seq LIMIT ?",
                 (key, cursor_seq, take),
             ) as cur:
                 rows = await cur.fetchall()

@@ -1,0 +1,283 @@
+"""An agent whose words come from a model, streamed into the room as they arrive.
+
+A turn: build the prompt from the agent's own bounded view, stream the
+model's reply (published as ``status`` chunks about 20 times a second, so a
+screen can follow and a crash keeps what was said), run any tools the model
+asks for (each call and result an ``action`` envelope), then publish the reply
+as one ``message``.  Token usage and cost go out as a ``status`` after every
+model call.  An interrupted turn publishes what it had, marked interrupted;
+a model failure publishes what it had, then raises so the room can report it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from agentroom.agents.base import Agent, AgentSettings, Turn
+from agentroom.agents.tools import Tool, Toolbox
+from agentroom.errors import ModelError
+from agentroom.ids import new_id
+from agentroom.models.collect import collect
+from agentroom.models.pricing import cost_of
+from agentroom.models.spec import make_client, resolve
+from agentroom.models.types import (
+    ChatMessage,
+    ModelClient,
+    ModelReply,
+    ModelRequest,
+    Usage,
+)
+from agentroom.protocol import Envelope, Message, MessageType, Role
+
+STREAM_INTERVAL = 0.05
+"""Seconds between streamed chunks on the bus (20 Hz)."""
+
+
+class StreamPublisher:
+    """Coalesces a model's text deltas into ``status`` chunks at a bounded rate."""
+
+    def __init__(self, agent: Agent, turn_id: str, model: str, interval: float) -> None:
+        self._agent = agent
+        self._turn_id = turn_id
+        self._model = model
+        self._interval = interval
+        self._parts: list[str] = []
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self.chunks = 0
+
+    async def add(self, text: str) -> None:
+        self._parts.append(text)
+        if self._loop.time() - self._last >= self._interval:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._parts:
+            return
+        text = "".join(self._parts)
+        self._parts.clear()
+        self._last = self._loop.time()
+        self.chunks += 1
+        await self._agent.handle.publish(
+            text,
+            type=MessageType.STATUS,
+            metadata={"event": "stream", "turn": self._turn_id, "model": self._model},
+        )
+
+
+class LLMAgent(Agent):
+    """A participant backed by a :class:`~agentroom.models.types.ModelClient`."""
+
+    kind = "llm"
+
+    def __init__(
+        self,
+        id: str,
+        model: ModelClient | str | None = None,
+        *,
+        role: str = "",
+        description: str = "",
+        settings: AgentSettings | None = None,
+        tools: Iterable[Tool | str | Any] = (),
+        max_tool_calls: int = 8,
+        stop: Sequence[str] = (),
+        stream_interval: float = STREAM_INTERVAL,
+    ) -> None:
+        super().__init__(id, role=role, description=description, settings=settings)
+        if isinstance(model, str):
+            model = make_client(model)
+        elif model is None and self.settings.model:
+            model = make_client(self.settings.model)
+        self._model = model
+        self.toolbox = Toolbox(tools)
+        self.max_tool_calls = max_tool_calls
+        self.stop = tuple(stop)
+        self.stream_interval = stream_interval
+
+    async def model(self) -> ModelClient:
+        """The agent's model; if none was named, the room's default (see ``spec.resolve``)."""
+        if self._model is None:
+            self._model = make_client((await resolve()).spec)
+        return self._model
+
+    @property
+    def model_label(self) -> str:
+        return self._model.label if self._model is not None else "(default model)"
+
+    # -- the prompt -----------------------------------------------------------------------
+
+    def system_prompt(self, turn: Turn) -> str:
+        if self.settings.system_prompt:
+            return self.settings.system_prompt
+        who = f"You are {self.id}" + (f", the {self.role}" if self.role else "")
+        parts = [f"{who}, in a group chat with other agents and a human."]
+        if self.description:
+            parts.append(self.description)
+        if turn.task:
+            parts.append(f"The task: {turn.task}")
+        parts.append("Reply briefly, in your own voice; do not write other speakers' lines.")
+        return " ".join(parts)
+
+    def prompt(self, turn: Turn) -> list[ChatMessage]:
+        """The chat messages for this turn: system prompt, then this agent's own view."""
+        messages = [ChatMessage("system", self.system_prompt(turn))]
+        for message in turn.messages:
+            messages.append(self._chat_message(message))
+        return messages
+
+    def _chat_message(self, message: Message) -> ChatMessage:
+        action = message.message_type is MessageType.ACTION
+        if message.role is Role.ASSISTANT:
+            return ChatMessage(
+                "assistant", f"[action] {message.content}" if action else message.content
+            )
+        if message.role is Role.TOOL:
+            return ChatMessage("user", f"[tool result] {message.content}")
+        to = " (to you)" if message.recipient_id == self.id else ""
+        kind = " [action]" if action else ""
+        return ChatMessage("user", f"{message.agent_id}{to}{kind}: {message.content}")
+
+    # -- the turn --------------------------------------------------------------------------
+
+    async def take_turn(self, turn: Turn) -> Envelope:
+        client = await self.model()
+        label = client.label
+        messages = self.prompt(turn)
+        turn_id = new_id()
+        stream = StreamPublisher(self, turn_id, label, self.stream_interval)
+        reply = ModelReply()
+        calls_made = 0
+        use_tools = bool(self.toolbox)
+        try:
+            while True:
+                reply = ModelReply()
+                request = ModelRequest(
+                    messages=tuple(messages),
+                    temperature=self.settings.temperature,
+                    max_tokens=self.settings.max_tokens,
+                    stop=self.stop,
+                    tools=self.toolbox.specs if use_tools else (),
+                    metadata={
+                        "agent": self.id,
+                        "role": self.role,
+                        "description": self.description,
+                        "task": turn.task,
+                    },
+                )
+                await collect(client.stream(request), into=reply, on_text=stream.add)
+                await self._report_usage(label, reply, messages)
+                if not reply.tool_calls:
+                    break
+                if calls_made >= self.max_tool_calls:
+                    use_tools = False
+                    messages.append(ChatMessage("assistant", reply.text or "(tool calls)"))
+                    messages.append(
+                        ChatMessage(
+                            "user",
+                            f"You have used your {self.max_tool_calls} tool calls for this turn. "
+                            "Answer now without tools.",
+                        )
+                    )
+                    continue
+                calls_made += len(reply.tool_calls)
+                messages.extend(await self._run_tools(reply, turn_id))
+        except asyncio.CancelledError:
+            await asyncio.shield(stream.flush())
+            envelope = await asyncio.shield(self._publish(reply, turn_id, label, interrupted=True))
+            if turn.control.interrupted:  # the room asked for it: the turn ends here
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                return envelope
+            raise
+        except ModelError:
+            await stream.flush()
+            if reply.text:
+                await self._publish(reply, turn_id, label, interrupted=True)
+            raise
+        await stream.flush()
+        if not reply.text.strip():
+            return await self.handle.publish(
+                f"{label} returned an empty reply",
+                type=MessageType.STATUS,
+                metadata={"event": "empty_reply", "turn": turn_id, "model": label},
+            )
+        return await self._publish(reply, turn_id, label, interrupted=False)
+
+    async def _publish(
+        self, reply: ModelReply, turn_id: str, label: str, *, interrupted: bool
+    ) -> Envelope:
+        metadata: dict[str, Any] = {
+            "turn": turn_id,
+            "model": label,
+            "finish_reason": reply.finish_reason or ("interrupted" if interrupted else ""),
+        }
+        if interrupted:
+            metadata["interrupted"] = True
+        return await self.handle.publish(reply.text, metadata=metadata)
+
+    async def _report_usage(
+        self, label: str, reply: ModelReply, messages: list[ChatMessage]
+    ) -> None:
+        usage = reply.usage
+        estimated = usage is None
+        if usage is None:  # the server did not say: about four characters a token
+            prompt_chars = sum(len(m.content) for m in messages)
+            usage = Usage(prompt_chars // 4, len(reply.text) // 4)
+        cost = cost_of(label, usage)
+        shown = "cost unknown" if cost is None else f"${cost:.4f}"
+        approx = "~" if estimated else ""
+        await self.handle.publish(
+            f"{label}: {approx}{usage.prompt_tokens} in, {approx}{usage.completion_tokens} out, "
+            f"{shown}",
+            type=MessageType.STATUS,
+            metadata={
+                "event": "usage",
+                "agent": self.id,
+                "model": label,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cost_usd": cost,
+                "estimated": estimated,
+            },
+        )
+
+    async def _run_tools(self, reply: ModelReply, turn_id: str) -> list[ChatMessage]:
+        """Publish each call and its result as actions; return them as prompt messages."""
+        out = [ChatMessage("assistant", reply.text, tool_calls=tuple(reply.tool_calls))]
+        for call in reply.tool_calls:
+            await self.handle.publish(
+                f"{call.name}({call.arguments})",
+                type=MessageType.ACTION,
+                metadata={
+                    "event": "tool_call",
+                    "turn": turn_id,
+                    "call_id": call.id,
+                    "tool": call.name,
+                    "arguments": _json_or_text(call.arguments),
+                },
+            )
+            result = await self.toolbox.run(call)
+            await self.handle.publish(
+                result.content,
+                type=MessageType.ACTION,
+                metadata={
+                    "event": "tool_result",
+                    "turn": turn_id,
+                    "call_id": call.id,
+                    "tool": call.name,
+                    "ok": result.ok,
+                },
+            )
+            out.append(ChatMessage("tool", result.content, tool_call_id=call.id))
+        return out
+
+
+def _json_or_text(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments

@@ -1,0 +1,223 @@
+"""The offline demo model: no network, no key, no weights; deterministic per seed.
+
+It is not a language model.  It composes short, role-shaped replies from the
+agent's role and description, the task, and the last messages, so a room has
+something sensible to show on a machine with nothing configured.  When the
+system prompt asks for a closing word (``say TERMINATE when done``), it says
+it after a few turns, so workflows that wait for that word come to an end.
+It streams word by word at a readable pace, and says what it is wherever a
+model name is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+from collections.abc import AsyncIterator
+
+from agentroom.models.types import (
+    Finished,
+    ModelEvent,
+    ModelRequest,
+    TextDelta,
+    Usage,
+)
+
+LABEL = "offline demo model"
+PACE_ENV = "AGENTROOM_OFFLINE_WPS"
+
+_STOP_WORDS = """
+a an and are as at be but by can could do does for from has have how i if in into is it its
+let me my no not of on or our should so than that the their them then there these this those
+to up us was we what when where which who why will with would you your about after again all
+also any because been before being both each few more most other over same some such through
+under until very just only own too out off once here make made need want
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
+_END_WORD = re.compile(
+    r"\b(?i:say|reply|respond|write|answer|end|finish|conclude)\w*\s+(?i:with\s+)?"
+    r"(?i:the\s+word\s+)?['\"“]?([A-Z][A-Z_]{3,})\b"
+)
+
+ARCHETYPES: dict[str, tuple[str, ...]] = {
+    "plan": ("plan", "lead", "coordinat", "manager", "architect", "organis", "organiz"),
+    "critic": ("critic", "review", "skeptic", "judge", "qa", "test", "audit", "devil"),
+    "build": ("build", "coder", "engineer", "develop", "program", "implement", "maker"),
+    "research": ("research", "analys", "scien", "investigat", "search", "scout"),
+    "write": ("writ", "summar", "editor", "report", "scribe", "document"),
+    "support": ("support", "help", "desk", "service", "triage", "agent", "assist"),
+    "debate": ("debat", "pro", "con", "advocate", "oppos", "proponent"),
+}
+
+TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # (openers, bodies): {topic}, {point}, {last}, {n} are filled in.
+    "plan": (
+        ("Here is a plan for {topic}.", "Let me lay out the next steps.", "Building on {last}:"),
+        (
+            "1. Pin down what {point} must achieve. 2. Draft the simplest version. "
+            "3. Check it against the goal and adjust.",
+            "First settle {point}, then split the work so each step can be checked on its own.",
+            "We should agree on {point} before anything else; the rest follows from it.",
+        ),
+    ),
+    "critic": (
+        ("One concern.", "I am not convinced yet.", "Good start, {last}, but"),
+        (
+            "what happens to {point} when the input is larger than we expect?",
+            "the part about {point} has no clear test; how would we know it worked?",
+            "{point} looks fine, yet the cost of getting it wrong is not stated.",
+        ),
+    ),
+    "build": (
+        ("I can build that.", "Implementation note:", "Picking up from {last}:"),
+        (
+            "I would start with {point} as a small function and grow it behind tests.",
+            "The cheapest working version of {point} takes a few lines; I will sketch it.",
+            "{point} fits in one module; the interface stays small so we can swap it later.",
+        ),
+    ),
+    "research": (
+        ("What I found:", "From what we know so far,", "Adding some context:"),
+        (
+            "{point} comes up in most comparable cases, and it usually decides the outcome.",
+            "the sources agree on {point}; they disagree on how much it matters for {topic}.",
+            "there are three angles on {point}: cost, risk, and time; cost dominates here.",
+        ),
+    ),
+    "write": (
+        ("Summary so far:", "To pull this together:", "In short:"),
+        (
+            "we are working on {topic}; the open question is {point}.",
+            "{last} raised {point}, and the group leans towards a simple first version.",
+            "the plan covers {point}; what remains is to confirm it and write it down.",
+        ),
+    ),
+    "support": (
+        ("Thanks for reaching out.", "I can help with that.", "Understood."),
+        (
+            "Let us look at {point} first; could you tell me what you tried so far?",
+            "For {point}, the usual fix is to restart the step that failed and check the log.",
+            "I have noted {point}; I will hand this to the right person if it persists.",
+        ),
+    ),
+    "debate": (
+        ("I see it differently.", "Consider the other side.", "Respectfully, {last},"),
+        (
+            "{point} is exactly why {topic} deserves a closer look before we commit.",
+            "the strongest case for {topic} rests on {point}, and that case holds.",
+            "if {point} is true, the argument against {topic} loses most of its force.",
+        ),
+    ),
+    "general": (
+        ("Noted.", "Good point, {last}.", "Thinking about {topic},"),
+        (
+            "{point} seems to be the heart of it; I suggest we focus there.",
+            "I agree on {point}, with one change: keep the first version small.",
+            "let us take {point} one step at a time and check each step.",
+        ),
+    ),
+}
+
+CLOSERS = (
+    "I think we have what we need.",
+    "That settles it from my side.",
+    "We can wrap up here.",
+)
+
+
+def archetype(role: str, description: str) -> str:
+    text = f"{role} {description}".lower()
+    for name, keys in ARCHETYPES.items():
+        if any(key in text for key in keys):
+            return name
+    return "general"
+
+
+def keywords(text: str, limit: int = 3) -> list[str]:
+    seen: list[str] = []
+    for word in _WORD.findall(text):
+        low = word.lower().strip("'-")
+        if low not in _STOP and low not in seen:
+            seen.append(low)
+        if len(seen) >= limit:
+            break
+    return seen
+
+
+def end_word(request: ModelRequest) -> str | None:
+    hinted = request.metadata.get("end_word")
+    if isinstance(hinted, str) and hinted:
+        return hinted
+    for message in request.messages:
+        if message.role == "system":
+            found = _END_WORD.search(message.content)
+            if found:
+                return found.group(1)
+    return None
+
+
+class OfflineModel:
+    """The built-in demo model; see the module docstring."""
+
+    label = LABEL
+
+    def __init__(self, *, seed: int = 0, words_per_second: float | None = None) -> None:
+        self.seed = seed
+        if words_per_second is None:
+            words_per_second = float(os.environ.get(PACE_ENV, "12") or 0)
+        self.words_per_second = words_per_second
+
+    def compose(self, request: ModelRequest) -> str:
+        """The whole reply for ``request`` (deterministic for a given seed and request)."""
+        meta = request.metadata
+        agent = str(meta.get("agent") or "assistant")
+        kind = archetype(str(meta.get("role") or ""), str(meta.get("description") or ""))
+        dialogue = [m for m in request.messages if m.role != "system"]
+        last = dialogue[-1] if dialogue else None
+        last_text = _strip_name(last.content) if last else ""
+        last_name = (last.name or _speaker(last.content)) if last else "everyone"
+        task = str(meta.get("task") or "") or (dialogue[0].content if dialogue else "")
+        topic_words = keywords(task) or ["the task"]
+        point_words = keywords(last_text, 2) or topic_words[:2]
+        seed_text = f"{self.seed}|{request.seed}|{agent}|{len(dialogue)}|{last_text}"
+        rng = random.Random(seed_text)
+        openers, bodies = TEMPLATES[kind]
+        fill = {
+            "topic": " ".join(topic_words[:2]),
+            "point": " ".join(point_words),
+            "last": last_name,
+        }
+        reply = f"{rng.choice(openers).format(**fill)} {rng.choice(bodies).format(**fill)}"
+        reply = reply[0].upper() + reply[1:]
+        word = end_word(request)
+        own_turns = sum(1 for m in dialogue if m.role == "assistant")
+        if word and own_turns >= 2 + rng.randrange(2):
+            reply = f"{rng.choice(CLOSERS)} {word}"
+        return reply
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        text = self.compose(request)
+        delay = 1.0 / self.words_per_second if self.words_per_second > 0 else 0.0
+        words = re.findall(r"\S+\s*", text)
+        for i, word in enumerate(words):
+            await asyncio.sleep(delay if i else 0)
+            yield TextDelta(word)
+        prompt = sum(len(m.content.split()) for m in request.messages)
+        yield Usage(prompt_tokens=prompt, completion_tokens=len(words))
+        yield Finished("stop")
+
+
+def _speaker(content: str) -> str:
+    head, sep, _ = content.partition(": ")
+    return head if sep and " " not in head and len(head) <= 64 else "everyone"
+
+
+def _strip_name(content: str) -> str:
+    head, sep, rest = content.partition(": ")
+    return rest if sep and " " not in head and len(head) <= 64 else content
+
+
+__all__ = ["LABEL", "OfflineModel"]

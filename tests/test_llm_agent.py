@@ -1,0 +1,221 @@
+"""LLMAgent: prompts from its own view, streaming onto the bus, tools, usage, interrupts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentroom import AgentTurnError, Engine, HumanAgent, MessageType, ScriptedAgent
+from agentroom.agents import AgentSettings, LLMAgent, Tool
+from agentroom.models.replay import ReplayClient
+from tests.fake_openai import CutStream, FakeServer, chunk, httpx, sse, text_stream
+
+
+async def test_a_turn_streams_chunks_then_publishes_one_message_and_usage(db_path):
+    model = ReplayClient(["The plan has three steps."])
+    async with Engine.open(db_path) as engine:
+        engine.task = "plan the launch"
+        agent = engine.register_agent(LLMAgent("planner", model, role="planner", stream_interval=0))
+        watch = engine.bus.subscribe()
+        reply = await engine.run_agent_turn("planner")
+        seen = await watch.get_batch()
+    assert reply.type is MessageType.MESSAGE and reply.content == "The plan has three steps."
+    assert reply.metadata["model"] == "replay" and reply.metadata["finish_reason"] == "stop"
+    chunks = [e for e in seen if e.metadata.get("event") == "stream"]
+    assert "".join(c.content for c in chunks) == reply.content and len(chunks) == 5
+    assert {c.metadata["turn"] for c in chunks} == {reply.metadata["turn"]}
+    (usage,) = [e for e in seen if e.metadata.get("event") == "usage"]
+    assert usage.metadata["completion_tokens"] == 5 and usage.metadata["cost_usd"] == 0.0
+    assert seen[-1] == reply  # the message comes last
+    assert agent.model_label == "replay"
+    (request,) = model.requests
+    assert (
+        "planner" in request.messages[0].content
+        and "plan the launch" in request.messages[0].content
+    )
+
+
+async def test_the_prompt_is_the_agents_own_view(db_path):
+    model = ReplayClient(["first", "second"])
+    async with Engine.open(db_path) as engine:
+        human = engine.register_agent(HumanAgent("human"))
+        engine.register_agent(ScriptedAgent("bob", ["bob here", "private to carol"]))
+        engine.register_agent(ScriptedAgent("carol", ["x"]))
+        engine.register_agent(
+            LLMAgent("alice", model, settings=AgentSettings(system_prompt="You are terse."))
+        )
+        await engine.run_agent_turn("bob")
+        await human.say("only for alice", to="alice")
+        await engine.get_agent("bob").handle.publish("secret", to="carol")
+        await engine.run_agent_turn("alice")
+        await engine.run_agent_turn("alice")
+    first, second = model.requests
+    assert [(m.role, m.content) for m in first.messages] == [
+        ("system", "You are terse."),
+        ("user", "bob: bob here"),
+        ("user", "human (to you): only for alice"),
+    ]
+    assert [(m.role, m.content) for m in second.messages][-1] == ("assistant", "first")
+
+
+async def test_other_agents_see_the_reply_in_their_next_context(db_path):
+    model = ReplayClient(["hello from the model"])
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("alice", model, stream_interval=0))
+        engine.register_agent(ScriptedAgent("bob", lambda t: t.messages[-1].content.upper()))
+        await engine.run_agent_turn("alice")
+        assert (await engine.run_agent_turn("bob")).content == "HELLO FROM THE MODEL"
+        # stream chunks and usage are status: no model is fed them
+        assert len(engine.conversations.get_agent_conversation("bob").messages) == 2
+
+
+async def test_tool_calls_and_results_are_actions_and_errors_become_results(db_path):
+    model = ReplayClient(
+        [
+            {
+                "tool_calls": [
+                    {"name": "add", "arguments": {"a": 2, "b": 3}},
+                    {"name": "broken", "arguments": {"x": 1}},
+                ]
+            },
+            {"tool_calls": [{"name": "add", "arguments": {"a": "two"}}]},
+            "2 + 3 is 5.",
+        ]
+    )
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(
+            LLMAgent(
+                "calc",
+                model,
+                tools=["tests.tools_for_tests:add", "tests.tools_for_tests.broken"],
+            )
+        )
+        watch = engine.bus.subscribe(types=["action", "message"])
+        reply = await engine.run_agent_turn("calc")
+        seen = await watch.get_batch()
+    assert reply.content == "2 + 3 is 5."
+    actions = [
+        (e.metadata["event"], e.metadata["tool"], e.content)
+        for e in seen
+        if e.type is MessageType.ACTION
+    ]
+    assert actions[0] == ("tool_call", "add", 'add({"a": 2, "b": 3})')
+    assert actions[1] == ("tool_result", "add", "5")
+    assert actions[3][0] == "tool_result" and "RuntimeError: cannot handle 1" in actions[3][2]
+    assert "bad arguments for add" in actions[5][2]
+    second = model.requests[1]
+    assert [m.role for m in second.messages[-3:]] == ["assistant", "tool", "tool"]
+    assert second.messages[-2].content == "5" and second.messages[-3].tool_calls[0].name == "add"
+    assert [t.name for t in model.requests[0].tools] == ["add", "broken"]
+
+
+async def test_a_per_turn_tool_limit_stops_loops(db_path):
+    looping = [{"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 1}}]}] * 3
+    model = ReplayClient([*looping, "giving up on tools"])
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(
+            LLMAgent(
+                "loop", model, tools=[Tool.load("tests.tools_for_tests:add")], max_tool_calls=2
+            )
+        )
+        reply = await engine.run_agent_turn("loop")
+    assert reply.content == "giving up on tools"
+    last = model.requests[-1]
+    assert last.tools == ()
+    assert "used your 2 tool calls" in last.messages[-1].content
+
+
+def test_tool_schema_from_signature():
+    tool = Tool.load("tests.tools_for_tests:shout")
+    assert tool.spec.description == "Say it louder."
+    assert tool.spec.parameters["required"] == ["text"]
+    assert tool.spec.parameters["properties"]["times"]["default"] == 1
+
+
+async def test_interrupting_keeps_the_partial_reply_marked_interrupted(db_path):
+    model = ReplayClient([" ".join(f"word{i}" for i in range(200))], delay=0.02)
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("talker", model, stream_interval=0))
+        first_chunk = asyncio.Event()
+        engine.bus.subscribe(
+            lambda e: first_chunk.set() if e.metadata.get("event") == "stream" else None
+        )
+        turn = asyncio.create_task(engine.run_agent_turn("talker"))
+        await first_chunk.wait()
+        await asyncio.sleep(0.05)
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        assert engine.interrupt("talker")
+        reply = await turn
+        took = loop.time() - asked
+        conv = engine.conversations.get_agent_conversation("talker")
+    assert took < 0.1
+    assert reply.type is MessageType.MESSAGE and reply.metadata["interrupted"] is True
+    assert reply.content.startswith("word0 word1") and "word199" not in reply.content
+    assert conv.messages[-1].content == reply.content
+    assert not engine.interrupt("talker")  # nothing running any more
+
+
+async def test_interrupting_an_agent_with_nothing_to_keep_says_so(db_path):
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("slow", ["late"], delay=5))
+        turn = asyncio.create_task(engine.run_agent_turn("slow"))
+        await asyncio.sleep(0.01)
+        engine.interrupt("slow")
+        reply = await turn
+    assert reply.type is MessageType.STATUS and reply.metadata["event"] == "interrupted"
+
+
+async def test_a_broken_stream_keeps_what_arrived_and_the_room_is_told(db_path):
+    first = sse([chunk("half an "), chunk("answer")], done=False)
+    server = FakeServer(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=CutStream(first))
+    )
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("alice", server.client(), stream_interval=0))
+        engine.register_agent(ScriptedAgent("bob", ["still working"]))
+        watch = engine.bus.subscribe()
+        with pytest.raises(AgentTurnError, match="broke off the reply"):
+            await engine.run_agent_turn("alice")
+        assert (await engine.run_agent_turn("bob")).content == "still working"
+        seen = await watch.get_batch()
+    partial = [e for e in seen if e.type is MessageType.MESSAGE and e.sender == "alice"]
+    assert partial[0].content == "half an answer" and partial[0].metadata["interrupted"]
+    failed = [e for e in seen if e.metadata.get("event") == "turn_failed"]
+    assert failed and "broke off" in failed[0].content
+
+
+async def test_an_empty_reply_is_a_status_not_a_message(db_path):
+    server = FakeServer(
+        httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=sse([chunk(""), chunk(finish="stop")]),
+        )
+    )
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("mute", server.client()))
+        reply = await engine.run_agent_turn("mute")
+    assert reply.type is MessageType.STATUS and reply.metadata["event"] == "empty_reply"
+
+
+async def test_usage_and_cost_per_agent_and_session_survive_a_reopen(db_path):
+    server = FakeServer(text_stream(["a"], usage=(1000, 100)), text_stream(["b"], usage=(10, 1)))
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("paid", server.client("gpt-4o-mini", provider="openai")))
+        engine.register_agent(LLMAgent("free", ReplayClient(["x y"])))
+        engine.register_agent(
+            LLMAgent("mystery", FakeServer(text_stream(["c"], usage=None)).client("who"))
+        )
+        for name in ("paid", "free", "mystery"):
+            await engine.run_agent_turn(name)
+        totals = engine.usage.to_dict()
+        sid = engine.session_id
+    assert totals["agents"]["paid"]["cost_usd"] == pytest.approx((1000 * 0.15 + 100 * 0.60) / 1e6)
+    assert totals["agents"]["free"]["cost"] == "$0.0000"
+    assert totals["agents"]["mystery"]["cost"] == "unknown"
+    assert totals["agents"]["mystery"]["estimated_calls"] == 1
+    assert totals["total"]["calls"] == 3 and totals["total"]["cost"].endswith("+ unknown")
+    async with Engine.open(db_path, session_id=sid) as engine:
+        assert engine.usage.to_dict() == totals

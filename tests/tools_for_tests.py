@@ -1,0 +1,18 @@
+"""Functions the tool tests load by import path, as a workflow would."""
+
+from __future__ import annotations
+
+
+def add(a: int, b: int) -> int:
+    """Add two whole numbers."""
+    return a + b
+
+
+async def shout(text: str, times: int = 1) -> str:
+    """Say it louder."""
+    return (text.upper() + "!") * times
+
+
+def broken(x: int) -> int:
+    """Always fails."""
+    raise RuntimeError(f"cannot handle {x}")
