@@ -22,9 +22,10 @@ from rich.text import Text
 from agentroom import __version__
 from agentroom.config import resolve_db_path
 from agentroom.errors import AgentroomError
-from agentroom.export import FORMATS, write_export
+from agentroom.export import FORMATS, is_stream_chunk, write_export
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import RoomInfo, SqliteStore
+from agentroom.usage import UsageLedger
 
 T = TypeVar("T")
 
@@ -50,6 +51,16 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model spec: openai:MODEL, ollama:MODEL, openai-compat:MODEL@URL, replay:FILE, "
+        "offline. Default: see 'agentroom models'.",
+        show_default=False,
+    ),
+]
 SessionArg = Annotated[
     str | None, typer.Argument(help="Session id, or a unique prefix of one.", show_default=False)
 ]
@@ -88,15 +99,16 @@ def version_callback(value: bool) -> None:
 def main_callback(
     ctx: typer.Context,
     db: DbOption = None,
+    model: ModelOption = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=version_callback, is_eager=True, help="Print version."),
     ] = False,
 ) -> None:
     """Run with no command to open a demo room; see the commands below for the rest."""
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "model": model}
     if ctx.invoked_subcommand is None:
-        demo(ctx, db=db)
+        demo(ctx, db=db, model=model)
 
 
 # -- sessions ---------------------------------------------------------------------------
@@ -185,13 +197,31 @@ def sessions_show(
             return room, envs
 
     room, envs = run(go())
+    usage = UsageLedger.of(envs)
     if as_json:
-        doc = room.to_dict() | {"envelopes": [e.to_dict() for e in envs]}
+        doc = room.to_dict() | {"usage": usage.to_dict(), "envelopes": [e.to_dict() for e in envs]}
         out.print_json(json.dumps(doc))
         return
     out.print(_rooms_table([room]))
     for env in envs:
-        out.print(envelope_text(env))
+        if not is_stream_chunk(env) and env.metadata.get("event") != "usage":
+            out.print(envelope_text(env))  # usage is summed up below
+    if usage.total.calls:
+        out.print(usage_text(usage))
+
+
+def usage_text(usage: UsageLedger) -> Text:
+    text = Text("usage: ", style="bold")
+    parts = [
+        f"{name} {t.prompt_tokens} in / {t.completion_tokens} out, {t.cost_text}"
+        for name, t in sorted(usage.by_agent.items())
+    ]
+    total = usage.total
+    parts.append(
+        f"total {total.prompt_tokens} in / {total.completion_tokens} out, {total.cost_text}"
+    )
+    text.append("; ".join(parts))
+    return text
 
 
 # -- export -----------------------------------------------------------------------------
@@ -233,16 +263,11 @@ def export(
 
 
 @app.command("models")
-def models(
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="A model spec, as agentroom --model takes.")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
+def models(ctx: typer.Context, model: ModelOption = None, as_json: JsonOption = False) -> None:
     """Say which model a room would use when an agent names none, and why."""
     from agentroom.models.spec import resolve
 
-    resolution = run(resolve(cli=model))
+    resolution = run(resolve(cli=model or (ctx.obj or {}).get("model")))
     if as_json:
         out.print_json(
             json.dumps(
@@ -274,17 +299,26 @@ def models(
 def demo(
     ctx: typer.Context,
     db: DbOption = None,
-    turns: Annotated[int, typer.Option(help="How many turns the agents take.")] = 9,
-    delay: Annotated[float, typer.Option(help="Seconds each agent 'thinks'.")] = 0.6,
+    model: ModelOption = None,
+    turns: Annotated[int, typer.Option(help="How many turns the agents take.")] = 6,
 ) -> None:
-    """Open a room with three scripted agents and print it as they talk."""
+    """Open a room of three agents on the default model and print it as they talk."""
     from agentroom.demo import run_demo
+    from agentroom.models.spec import resolve
 
     path = db_for(ctx, db)
-    session_id = run(run_demo(path, turns=turns, delay=delay, show=out.print, line=envelope_text))
+
+    def write(text: str, end: str = "\n") -> None:
+        out.print(text, end=end, markup=False, highlight=False)
+
+    async def go() -> str:
+        resolution = await resolve(cli=model or (ctx.obj or {}).get("model"))
+        return await run_demo(path, resolution, turns=turns, write=write, line=envelope_text)
+
+    session_id = run(go())
     out.print(
         f"\nSaved as session [bold]{session_id}[/] in {path}.\n"
-        f"See it again with: agentroom sessions show {session_id[:13]}"
+        f"See it again with: agentroom sessions show {session_id[:SHORT_ID]}"
     )
 
 

@@ -1,8 +1,9 @@
-"""A short scripted room that runs anywhere: what ``agentroom`` shows until models land.
+"""The room as ``agentroom`` shows it until the terminal UI lands: agents streaming in order.
 
-Three scripted agents take turns on a small design question.  Everything goes
-through the real engine, bus and store, so the demo session can be listed,
-shown and exported like any other.
+Three model-backed agents take turns on a small design question, on whatever
+model resolves (the offline demo model on a machine with nothing
+configured).  Everything goes through the real engine, bus and store, so the
+session can be listed, shown and exported like any other.
 """
 
 from __future__ import annotations
@@ -11,50 +12,55 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from agentroom.agents import ScriptedAgent
+from agentroom.agents import LLMAgent
 from agentroom.engine import Engine
-from agentroom.protocol import Envelope
+from agentroom.models.spec import Resolution, make_client
+from agentroom.protocol import Envelope, MessageType
 
 TASK = "Decide how the room should show an agent that is still typing."
 
-SCRIPT: dict[str, list[str]] = {
-    "planner": [
-        "Proposal: a single status line under the transcript, one entry per typing agent.",
-        "Agreed. Next: the line lists names only, never partial text.",
-        "Then we are done: status line, names only, flushed at 10 Hz. Writing it up.",
-    ],
-    "critic": [
-        "A status line hides *what* is being typed. Could we stream the partial reply inline?",
-        "Inline streaming is fine if it is flushed at 10-20 Hz, not per token.",
-        "No objections left. Ship it.",
-    ],
-    "builder": [
-        "Inline streaming costs one widget per in-flight turn; that is cheap.",
-        "I will batch tokens and flush on a timer, so long replies stay smooth.",
-        "Done on my side; the transcript stays ordered by seq.",
-    ],
-}
+CAST = (
+    ("planner", "planner", "You turn the discussion into concrete next steps."),
+    ("critic", "critic", "You look for what could go wrong and ask hard questions."),
+    ("builder", "builder", "You say how you would implement it, briefly."),
+)
 
 
 async def run_demo(
     db_path: str | os.PathLike[str],
+    resolution: Resolution,
     *,
-    turns: int = 9,
-    delay: float = 0.6,
-    show: Callable[[Any], object] = print,
+    turns: int = 6,
+    write: Callable[[str], Any] = print,
     line: Callable[[Envelope], Any] = lambda e: f"{e.sender}: {e.content}",
 ) -> str:
-    """Run the demo room, showing each envelope as it is published; returns its session id."""
+    """Run the demo room, streaming each reply as it arrives; returns the session id."""
+    model = make_client(resolution.spec)
     async with Engine.open(db_path, title="demo: " + TASK) as engine:
-        order = list(SCRIPT)
-        for name in order:
-            engine.register_agent(
-                ScriptedAgent(name, SCRIPT[name], role=name, cycle=True, delay=delay)
-            )
-        engine.bus.subscribe(lambda env: show(line(env)))
+        engine.task = TASK
+        for name, role, description in CAST:
+            engine.register_agent(LLMAgent(name, model, role=role, description=description))
+
+        streaming: set[str] = set()
+
+        def show(env: Envelope) -> None:
+            event = env.metadata.get("event")
+            if event == "stream":
+                if env.sender not in streaming:
+                    streaming.add(env.sender)
+                    write(f"{env.sender}: ", end="")
+                write(env.content, end="")
+            elif env.type is MessageType.MESSAGE and env.sender in streaming:
+                streaming.discard(env.sender)
+                write("")
+            elif event != "usage":
+                write(line(env))
+
+        engine.bus.subscribe(show)
+        await engine.bus.announce(f"Model: {model.label}: {resolution.reason}")
         await engine.bus.announce(f"Task: {TASK}")
         for turn in range(turns):
-            await engine.run_agent_turn(order[turn % len(order)])
+            await engine.run_agent_turn(CAST[turn % len(CAST)][0])
         await engine.bus.announce(f"Demo finished after {turns} turns.")
         await engine.save_all()
         return engine.session_id

@@ -11,6 +11,11 @@ from agentroom.store import RoomInfo
 FORMATS = ("md", "jsonl")
 
 
+def is_stream_chunk(env: Envelope) -> bool:
+    """A piece of a reply still being streamed; the finished message carries all of it."""
+    return env.type is MessageType.STATUS and env.metadata.get("event") == "stream"
+
+
 def jsonl_line(env: Envelope) -> str:
     return json.dumps(env.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
@@ -51,6 +56,9 @@ async def write_export(
     if fmt == "md":
         write(markdown_header(room))
     async for env in envelopes:
-        write(jsonl_line(env) + "\n" if fmt == "jsonl" else markdown_entry(env))
+        if fmt == "jsonl":
+            write(jsonl_line(env) + "\n")
+        elif not is_stream_chunk(env):
+            write(markdown_entry(env))
         count += 1
     return count

@@ -123,16 +123,18 @@ def test_export_markdown_to_stdout(db_path, saved):
 
 def test_demo_then_listed_with_the_real_console_command(tmp_path):
     db = tmp_path / "demo.db"
-    env = {"AGENTROOM_DB": str(db), "PATH": "/usr/bin:/bin"}
+    env = {"AGENTROOM_DB": str(db), "PATH": "/usr/bin:/bin", "AGENTROOM_OFFLINE_WPS": "0"}
     done = subprocess.run(
-        [sys.executable, "-m", "agentroom", "demo", "--turns", "3", "--delay", "0"],
+        [sys.executable, "-m", "agentroom", "demo", "--turns", "3"],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "planner: Proposal" in done.stdout and "Saved as session" in done.stdout
+    assert "Model: offline demo model" in done.stdout and "Saved as session" in done.stdout
+    spoken = [line.split(":")[0] for line in done.stdout.splitlines()[2:5]]
+    assert spoken == ["planner", "critic", "builder"]
     listed = subprocess.run(
         [sys.executable, "-m", "agentroom", "sessions", "list", "--json"],
         capture_output=True,
@@ -142,3 +144,37 @@ def test_demo_then_listed_with_the_real_console_command(tmp_path):
     )
     (room,) = json.loads(listed.stdout)
     assert room["agents"] == ["planner", "critic", "builder"] and room["messages"] == 3
+
+
+def test_models_says_what_resolves_and_why(monkeypatch):
+    monkeypatch.delenv("AGENTROOM_MODEL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens there
+    result = cli("models", "--json")
+    doc = json.loads(result.output)
+    assert doc["spec"] == "offline" and doc["source"] == "offline"
+    assert [s["source"] for s in doc["steps"]][-2:] == ["ollama", "offline"]
+    table = cli("models", env={"COLUMNS": "120"})
+    assert "no server at http://127.0.0.1:9" in table.output and "Model: offline" in table.output
+    chosen = cli("--model", "ollama:llama3.2", "models", "--json")
+    assert json.loads(chosen.output)["source"] == "--model"
+    bad = cli("models", "--model", "gpt4")
+    assert bad.exit_code == 1 and "unknown model spec 'gpt4'" in bad.output
+
+
+def test_sessions_show_sums_usage_per_agent(db_path):
+    from agentroom.agents import LLMAgent
+    from agentroom.models import ReplayClient
+
+    async def make() -> str:
+        async with Engine.open(db_path) as engine:
+            engine.register_agent(LLMAgent("a", ReplayClient(["one two three"])))
+            await engine.run_agent_turn("a")
+            return engine.session_id
+
+    sid = asyncio.run(make())
+    shown = cli("sessions", "show", sid, "--db", str(db_path), env={"COLUMNS": "200"})
+    assert "usage: a 25 in / 3 out, $0.0000; total 25 in / 3 out" in shown.output
+    assert "a: one two three" in shown.output and "[status] a: one" not in shown.output
+    doc = json.loads(cli("sessions", "show", sid, "--json", "--db", str(db_path)).output)
+    assert doc["usage"]["agents"]["a"]["completion_tokens"] == 3

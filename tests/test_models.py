@@ -205,7 +205,7 @@ async def test_resolution_order():
         "offline",
     ]
     assert "no server at http://localhost:11434" in fallback.steps[4].outcome
-    assert "offline demo model" in fallback.reason
+    assert "for a real model set AGENTROOM_MODEL" in fallback.reason
 
 
 # -- prices ------------------------------------------------------------------------------------

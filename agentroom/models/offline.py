@@ -33,9 +33,10 @@ a an and are as at be but by can could do does for from has have how i if in int
 let me my no not of on or our should so than that the their them then there these this those
 to up us was we what when where which who why will with would you your about after again all
 also any because been before being both each few more most other over same some such through
-under until very just only own too out off once here make made need want
+under until very just only own too out off once here make made need want decide show still
+think agree first good start next step steps lay take look looks like well sure really much
+many thing things something anything nothing everyone someone people work working kind way
 """
-_STOP = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 _END_WORD = re.compile(
     r"\b(?i:say|reply|respond|write|answer|end|finish|conclude)\w*\s+(?i:with\s+)?"
@@ -128,6 +129,20 @@ CLOSERS = (
 )
 
 
+# Words the templates themselves use never count as what a message is about, so
+# the agents keep talking about the task rather than echoing each other's filler.
+_STOP = (
+    frozenset(_STOP_WORDS.split())
+    | frozenset(
+        word.lower()
+        for openers, bodies in TEMPLATES.values()
+        for text in (*openers, *bodies)
+        for word in _WORD.findall(text)
+    )
+    | frozenset(word.lower() for text in CLOSERS for word in _WORD.findall(text))
+)
+
+
 def archetype(role: str, description: str) -> str:
     text = f"{role} {description}".lower()
     for name, keys in ARCHETYPES.items():
@@ -136,15 +151,15 @@ def archetype(role: str, description: str) -> str:
     return "general"
 
 
-def keywords(text: str, limit: int = 3) -> list[str]:
+def keywords(text: str, limit: int = 3, skip: frozenset[str] = frozenset()) -> list[str]:
+    """The content words of ``text`` most worth repeating: longest first, in text order."""
     seen: list[str] = []
     for word in _WORD.findall(text):
         low = word.lower().strip("'-")
-        if low not in _STOP and low not in seen:
+        if len(low) >= 4 and low not in _STOP and low not in skip and low not in seen:
             seen.append(low)
-        if len(seen) >= limit:
-            break
-    return seen
+    best = sorted(seen, key=len, reverse=True)[:limit]
+    return [word for word in seen if word in best]
 
 
 def end_word(request: ModelRequest) -> str | None:
@@ -180,8 +195,11 @@ class OfflineModel:
         last_text = _strip_name(last.content) if last else ""
         last_name = (last.name or _speaker(last.content)) if last else "everyone"
         task = str(meta.get("task") or "") or (dialogue[0].content if dialogue else "")
-        topic_words = keywords(task) or ["the task"]
-        point_words = keywords(last_text, 2) or topic_words[:2]
+        names = frozenset(
+            n.lower() for m in dialogue for n in (m.name, _speaker(m.content)) if n
+        ) | {agent.lower()}
+        topic_words = keywords(task, 2, names) or ["the task"]
+        point_words = keywords(last_text, 2, names) or topic_words
         seed_text = f"{self.seed}|{request.seed}|{agent}|{len(dialogue)}|{last_text}"
         rng = random.Random(seed_text)
         openers, bodies = TEMPLATES[kind]
@@ -190,7 +208,11 @@ class OfflineModel:
             "point": " ".join(point_words),
             "last": last_name,
         }
-        reply = f"{rng.choice(openers).format(**fill)} {rng.choice(bodies).format(**fill)}"
+        opener = rng.choice(openers).format(**fill)
+        body = rng.choice(bodies).format(**fill)
+        if opener.endswith((".", "?", "!")):
+            body = body[0].upper() + body[1:]
+        reply = f"{opener} {body}"
         reply = reply[0].upper() + reply[1:]
         word = end_word(request)
         own_turns = sum(1 for m in dialogue if m.role == "assistant")

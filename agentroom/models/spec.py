@@ -191,6 +191,6 @@ async def resolve(
     return chosen(
         "offline",
         ModelSpec("offline"),
-        "nothing else is configured: the built-in offline demo model (no real language "
-        "model; set AGENTROOM_MODEL or OPENAI_API_KEY, or start Ollama, for one)",
+        "nothing else is configured (for a real model set AGENTROOM_MODEL or "
+        "OPENAI_API_KEY, or start Ollama)",
     )
