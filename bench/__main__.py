@@ -12,7 +12,7 @@ import time
 
 from bench.util import LABEL_WIDTH, line
 
-BENCHMARKS = ("bus", "store", "size")
+BENCHMARKS = ("bus", "store", "size", "stream")
 
 
 def main(argv: list[str]) -> int:
