@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench install clean
+LLM_STAMP := $(VENV)/.installed-llm
+
+.PHONY: run test test-llm lint format bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# A real OpenAI-compatible server for the integration tests: llama-cpp-python's, which
+# compiles from source on first install (about 5 minutes; pip caches the wheel after).
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[dev,llm-test]"
+	touch $(LLM_STAMP)
+
+test-llm: $(LLM_STAMP)
+	$(BIN)/python -m pytest -m llm tests/llm
 
 lint: $(STAMP)
 	$(BIN)/ruff check agentroom tests bench

@@ -219,3 +219,19 @@ async def test_cancelling_closes_the_stream_promptly_and_keeps_partial_text():
 def test_base_url_is_normalised():
     server = FakeServer()
     assert server.client().base_url == BASE
+
+
+async def test_a_stream_that_ends_unfinished_is_an_error_not_a_stop():
+    # llama.cpp's server answers 200 and then closes the stream when the prompt
+    # overflows its context: no finish reason, no [DONE].
+    server = FakeServer(
+        httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=sse([chunk("par"), chunk("tial")], done=False),
+        )
+    )
+    reply = ModelReply()
+    with pytest.raises(ModelServerError, match="without finishing it"):
+        await collect(server.client().stream(REQUEST), into=reply)
+    assert reply.text == "partial"

@@ -208,12 +208,14 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[ModelEvent]:
     """Server-sent chat completion chunks to our events; tool calls assembled across chunks."""
     calls: dict[int, dict[str, str]] = {}
     finish = ""
+    done = False
     loads = json.loads
     async for line in lines:
         if not line.startswith("data:"):
             continue  # blank separators, comments, "event:" names
         data = line[5:].strip()
         if data == "[DONE]":
+            done = True
             break
         try:
             chunk = loads(data)
@@ -244,6 +246,13 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[ModelEvent]:
                 slot["args"] += function.get("arguments") or ""
             if choice.get("finish_reason"):
                 finish = choice["finish_reason"]
+    if not done and not finish:
+        # The server closed a 200 response without finishing it (llama.cpp's server does
+        # this when the prompt overflows its context): an error, never a normal "stop".
+        raise ModelServerError(
+            "the server ended the reply without finishing it (no finish reason, no [DONE]); "
+            "the prompt may be longer than its context window"
+        )
     for index in sorted(calls):
         slot = calls[index]
         yield ToolCallRequested(
