@@ -176,6 +176,8 @@ class Subscription:
     def close(self) -> None:
         """Stop receiving; what already arrived is still delivered."""
         self._bus.detach(self.inbox)
+        if self._task is None:  # a callback's pump is awaited by the bus's aclose()
+            self._bus.forget(self)
         self.inbox.close()
 
     async def aclose(self) -> None:
@@ -290,6 +292,10 @@ class MessageBus:
 
     def detach(self, sink: Sink) -> None:
         self._sinks = tuple(pair for pair in self._sinks if pair[1] is not sink)
+
+    def forget(self, subscription: Subscription) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
 
     def subscribe(
         self,

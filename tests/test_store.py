@@ -224,3 +224,32 @@ async def test_envelopes_of_unknown_room_are_a_clear_error(db_path):
 def test_envelope_equality_ignores_nothing():
     a = Envelope(sender="a", content="x")
     assert a != Envelope(sender="a", content="x")  # different ids and times
+
+
+@pytest.mark.parametrize(
+    "id_",
+    [
+        "imported-42",
+        "0192ABCD-0000-7000-8000-000000000000",  # uppercase: kept as text, exactly
+        "6f1c2a4e-3b1d-4c8e-9f3a-2b7d9e0c1a55",  # a UUIDv4: bytes, absolute time
+        "01a20dad-5a1d-7044-88cb-9fd8b9dfa6c8",  # a UUIDv7 whose time differs from created_at
+    ],
+)
+def test_codec_round_trips_envelopes_not_minted_by_the_bus(id_):
+    from datetime import UTC, datetime
+
+    from agentroom.store.codec import envelope_row, row_envelope
+
+    env = Envelope(
+        sender="a",
+        receiver="b",
+        content="x",
+        id=id_,
+        seq=3,
+        session_id="room",
+        created_at=datetime(2025, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+        reply_to=id_,
+        metadata={"k": [1, "two"]},
+    )
+    row = envelope_row(1, env, 0, 1)
+    assert row_envelope("room", {0: "a", 1: "b"}, *row[1:]) == env
