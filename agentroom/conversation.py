@@ -11,7 +11,9 @@ restored, even one taken on a branch that a later restore left.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from typing import Any, overload
 
 from agentroom.errors import DuplicateAgentError, UnknownAgentError
@@ -65,6 +67,7 @@ class ConversationSystem:
         self._nodes: list[Message | None] = []
         self._marker_targets: dict[int, int] = {}
         self._visible: list[Message] = []
+        self._sums: list[int] = []  # running character totals of _visible, for context()
         self._checkpoints: dict[str, CheckpointRecord] = {}
 
     @property
@@ -85,6 +88,7 @@ class ConversationSystem:
         pos = len(self._nodes)
         self._nodes.append(message)
         self._visible.append(message)
+        self._sums.append((self._sums[-1] if self._sums else 0) + len(message.content))
         if self._store is not None:
             code = None if role is None or role is usual else ROLE_CODE[role]
             self._store.add_history(self.session.id, pos, code, envelope.seq, None)
@@ -119,8 +123,12 @@ class ConversationSystem:
         self._marker_targets[pos] = record.pos
         if self._store is not None:
             self._store.add_history(self.session.id, pos, RESTORE_MARKER, None, record.pos)
-        self._visible = self._walk()
+        self._show(self._walk())
         return record
+
+    def _show(self, visible: list[Message]) -> None:
+        self._visible = visible
+        self._sums = list(accumulate(len(m.content) for m in visible))
 
     def _walk(self) -> list[Message]:
         out: list[Message] = []
@@ -140,19 +148,20 @@ class ConversationSystem:
     def context(
         self, max_messages: int | None = None, max_chars: int | None = None
     ) -> list[Message]:
-        """The newest messages that fit both bounds, oldest first (for a model prompt)."""
-        picked: list[Message] = []
-        chars = 0
-        for message in reversed(self._visible):
-            if max_messages is not None and len(picked) >= max_messages:
-                break
-            size = len(message.content)
-            if max_chars is not None and picked and chars + size > max_chars:
-                break
-            picked.append(message)
-            chars += size
-        picked.reverse()
-        return picked
+        """The newest messages that fit both bounds, oldest first (for a model prompt).
+
+        The newest message is always included.  Costs O(log n) plus the size of
+        the window, whatever the length of the history (prefix sums of sizes).
+        """
+        visible, sums = self._visible, self._sums
+        end = len(visible)
+        start = 0 if max_messages is None else max(0, end - max_messages)
+        if max_chars is not None and end:
+            need = sums[-1] - max_chars  # characters that must be left out, from the front
+            if need > 0:
+                fits = bisect_left(sums, need) + 1  # sums[i]: chars of visible[0..i]
+                start = max(start, min(fits, end - 1))
+        return visible[start:end]
 
     # -- loading -------------------------------------------------------------------------
 
@@ -172,7 +181,7 @@ class ConversationSystem:
                 conv._marker_targets[row.pos] = row.pos - 1
                 conv._nodes.append(None)
         conv._checkpoints = await store.checkpoints(session)
-        conv._visible = conv._walk()
+        conv._show(conv._walk())
         return conv
 
 

@@ -52,7 +52,7 @@ class Engine:
         """What the room is working on; every agent's turn is told it."""
         self.usage = UsageLedger()
         """Token usage and cost so far, per agent and in all."""
-        self._running: dict[str, tuple[asyncio.Task[Envelope], Turn]] = {}
+        self._running: dict[str, tuple[asyncio.Task[Any], Turn]] = {}
 
     @classmethod
     @asynccontextmanager
@@ -146,21 +146,21 @@ class Engine:
             messages=agent.context(),
             task=self.task,
         )
-        task = asyncio.get_running_loop().create_task(agent.take_turn(turn))
-        self._running[agent_id] = (task, turn)
+        # The turn runs in the caller's task (a task per turn would cost more than a
+        # scripted turn itself); interrupt() cancels that task while it waits inside
+        # the turn, and the turn's control tells that apart from other cancellations.
+        me = asyncio.current_task()
+        assert me is not None
+        self._running[agent_id] = (me, turn)
         try:
-            return await asyncio.shield(task)
+            return await agent.take_turn(turn)
         except asyncio.CancelledError:
-            me = asyncio.current_task()
-            if task.done() and turn.control.interrupted and not (me and me.cancelling()):
+            if turn.control.absorb_interrupt():
                 # Interrupted by the room, and the agent had nothing to keep: say so.
                 return await self.bus.announce(
                     f"{agent_id} was interrupted",
                     metadata={"event": "interrupted", "agent": agent_id},
                 )
-            if not task.done():  # we were cancelled: stop the turn, let it keep what it had
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
             raise
         except Exception as exc:
             await self.bus.announce(
@@ -182,6 +182,7 @@ class Engine:
             return False
         task, turn = running
         turn.control.interrupted = True
+        turn.control.requested += 1
         task.cancel()
         return True
 

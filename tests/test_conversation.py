@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentroom import Engine, Role, ScriptedAgent
 from agentroom.errors import DuplicateAgentError, UnknownAgentError
@@ -157,3 +159,33 @@ async def test_history_is_stored_as_references_in_runs_and_roles_survive(db_path
         }
     assert after == before
     assert after["bob"][-1].role is Role.TOOL and after["bob"][-2].role is Role.USER
+
+
+def _naive_context(contents, max_messages, max_chars):
+    picked, chars = [], 0
+    for text in reversed(contents):
+        if max_messages is not None and len(picked) >= max_messages:
+            break
+        if max_chars is not None and picked and chars + len(text) > max_chars:
+            break
+        picked.append(text)
+        chars += len(text)
+    return picked[::-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 50), max_size=40),
+    max_messages=st.none() | st.integers(1, 45),
+    max_chars=st.none() | st.integers(0, 400),
+)
+def test_context_window_matches_the_obvious_definition(sizes, max_messages, max_chars):
+    from agentroom.conversation import ConversationSystem
+    from agentroom.protocol import Envelope, Session
+
+    conv = ConversationSystem(Session(session_id="r", agent_id="a"))
+    contents = [f"{i:02d}" + "x" * n for i, n in enumerate(sizes)]
+    for seq, text in enumerate(contents, 1):
+        conv.record(Envelope(sender="b", content=text, seq=seq))
+    got = [m.content for m in conv.context(max_messages, max_chars)]
+    assert got == _naive_context(contents, max_messages, max_chars)

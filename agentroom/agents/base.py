@@ -8,6 +8,7 @@ ever reads what it saw).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +59,26 @@ class Reply:
 
 @dataclass(slots=True)
 class TurnControl:
-    """What the room may ask of a running turn; the engine sets it, the agent reads it."""
+    """What the room may ask of a running turn; the engine sets it, the agent reads it.
+
+    An interrupt is delivered as a cancellation of the task running the turn
+    (so a model stream stops at once, wherever it is waiting).  Whoever ends
+    the turn because of it calls :meth:`absorb_interrupt`, which tells a room
+    interrupt (absorbed: the turn ends normally with what it had) from any
+    other cancellation (which must go on up).
+    """
 
     interrupted: bool = False
+    requested: int = 0
+
+    def absorb_interrupt(self) -> bool:
+        task = asyncio.current_task()
+        if not self.interrupted or task is None or task.cancelling() > self.requested:
+            return False
+        while task.cancelling():
+            task.uncancel()
+        self.requested = 0
+        return True
 
 
 @dataclass(frozen=True, slots=True)

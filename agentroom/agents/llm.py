@@ -187,10 +187,7 @@ class LLMAgent(Agent):
         except asyncio.CancelledError:
             await asyncio.shield(stream.flush())
             envelope = await asyncio.shield(self._publish(reply, turn_id, label, interrupted=True))
-            if turn.control.interrupted:  # the room asked for it: the turn ends here
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()
+            if turn.control.absorb_interrupt():  # the room asked for it: the turn ends here
                 return envelope
             raise
         except ModelError:
