@@ -7,9 +7,18 @@ the :class:`Engine` owns them all on one event loop.
 
 __version__ = "0.1.0"
 
-from agentroom.agents import Agent, AgentSettings, HumanAgent, Reply, ScriptedAgent, Turn
+from agentroom.agents import (
+    Agent,
+    AgentSettings,
+    HumanAgent,
+    LLMAgent,
+    Reply,
+    ScriptedAgent,
+    Turn,
+)
 from agentroom.bus import AgentHandle, EnvelopeFilter, MessageBus, Subscription
 from agentroom.conversation import ConversationManager, ConversationSystem
+from agentroom.coordination import MultiAgentCoordinator, RunResult
 from agentroom.engine import Engine
 from agentroom.errors import (
     AgentroomError,
@@ -44,13 +53,16 @@ __all__ = [
     "EnvelopeFilter",
     "HumanAgent",
     "HumanTimeoutError",
+    "LLMAgent",
     "Message",
     "MessageBus",
     "MessageType",
+    "MultiAgentCoordinator",
     "NotAnAgentroomDatabase",
     "ProtocolError",
     "Reply",
     "Role",
+    "RunResult",
     "SchemaTooNewError",
     "ScriptExhaustedError",
     "ScriptedAgent",

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -105,10 +106,10 @@ def main_callback(
         typer.Option("--version", callback=version_callback, is_eager=True, help="Print version."),
     ] = False,
 ) -> None:
-    """Run with no command to open a demo room; see the commands below for the rest."""
+    """Run with no command to open the default workflow's room; see the commands below."""
     ctx.obj = {"db": db, "model": model}
     if ctx.invoked_subcommand is None:
-        demo(ctx, db=db, model=model)
+        run_command(ctx, db=db, model=model)
 
 
 # -- sessions ---------------------------------------------------------------------------
@@ -295,31 +296,226 @@ def models(ctx: typer.Context, model: ModelOption = None, as_json: JsonOption = 
 # -- demo -------------------------------------------------------------------------------
 
 
-@app.command("demo")
-def demo(
+workflows_app = typer.Typer(help="Workflow files: list them, validate one.", no_args_is_help=True)
+app.add_typer(workflows_app, name="workflows")
+
+
+@workflows_app.command("list")
+def workflows_list(as_json: JsonOption = False) -> None:
+    """The sample workflows and your own (in the agentroom config folder)."""
+    from agentroom.workflows import available_workflows, load_workflow, user_workflows_dir
+
+    rows = []
+    for path in available_workflows():
+        try:
+            wf = load_workflow(path)
+            rows.append(
+                {
+                    "name": path.stem,
+                    "title": wf.name,
+                    "strategy": wf.strategy.name,
+                    "agents": [a.id for a in wf.agents],
+                    "path": str(path),
+                    "error": None,
+                }
+            )
+        except AgentroomError as exc:
+            rows.append(
+                {
+                    "name": path.stem,
+                    "title": "",
+                    "strategy": "",
+                    "agents": [],
+                    "path": str(path),
+                    "error": str(exc),
+                }
+            )
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"Workflows (yours go in {user_workflows_dir()})", header_style="bold")
+    for column in ("name", "title", "strategy", "agents"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["name"], row["error"] or row["title"], row["strategy"], ", ".join(row["agents"])
+        )
+    out.print(table)
+
+
+@workflows_app.command("validate")
+def workflows_validate(file: Annotated[Path, typer.Argument(help="A workflow YAML file.")]) -> None:
+    """Check a workflow file; errors name the file, the line and the field."""
+    from agentroom.workflows import load_workflow
+
+    try:
+        wf = load_workflow(file)
+    except AgentroomError as exc:
+        for problem in str(exc).splitlines():
+            err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    out.print(
+        f"{file}: ok ({wf.name}: {len(wf.agents)} agents, {len(wf.humans)} humans, "
+        f"{wf.strategy.name}, stops on {build_termination_text(wf)})"
+    )
+
+
+def build_termination_text(wf: Any) -> str:
+    from agentroom.runner import build_termination
+
+    return build_termination(wf.termination, [h.id for h in wf.humans]).describe()
+
+
+HeadlessOption = Annotated[
+    bool,
+    typer.Option(
+        "--headless",
+        help="Print the live transcript and read the human's lines from stdin (no screen).",
+    ),
+]
+
+
+@app.command("run")
+def run_command(
     ctx: typer.Context,
-    db: DbOption = None,
+    workflow: Annotated[
+        str | None, typer.Argument(help="A workflow file or name (see 'workflows list').")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="What the room works on.")] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="round-robin, role-based, plan-driven or handoff.")
+    ] = None,
     model: ModelOption = None,
-    turns: Annotated[int, typer.Option(help="How many turns the agents take.")] = 6,
+    max_messages: Annotated[int | None, typer.Option(help="Stop after N messages.")] = None,
+    headless: HeadlessOption = False,
+    db: DbOption = None,
 ) -> None:
-    """Open a room of three agents on the default model and print it as they talk."""
-    from agentroom.demo import run_demo
-    from agentroom.models.spec import resolve
+    """Run a workflow (the default one if none is named); prints the session id at the end."""
+    from agentroom.workflows import DEFAULT_WORKFLOW, find_workflow, load_workflow
 
-    path = db_for(ctx, db)
+    path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
+    wf = run_sync(lambda: load_workflow(path))
+    if strategy is not None and strategy not in STRATEGY_NAMES:
+        raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}", 2)
+    run(
+        play(
+            db_for(ctx, db),
+            wf,
+            str(path),
+            task=task,
+            strategy=strategy,
+            model=model or (ctx.obj or {}).get("model"),
+            max_messages=max_messages,
+        )
+    )
 
-    def write(text: str, end: str = "\n") -> None:
+
+@app.command("resume")
+def resume_command(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    model: ModelOption = None,
+    max_messages: Annotated[int | None, typer.Option(help="Stop after N more messages.")] = None,
+    headless: HeadlessOption = False,
+    db: DbOption = None,
+) -> None:
+    """Continue a stopped or crashed session exactly where it was."""
+    wanted = need_session(session_id)
+    run(
+        play(
+            db_for(ctx, db),
+            None,
+            "",
+            model=model or (ctx.obj or {}).get("model"),
+            max_messages=max_messages,
+            session_id=wanted,
+        )
+    )
+
+
+STRATEGY_NAMES = ("round-robin", "role-based", "plan-driven", "handoff")
+
+
+def run_sync(make: Any) -> Any:
+    try:
+        return make()
+    except AgentroomError as exc:
+        for problem in str(exc).splitlines()[1:]:
+            err.print(f"       {escape(problem)}", highlight=False)
+        raise fail(str(exc).splitlines()[0]) from None
+
+
+async def play(
+    db: Path | str,
+    workflow: Any,
+    source: str,
+    *,
+    task: str | None = None,
+    strategy: str | None = None,
+    model: str | None = None,
+    max_messages: int | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Run (or resume) a workflow headless: live transcript out, human lines in."""
+    from agentroom.engine import Engine
+    from agentroom.errors import SessionNotFoundError
+    from agentroom.headless import TranscriptPrinter, human_input
+    from agentroom.models.spec import make_client, resolve
+    from agentroom.runner import build_room, workflow_metadata
+    from agentroom.workflows import Workflow
+
+    if workflow is not None:
+        resolution = await resolve(workflow=workflow.model, cli=model)
+        metadata = workflow_metadata(workflow, source, str(resolution.spec))
+    else:
+        resolution, metadata = None, None
+
+    def write(text: str = "", end: str = "\n") -> None:
         out.print(text, end=end, markup=False, highlight=False)
 
-    async def go() -> str:
-        resolution = await resolve(cli=model or (ctx.obj or {}).get("model"))
-        return await run_demo(path, resolution, turns=turns, write=write, line=envelope_text)
-
-    session_id = run(go())
-    out.print(
-        f"\nSaved as session [bold]{session_id}[/] in {path}.\n"
-        f"See it again with: agentroom sessions show {session_id[:SHORT_ID]}"
-    )
+    async with Engine.open(
+        db, session_id=session_id, title=workflow.name if workflow else "", metadata=metadata
+    ) as engine:
+        state = None
+        if session_id is not None:
+            room = await engine.store.get_room(engine.session_id)
+            saved = room.metadata.get("workflow")
+            if not saved:
+                raise SessionNotFoundError(
+                    f"session {engine.session_id} was not started from a workflow; "
+                    "there is nothing to resume"
+                )
+            workflow = Workflow.model_validate(saved)
+            resolution = await resolve(
+                workflow=workflow.model, cli=model or room.metadata.get("model")
+            )
+            checkpoint = await engine.store.load_room_state(engine.session_id)
+            state = checkpoint[1] if checkpoint else None
+        assert resolution is not None
+        default_model = make_client(resolution.spec)
+        coordinator = build_room(
+            engine, workflow, default_model, strategy=strategy, max_messages=max_messages
+        )
+        engine.bus.subscribe(TranscriptPrinter(write, envelope_text))
+        humans = [engine.get_agent(h.id) for h in workflow.humans]
+        await engine.bus.announce(
+            f"{workflow.name}: {', '.join(a.id for a in workflow.agents)} on "
+            f"{default_model.label} ({resolution.reason}); {coordinator.strategy.name}",
+            metadata={"event": "room_opened", "model": default_model.label},
+        )
+        task_text = task or workflow.task or "Introduce yourselves."
+        if state is not None:
+            coordinator.load(state, fresh_budget=state.get("stopped") is not None)
+            await engine.bus.announce(
+                f"resumed after {coordinator.turns} turns", metadata={"event": "resumed_session"}
+            )
+            task_text = None
+        async with human_input(coordinator, humans):  # type: ignore[arg-type]
+            result = await coordinator.run(task_text)
+        await engine.flush()
+        write()
+        out.print(f"Session: [bold]{result.session_id}[/] ({result.reason})")
+        out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")
 
 
 def main() -> None:

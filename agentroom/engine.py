@@ -16,14 +16,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from agentroom.agents.base import Agent, Turn
+from agentroom.agents.base import Address, Agent, AgentSettings, Turn
 from agentroom.bus import MessageBus
 from agentroom.config import resolve_db_path
 from agentroom.conversation import ConversationManager
 from agentroom.errors import (
     AgentTurnError,
     DuplicateAgentError,
+    HumanTimeoutError,
     SessionBusyError,
+    SpawnLimitError,
     UnknownAgentError,
 )
 from agentroom.protocol import Envelope, MessageType
@@ -53,6 +55,8 @@ class Engine:
         self.usage = UsageLedger()
         """Token usage and cost so far, per agent and in all."""
         self._running: dict[str, tuple[asyncio.Task[Any], Turn]] = {}
+        self._depth: dict[str, int] = {}
+        self._spawned = 0
 
     @classmethod
     @asynccontextmanager
@@ -131,7 +135,13 @@ class Engine:
         except KeyError:
             raise UnknownAgentError(agent_id, self.agents) from None
 
-    async def run_agent_turn(self, agent_id: str) -> Envelope:
+    async def run_agent_turn(
+        self,
+        agent_id: str,
+        *,
+        hints: dict[str, Any] | None = None,
+        address: Address | None = None,
+    ) -> Envelope:
         """Give ``agent_id`` the floor: build its context, run it, publish and record its reply.
 
         If the agent fails, the room is told with a ``status`` envelope and
@@ -145,6 +155,8 @@ class Engine:
             session_id=self.session_id,
             messages=agent.context(),
             task=self.task,
+            hints=hints or {},
+            address=address,
         )
         # The turn runs in the caller's task (a task per turn would cost more than a
         # scripted turn itself); interrupt() cancels that task while it waits inside
@@ -162,6 +174,11 @@ class Engine:
                     metadata={"event": "interrupted", "agent": agent_id},
                 )
             raise
+        except HumanTimeoutError as exc:  # a person who does not answer is skipped, not a failure
+            return await self.bus.announce(
+                f"{exc}; skipping their turn",
+                metadata={"event": "skipped", "agent": agent_id},
+            )
         except Exception as exc:
             await self.bus.announce(
                 f"{agent_id} could not take its turn: {exc}",
@@ -185,6 +202,125 @@ class Engine:
         turn.control.requested += 1
         task.cancel()
         return True
+
+    # -- workflows --------------------------------------------------------------------------
+
+    async def run_workflow(self, workflow: Any, task: str | None = None, **options: Any) -> Any:
+        """Run a workflow (a :class:`~agentroom.workflows.Workflow` or a file) in this room.
+
+        Returns a :class:`~agentroom.coordination.RunResult`: the envelopes of
+        the run and why it stopped.  ``options`` go to
+        :func:`agentroom.runner.run_workflow` (``default_model``, ``strategy``,
+        ``max_messages``).
+        """
+        from agentroom.runner import run_workflow  # the coordination layer sits above
+        from agentroom.workflows import Workflow, load_workflow
+
+        if not isinstance(workflow, Workflow):
+            workflow = load_workflow(workflow)
+        return await run_workflow(self, workflow, task, **options)
+
+    # -- delegation and sub-agents ---------------------------------------------------------
+
+    async def delegate_task(self, from_agent: str, to_agent: str, task: str) -> Envelope:
+        """``from_agent`` hands ``task`` to ``to_agent``, who answers it in a turn of its own.
+
+        The request and the answer are ``action`` envelopes between the two
+        (tagged ``delegate`` / ``delegation_result``), so the delegated work is
+        attributed and in the log but not dialogue for everyone.  Returns the
+        delegate's answer, addressed to the delegator.
+        """
+        delegator = self.get_agent(from_agent)
+        self.get_agent(to_agent)
+        request = await delegator.handle.publish(
+            task, to=to_agent, type=MessageType.ACTION, metadata={"event": "delegate"}
+        )
+        return await self.run_agent_turn(
+            to_agent,
+            hints={"expect": "answer", "delegated_by": from_agent},
+            address=Address(
+                receiver=from_agent,
+                type=MessageType.ACTION,
+                metadata={"event": "delegation_result", "delegation": request.id},
+                reply_to=request.id,
+            ),
+        )
+
+    async def spawn_subagent(
+        self,
+        parent: str,
+        role: str,
+        instructions: str,
+        task: str,
+        *,
+        model: Any = None,
+        max_depth: int = 2,
+        budget: int = 8,
+    ) -> Envelope:
+        """Run a sub-agent for one sub-task in its own namespace; return its answer.
+
+        The sub-agent is ``parent.roleN``: its conversation is its own, inside
+        this session; the ``spawn`` action is published by the parent and
+        every envelope of the sub-task replies to it, so the transcript nests
+        under it.  ``max_depth`` (sub-agents of sub-agents) and ``budget``
+        (spawns per session) stop runaway spawning with a clear error.
+        """
+        from agentroom.agents.llm import LLMAgent  # agents that spawn are model-backed
+
+        owner = self.get_agent(parent)
+        depth = self._depth.get(parent, 0) + 1
+        if depth > max_depth:
+            raise SpawnLimitError(
+                f"{parent} cannot spawn: sub-agents may nest {max_depth} deep at most"
+            )
+        if self._spawned >= budget:
+            raise SpawnLimitError(f"{parent} cannot spawn: this session's {budget} spawns are used")
+        self._spawned += 1
+        slug = "".join(ch for ch in role.lower() if ch.isalnum())[:16] or "sub"
+        sub_id = f"{parent}.{slug}{self._spawned}"
+        spawn = await owner.handle.publish(
+            f"spawning {sub_id} ({role}) for: {task}",
+            type=MessageType.ACTION,
+            metadata={
+                "event": "spawn",
+                "sub": sub_id,
+                "role": role,
+                "depth": depth,
+                "instructions": instructions,
+            },
+        )
+        if model is None:
+            model = getattr(owner, "_model", None)
+        sub = LLMAgent(
+            sub_id,
+            model,
+            role=role,
+            description=instructions,
+            settings=AgentSettings(system_prompt=instructions) if instructions else None,
+        )
+        self.register_agent(sub)
+        self._depth[sub_id] = depth
+        try:
+            await owner.handle.publish(
+                task,
+                to=sub_id,
+                type=MessageType.ACTION,
+                reply_to=spawn.id,
+                metadata={"event": "subtask", "spawn": spawn.id},
+            )
+            return await self.run_agent_turn(
+                sub_id,
+                hints={"expect": "answer"},
+                address=Address(
+                    receiver=parent,
+                    type=MessageType.ACTION,
+                    metadata={"event": "subagent_result", "spawn": spawn.id, "depth": depth},
+                    reply_to=spawn.id,
+                ),
+            )
+        finally:
+            self.bus.unregister(sub_id)
+            self.agents.pop(sub_id, None)
 
     # -- durability ----------------------------------------------------------------------
 

@@ -101,6 +101,14 @@ class ScriptExhaustedError(AgentroomError, RuntimeError):
     """A scripted agent (or replay model) was asked for more replies than it was given."""
 
 
+class SpawnLimitError(AgentroomError, RuntimeError):
+    """A sub-agent spawn past the depth limit or the session's budget."""
+
+
+class WorkflowError(AgentroomError, ValueError):
+    """A workflow file that cannot be used; the message names file, line and field."""
+
+
 class HumanTimeoutError(AgentroomError, TimeoutError):
     """The human did not answer in time."""
 

@@ -121,20 +121,31 @@ def test_export_markdown_to_stdout(db_path, saved):
     assert bad.exit_code == 2 and "md, jsonl" in bad.output
 
 
-def test_demo_then_listed_with_the_real_console_command(tmp_path):
-    db = tmp_path / "demo.db"
-    env = {"AGENTROOM_DB": str(db), "PATH": "/usr/bin:/bin", "AGENTROOM_OFFLINE_WPS": "0"}
+def test_no_arguments_runs_the_default_workflow_then_it_is_listed(tmp_path):
+    db = tmp_path / "room.db"
+    env = {
+        "AGENTROOM_DB": str(db),
+        "PATH": "/usr/bin:/bin",
+        "AGENTROOM_OFFLINE_WPS": "0",
+        "OLLAMA_HOST": "127.0.0.1:9",
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "agentroom", "demo", "--turns", "3"],
+        [sys.executable, "-m", "agentroom"],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr
-    assert "Model: offline demo model" in done.stdout and "Saved as session" in done.stdout
-    spoken = [line.split(":")[0] for line in done.stdout.splitlines()[2:5]]
-    assert spoken == ["planner", "critic", "builder"]
+    assert "on offline demo model" in done.stdout and "Session: " in done.stdout
+    spoken = [
+        line.split(":")[0]
+        for line in done.stdout.splitlines()
+        if not line.startswith(("#", " ", "»", "Session", "Show"))
+    ]
+    assert spoken[:4] == ["pro", "con", "moderator", "pro"]
+    assert "stopped: moderator said TERMINATE" in done.stdout
     listed = subprocess.run(
         [sys.executable, "-m", "agentroom", "sessions", "list", "--json"],
         capture_output=True,
@@ -143,7 +154,7 @@ def test_demo_then_listed_with_the_real_console_command(tmp_path):
         timeout=60,
     )
     (room,) = json.loads(listed.stdout)
-    assert room["agents"] == ["planner", "critic", "builder"] and room["messages"] == 3
+    assert room["agents"] == ["pro", "con", "moderator", "human"] and room["state"] == "stopped"
 
 
 def test_models_says_what_resolves_and_why(monkeypatch):

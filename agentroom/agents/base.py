@@ -82,14 +82,34 @@ class TurnControl:
 
 
 @dataclass(frozen=True, slots=True)
+class Address:
+    """Where a turn's reply goes when it is not an ordinary message to everyone.
+
+    Delegations, sub-agent answers, votes and plans are replies too, but they
+    are ``action`` envelopes addressed to someone, tagged in their metadata.
+    """
+
+    receiver: str = BROADCAST
+    type: MessageType = MessageType.MESSAGE
+    metadata: dict[str, Any] = field(default_factory=dict)
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
-    """What an agent is given when it is its turn: its own bounded view of the room."""
+    """What an agent is given when it is its turn: its own bounded view of the room.
+
+    ``hints`` are for the model backend (what kind of answer is wanted, such as
+    a plan or a choice among names); ``address`` says where the reply goes.
+    """
 
     agent_id: str
     session_id: str
     messages: list[Message]
     task: str = ""
     control: TurnControl = field(default_factory=TurnControl)
+    hints: dict[str, Any] = field(default_factory=dict)
+    address: Address | None = None
 
 
 class Agent:
@@ -149,10 +169,30 @@ class Agent:
     async def take_turn(self, turn: Turn) -> Envelope:
         """Reply and publish it as this agent; returns the published envelope."""
         reply = Reply.of(await self.reply(turn))
+        return await self.publish_reply(turn, reply.content, reply)
+
+    async def publish_reply(
+        self,
+        turn: Turn,
+        content: str,
+        reply: Reply | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Envelope:
+        """Publish a turn's answer where the turn says (or where ``reply`` says, by default)."""
+        meta = {**(reply.metadata if reply else {}), **(metadata or {})}
+        address = turn.address
+        if address is None:
+            return await self.handle.publish(
+                content,
+                to=reply.to if reply else BROADCAST,
+                type=reply.type if reply else MessageType.MESSAGE,
+                reply_to=reply.reply_to if reply else None,
+                metadata=meta or None,
+            )
         return await self.handle.publish(
-            reply.content,
-            to=reply.to,
-            type=reply.type,
-            reply_to=reply.reply_to,
-            metadata=reply.metadata or None,
+            content,
+            to=address.receiver,
+            type=address.type,
+            reply_to=address.reply_to,
+            metadata={**meta, **address.metadata} or None,
         )

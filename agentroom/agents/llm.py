@@ -165,6 +165,7 @@ class LLMAgent(Agent):
                         "role": self.role,
                         "description": self.description,
                         "task": turn.task,
+                        **turn.hints,
                     },
                 )
                 await collect(client.stream(request), into=reply, on_text=stream.add)
@@ -186,14 +187,16 @@ class LLMAgent(Agent):
                 messages.extend(await self._run_tools(reply, turn_id))
         except asyncio.CancelledError:
             await asyncio.shield(stream.flush())
-            envelope = await asyncio.shield(self._publish(reply, turn_id, label, interrupted=True))
+            envelope = await asyncio.shield(
+                self._publish(turn, reply, turn_id, label, interrupted=True)
+            )
             if turn.control.absorb_interrupt():  # the room asked for it: the turn ends here
                 return envelope
             raise
         except ModelError:
             await stream.flush()
             if reply.text:
-                await self._publish(reply, turn_id, label, interrupted=True)
+                await self._publish(turn, reply, turn_id, label, interrupted=True)
             raise
         await stream.flush()
         if not reply.text.strip():
@@ -202,10 +205,10 @@ class LLMAgent(Agent):
                 type=MessageType.STATUS,
                 metadata={"event": "empty_reply", "turn": turn_id, "model": label},
             )
-        return await self._publish(reply, turn_id, label, interrupted=False)
+        return await self._publish(turn, reply, turn_id, label, interrupted=False)
 
     async def _publish(
-        self, reply: ModelReply, turn_id: str, label: str, *, interrupted: bool
+        self, turn: Turn, reply: ModelReply, turn_id: str, label: str, *, interrupted: bool
     ) -> Envelope:
         metadata: dict[str, Any] = {
             "turn": turn_id,
@@ -214,7 +217,7 @@ class LLMAgent(Agent):
         }
         if interrupted:
             metadata["interrupted"] = True
-        return await self.handle.publish(reply.text, metadata=metadata)
+        return await self.publish_reply(turn, reply.text, metadata=metadata)
 
     async def _report_usage(
         self, label: str, reply: ModelReply, messages: list[ChatMessage]

@@ -102,6 +102,9 @@ class Toolbox:
     def __bool__(self) -> bool:
         return bool(self.tools)
 
+    def add(self, tool: Tool) -> None:
+        self.tools[tool.name] = tool
+
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
         return tuple(tool.spec for tool in self.tools.values())

@@ -152,14 +152,20 @@ def archetype(role: str, description: str) -> str:
 
 
 def keywords(text: str, limit: int = 3, skip: frozenset[str] = frozenset()) -> list[str]:
-    """The content words of ``text`` most worth repeating: longest first, in text order."""
-    seen: list[str] = []
-    for word in _WORD.findall(text):
-        low = word.lower().strip("'-")
-        if len(low) >= 4 and low not in _STOP and low not in skip and low not in seen:
-            seen.append(low)
-    best = sorted(seen, key=len, reverse=True)[:limit]
-    return [word for word in seen if word in best]
+    """The phrase of ``text`` most worth repeating: its longest run of content words.
+
+    Consecutive content words ("private cars") read better than the longest
+    words picked from all over the sentence ("private centres").
+    """
+    runs: list[list[str]] = [[]]
+    for token in re.findall(r"[A-Za-z][A-Za-z'-]*|[^A-Za-z\s]+", text):
+        low = token.lower().strip("'-")
+        if len(low) >= 4 and low not in _STOP and low not in skip and low.isalpha():
+            runs[-1].append(low)
+        elif runs[-1]:
+            runs.append([])
+    best = max(runs, key=lambda run: (sum(len(w) for w in run[:limit]), -runs.index(run)))
+    return best[:limit]
 
 
 def end_word(request: ModelRequest) -> str | None:

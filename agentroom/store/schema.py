@@ -85,6 +85,16 @@ CREATE TABLE checkpoints (
 ) WITHOUT ROWID;
 """
 
+V2 = """
+CREATE TABLE room_state (
+    room       INTEGER PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"""
+"""The coordinator's checkpoint: one small row per room, replaced after every turn."""
+
 # Index i holds the SQL that takes a database from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (V1,)
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 SCHEMA_VERSION = len(MIGRATIONS)

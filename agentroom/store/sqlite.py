@@ -9,6 +9,7 @@ before anything is written to it.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from agentroom.store.writer import (
     AGENT_SESSION,
     CHECKPOINT,
     HISTORY,
+    ROOM_CHECKPOINT,
     ROOM_NEW,
     ROOM_STATE,
     GroupCommitWriter,
@@ -133,6 +135,22 @@ class SqliteStore:
         self._writer.force(
             (CHECKPOINT, session_uid, name, pos, next_micros(), encode_metadata(state or {}))
         )
+
+    def save_room_state(self, uid: str, seq: int, state: dict[str, Any]) -> None:
+        """Queue the coordinator's checkpoint (replaces the previous one: a small record)."""
+        self._writer.force(
+            (ROOM_CHECKPOINT, uid, seq, json.dumps(state, separators=(",", ":")), next_micros())
+        )
+
+    async def load_room_state(self, uid: str) -> tuple[int, dict[str, Any]] | None:
+        """The last coordinator checkpoint of a room: (seq it was taken at, state)."""
+        await self.flush()
+        key = await self._room_key(uid)
+        async with self._db.execute(
+            "SELECT seq, state FROM room_state WHERE room = ?", (key,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
 
     async def flush(self) -> None:
         """Return once everything queued before the call is committed to disk."""

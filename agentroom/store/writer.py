@@ -32,6 +32,7 @@ ROOM_STATE = "room_state"
 AGENT_SESSION = "agent_session"
 HISTORY = "history"
 CHECKPOINT = "checkpoint"
+ROOM_CHECKPOINT = "room_checkpoint"
 
 _INSERT_ENVELOPE = (
     "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "
@@ -296,6 +297,13 @@ class GroupCommitWriter:
                 "INSERT OR REPLACE INTO checkpoints (agent_session, name, pos, created_at, state) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (pending.agent_session(uid), name, pos, created, state),
+            )
+        elif tag == ROOM_CHECKPOINT:
+            _, uid, seq, state, updated = op
+            await self._db.execute(
+                "INSERT OR REPLACE INTO room_state (room, seq, state, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                (pending.room(uid), seq, state, updated),
             )
         elif tag == ROOM_STATE:
             _, uid, state, updated, metadata = op

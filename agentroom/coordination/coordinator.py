@@ -1,0 +1,223 @@
+"""The coordinator: asks the strategy who speaks, gives them the floor, stops when told to.
+
+It runs on the bus's event loop next to the engine.  An inline bus sink lets
+the termination conditions, the strategy, the shared memory and the room view
+see every envelope, including what a human says at any moment (which the next
+speaker then finds in its own context).  After every turn the coordinator's
+whole state is checkpointed (one small row), so a stopped or crashed session
+resumes exactly where it was.  Control from a human interface arrives as
+method calls: :meth:`stop`, :meth:`pause`, :meth:`resume`,
+:meth:`switch_strategy`; each is announced as a ``status`` envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentroom.coordination.memory import Blackboard
+from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
+from agentroom.coordination.termination import ExternalStop, Termination
+from agentroom.engine import Engine
+from agentroom.errors import AgentTurnError
+from agentroom.protocol import Envelope, MessageType
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RunResult:
+    session_id: str
+    reason: str
+    envelopes: list[Envelope] = field(default_factory=list)
+    turns: int = 0
+
+    @property
+    def messages(self) -> list[Envelope]:
+        return [e for e in self.envelopes if e.type is MessageType.MESSAGE]
+
+
+StrategyFactory = Callable[[str], Strategy]
+
+
+class MultiAgentCoordinator:
+    """Schedules the room's turns; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        strategy: Strategy,
+        termination: Termination,
+        *,
+        participants: dict[str, Participant] | None = None,
+        memory: Blackboard | None = None,
+        strategies: StrategyFactory | None = None,
+        keep_envelopes: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.strategy = strategy
+        self.external = ExternalStop()
+        self.termination = termination | self.external
+        self.memory = memory
+        self.make_strategy = strategies
+        if participants is None:
+            participants = {
+                a.id: Participant(a.id, a.role, a.description, a.kind == "human")
+                for a in engine.agents.values()
+            }
+        self.room = RoomView(engine, participants)
+        self.turns = 0
+        self.rounds = 0
+        self.stopped: str | None = None
+        self._keep = keep_envelopes
+        self._seen: list[Envelope] = []
+        self._running = asyncio.Event()
+        self._running.set()
+        self._current: str | None = None
+        engine.bus.attach(self)
+        if memory is not None:
+            engine.bus.attach(memory)
+
+    # -- the bus sink --------------------------------------------------------------------
+
+    def offer(self, envelope: Envelope) -> bool:
+        self.room.observe(envelope)
+        self.strategy.observe(envelope)
+        self.termination.observe(envelope)
+        if self._keep:
+            self._seen.append(envelope)
+        return True
+
+    async def put(self, envelope: Envelope) -> None:
+        self.offer(envelope)
+
+    # -- control ------------------------------------------------------------------------
+
+    def stop(self, reason: str = "stopped by the human") -> None:
+        """End the run after (or, if someone is speaking, by interrupting) the current turn."""
+        self.external.request(reason)
+        self._running.set()
+        if self._current is not None:
+            self.engine.interrupt(self._current)
+
+    async def pause(self) -> None:
+        if self._running.is_set():
+            self._running.clear()
+            await self.engine.bus.announce(
+                "paused: no one is given a turn until resumed", metadata={"event": "paused"}
+            )
+
+    async def resume(self) -> None:
+        if not self._running.is_set():
+            self._running.set()
+            await self.engine.bus.announce("resumed", metadata={"event": "resumed"})
+
+    async def switch_strategy(self, name: str, strategy: Strategy | None = None) -> None:
+        """Change how the next speaker is picked, mid-session; recorded as a status."""
+        if strategy is None:
+            if self.make_strategy is None:
+                raise ValueError("this coordinator has no way to build other strategies")
+            strategy = self.make_strategy(name)
+        before = self.strategy.name
+        self.strategy = strategy
+        await self.engine.bus.announce(
+            f"strategy switched from {before} to {strategy.name}",
+            metadata={"event": "strategy_switched", "from": before, "to": strategy.name},
+        )
+        self.checkpoint()
+
+    # -- state ----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy.name,
+            "strategy_state": self.strategy.state(),
+            "turns": self.turns,
+            "rounds": self.rounds,
+            "termination": self.termination.state(),
+            "memory": self.memory.state() if self.memory is not None else None,
+            "stopped": self.stopped,
+            "task": self.engine.task,
+            "last_speaker": self.room.last_speaker,
+        }
+
+    def load(self, state: dict[str, Any], *, fresh_budget: bool) -> None:
+        """Continue from a checkpoint; ``fresh_budget`` restarts the termination counters."""
+        if state.get("strategy") != self.strategy.name and self.make_strategy is not None:
+            self.strategy = self.make_strategy(state["strategy"])
+        self.strategy.load(state.get("strategy_state") or {})
+        self.turns = int(state.get("turns", 0))
+        self.rounds = int(state.get("rounds", 0))
+        self.room.last_speaker = state.get("last_speaker")
+        if self.memory is not None and state.get("memory"):
+            self.memory.load(state["memory"])
+        if not fresh_budget:
+            self.termination.load(state.get("termination") or {})
+            self.external.reason = None  # a stop request ends only the run it was made in
+        self.engine.task = state.get("task") or self.engine.task
+
+    def checkpoint(self) -> None:
+        self.engine.store.save_room_state(
+            self.engine.session_id, self.engine.bus.last_seq, self.state()
+        )
+
+    # -- the run --------------------------------------------------------------------------
+
+    async def run(self, task: str | None = None) -> RunResult:
+        """Run until a termination condition fires (or the strategy runs out)."""
+        engine = self.engine
+        self.stopped = None
+        self._seen = []
+        self.termination.started()
+        if task:
+            engine.task = task
+            await engine.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": "task"})
+        reason: str | None = None
+        while reason is None:
+            reason = self.termination.reason
+            if reason is not None:
+                break
+            await self._running.wait()
+            reason = self.termination.reason
+            if reason is not None:
+                break
+            speak = await self.strategy.next_speaker(self.room)
+            if speak is None:
+                reason = self.strategy.finished_reason
+                break
+            result = await self._turn(speak)
+            self.turns += 1
+            self.room.last_speaker = speak.agent_id
+            await self.strategy.turn_done(self.room, speak, result)
+            self.termination.turn_ended()
+            if self.memory is not None and self.turns % self.strategy.round_size(self.room) == 0:
+                self.rounds += 1
+                await self.memory.end_round(self.room)
+            self.checkpoint()
+        self.stopped = reason
+        await engine.bus.announce(
+            f"stopped: {reason}", metadata={"event": "stopped", "reason": reason}
+        )
+        self.checkpoint()
+        await engine.flush()
+        return RunResult(engine.session_id, reason, list(self._seen), self.turns)
+
+    async def _turn(self, speak: Speak) -> Envelope | None:
+        self._current = speak.agent_id
+        try:
+            return await self.engine.run_agent_turn(
+                speak.agent_id, hints=speak.hints, address=speak.address
+            )
+        except AgentTurnError as exc:  # already told to the room as a status
+            log.info("turn failed: %s", exc)
+            return None
+        finally:
+            self._current = None
+
+    def detach(self) -> None:
+        self.engine.bus.detach(self)
+        if self.memory is not None:
+            self.engine.bus.detach(self.memory)

@@ -1,0 +1,214 @@
+"""Shared memory: a blackboard of keyed entries per session, every write an attributed action.
+
+Agents write with the ``remember`` tool (a ``memory_write`` action) and read
+with ``recall``.  When two agents write different values under one key in the
+same round, the workflow's policy decides, and the decision is itself an
+action (``memory_resolved``), so the history of every key stays in the log:
+
+- ``last-writer``: the later write wins;
+- ``vote``: the named voters each pick one of the values; the majority wins,
+  a tie goes by the stated tie-break (``earliest`` or ``latest`` write, or an
+  arbiter);
+- ``arbiter``: one named agent decides.
+
+The blackboard is rebuilt from the log on resume: it holds nothing the log
+does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from agentroom.agents.base import Address
+from agentroom.protocol import Envelope, MessageType
+
+if TYPE_CHECKING:
+    from agentroom.coordination.strategy import RoomView
+
+Policy = Literal["last-writer", "vote", "arbiter"]
+
+
+@dataclass(slots=True)
+class Write:
+    writer: str
+    value: str
+    seq: int
+
+
+@dataclass(slots=True)
+class Entry:
+    value: str
+    writer: str
+    seq: int
+    history: list[Write] = field(default_factory=list)
+
+
+class Blackboard:
+    """Keyed entries, fed from the bus; conflicts settled at the end of each round."""
+
+    def __init__(
+        self,
+        policy: Policy = "last-writer",
+        *,
+        voters: list[str] | None = None,
+        arbiter: str | None = None,
+        tie_break: str = "earliest",
+    ) -> None:
+        self.policy = policy
+        self.voters = list(voters or [])
+        self.arbiter = arbiter
+        self.tie_break = tie_break
+        self.entries: dict[str, Entry] = {}
+        self._round: dict[str, list[Write]] = {}
+
+    # -- the bus sink ---------------------------------------------------------------------
+
+    def offer(self, envelope: Envelope) -> bool:
+        meta = envelope.metadata
+        if envelope.type is not MessageType.ACTION:
+            return True
+        event = meta.get("event")
+        if event == "memory_write" and isinstance(meta.get("key"), str):
+            write = Write(envelope.sender, str(meta.get("value", "")), envelope.seq or 0)
+            self._apply(meta["key"], write)
+            self._round.setdefault(meta["key"], []).append(write)
+        elif event == "memory_resolved" and isinstance(meta.get("key"), str):
+            key = meta["key"]
+            self._apply(
+                key, Write(str(meta.get("writer", "room")), str(meta["value"]), envelope.seq or 0)
+            )
+        return True
+
+    async def put(self, envelope: Envelope) -> None:
+        self.offer(envelope)
+
+    def _apply(self, key: str, write: Write) -> None:
+        entry = self.entries.get(key)
+        if entry is None:
+            self.entries[key] = Entry(write.value, write.writer, write.seq, [write])
+        else:
+            entry.value, entry.writer, entry.seq = write.value, write.writer, write.seq
+            entry.history.append(write)
+
+    def get(self, key: str) -> str | None:
+        entry = self.entries.get(key)
+        return None if entry is None else entry.value
+
+    def snapshot(self) -> dict[str, str]:
+        return {key: entry.value for key, entry in sorted(self.entries.items())}
+
+    # -- conflicts ----------------------------------------------------------------------
+
+    def conflicts(self) -> dict[str, list[Write]]:
+        """Keys written with different values by different agents in this round."""
+        out = {}
+        for key, writes in self._round.items():
+            if len({w.value for w in writes}) > 1 and len({w.writer for w in writes}) > 1:
+                out[key] = writes
+        return out
+
+    async def end_round(self, room: RoomView) -> list[Envelope]:
+        """Settle this round's conflicts by the policy; returns the decisions published."""
+        decisions = []
+        conflicts = self.conflicts()
+        self._round = {}
+        for key, writes in conflicts.items():
+            decisions.append(await self._resolve(room, key, writes))
+        self._round = {}  # the decisions themselves are not new conflicts
+        return decisions
+
+    async def _resolve(self, room: RoomView, key: str, writes: list[Write]) -> Envelope:
+        values = list(dict.fromkeys(w.value for w in writes))  # distinct, in write order
+        votes: dict[str, str] = {}
+        if self.policy == "last-writer":
+            winner, how = writes[-1].value, f"last writer ({writes[-1].writer}) wins"
+        elif self.policy == "arbiter" and self.arbiter:
+            choice = await self._ask(room, self.arbiter, key, values)
+            votes[self.arbiter] = choice
+            winner, how = choice, f"{self.arbiter} decided"
+        else:
+            for voter in self.voters:
+                votes[voter] = await self._ask(room, voter, key, values)
+            winner, how = self._count(room, key, values, votes, writes)
+            if winner is None:  # a tie the arbiter settles
+                choice = await self._ask(room, str(self.tie_break), key, values)
+                winner, how = choice, f"tie; {self.tie_break} decided"
+        return await room.say(
+            f"memory {key!r}: {winner!r} ({how})",
+            metadata={
+                "event": "memory_resolved",
+                "key": key,
+                "value": winner,
+                "policy": self.policy,
+                "candidates": values,
+                "votes": votes,
+                "writer": "room",
+            },
+        )
+
+    def _count(
+        self,
+        room: RoomView,
+        key: str,
+        values: list[str],
+        votes: dict[str, str],
+        writes: list[Write],
+    ) -> tuple[str | None, str]:
+        tally = Counter(votes.values())
+        top = max(tally.values(), default=0)
+        leaders = [v for v in values if tally.get(v, 0) == top]
+        summary = ", ".join(f"{v!r}: {tally.get(v, 0)}" for v in values)
+        if len(leaders) == 1:
+            return leaders[0], f"majority vote ({summary})"
+        if self.tie_break == "latest":
+            latest = next(w.value for w in reversed(writes) if w.value in leaders)
+            return latest, f"tie ({summary}); the latest write wins"
+        if self.tie_break == "earliest":
+            earliest = next(w.value for w in writes if w.value in leaders)
+            return earliest, f"tie ({summary}); the earliest write wins"
+        if self.tie_break in room.participants:
+            return None, summary
+        return leaders[0], f"tie ({summary}); the first value wins"
+
+    async def _ask(self, room: RoomView, agent_id: str, key: str, values: list[str]) -> str:
+        """One agent picks one of ``values`` (its answer is an attributed ``vote`` action)."""
+        options = "\n".join(f"{i}. {value}" for i, value in enumerate(values, 1))
+        request = await room.say(
+            f"@{agent_id}: agents disagree on {key!r}. Pick one by its number:\n{options}",
+            to=agent_id,
+            metadata={"event": "vote_requested", "key": key, "options": values},
+        )
+        answer = await room.engine.run_agent_turn(
+            agent_id,
+            hints={"choose_from": values},
+            address=Address(
+                receiver="room",
+                type=MessageType.ACTION,
+                metadata={"event": "vote", "key": key},
+                reply_to=request.id,
+            ),
+        )
+        return choose(answer.content, values)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "round": {k: [[w.writer, w.value, w.seq] for w in ws] for k, ws in self._round.items()}
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self._round = {
+            k: [Write(w, v, s) for w, v, s in ws] for k, ws in state.get("round", {}).items()
+        }
+
+
+def choose(answer: str, values: list[str]) -> str:
+    """The value an answer picks: by number, else by quoting it; else the first value."""
+    number = re.search(r"\b(\d+)\b", answer)
+    if number and 1 <= int(number.group(1)) <= len(values):
+        return values[int(number.group(1)) - 1]
+    lowered = answer.lower()
+    named = [v for v in values if v.lower() in lowered]
+    return named[0] if len(named) == 1 else values[0]

@@ -1,0 +1,193 @@
+"""Plan-driven: a planner writes a numbered plan; each step goes to the agent whose role fits.
+
+The planner's plan is an ``action`` envelope; the room assigns every step
+(an explicit name in the step wins, else the best overlap of the step's
+words with an agent's role and description), hands the steps out in order,
+and records each step's status.  A step whose answer says it is blocked
+stalls; after ``replan_after`` stalled rounds the planner is asked to
+re-plan.  When every step is done, the run is over.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from agentroom.agents.base import Address
+from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
+from agentroom.protocol import Envelope, MessageType
+
+STEP = re.compile(r"^\s*(?:step\s*)?(\d+)\s*[.):-]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+BLOCKED = re.compile(r"\b(blocked|stuck|cannot|can't|can not|unable to)\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z][a-z'-]{2,}")
+
+
+def parse_plan(text: str) -> list[str]:
+    """The steps of a numbered plan, in order (``1. ...``, ``2) ...``, ``Step 3: ...``)."""
+    return [body for _, body in STEP.findall(text)]
+
+
+def _words(text: str) -> set[str]:
+    return {w.rstrip("s") for w in _WORD.findall(text.lower())}
+
+
+def assign(step: str, workers: Sequence[Participant], index: int) -> str:
+    """Who does a step: a named worker, else the best role fit, else by turns."""
+    lowered = step.lower()
+    for worker in workers:
+        if re.search(rf"(?<![\w-])@?{re.escape(worker.id.lower())}(?![\w-])", lowered):
+            return worker.id
+    words = _words(step)
+    scored = [(len(words & _words(f"{w.role} {w.description}")), w.id) for w in workers]
+    best = max(score for score, _ in scored)
+    if best > 0:
+        return next(wid for score, wid in scored if score == best)
+    return workers[index % len(workers)].id
+
+
+class PlanDriven(Strategy):
+    name = "plan-driven"
+
+    def __init__(
+        self, planner: str, *, workers: Sequence[str] | None = None, replan_after: int = 3
+    ) -> None:
+        self.planner = planner
+        self.workers = list(workers) if workers else None
+        self.replan_after = max(1, replan_after)
+        self.phase = "plan"
+        self.steps: list[dict[str, Any]] = []
+        self.stalled = 0
+        self.plans = 0
+
+    def _workers(self, room: RoomView) -> list[Participant]:
+        chosen = [
+            p
+            for p in room.agents
+            if p.id != self.planner and (self.workers is None or p.id in self.workers)
+        ]
+        return chosen or [room.participants[self.planner]]
+
+    def _pending(self) -> dict[str, Any] | None:
+        return next((s for s in self.steps if s["status"] != "done"), None)
+
+    async def next_speaker(self, room: RoomView) -> Speak | None:
+        if self.phase == "done":
+            return None
+        if self.phase == "plan":
+            team = [{"id": p.id, "role": p.role} for p in self._workers(room)]
+            who = ", ".join(f"{t['id']} ({t['role'] or 'agent'})" for t in team)
+            ask = (
+                "Re-plan the remaining work" if self.plans else "Write a numbered plan for the task"
+            )
+            await room.say(
+                f"@{self.planner}: {ask}, one step per line, naming who does each step: {who}.",
+                to=self.planner,
+                metadata={"event": "plan_requested", "version": self.plans + 1},
+            )
+            return Speak(
+                self.planner,
+                hints={"expect": "plan", "team": team},
+                address=Address(type=MessageType.ACTION, metadata={"event": "plan"}),
+            )
+        step = self._pending()
+        assert step is not None
+        await room.say(
+            f"Step {step['n']} is yours, @{step['assignee']}: {step['text']}",
+            to=step["assignee"],
+            metadata={"event": "step_assigned", "step": step["n"]},
+        )
+        return Speak(step["assignee"], hints={"expect": "step", "step": step["text"]})
+
+    async def turn_done(self, room: RoomView, speak: Speak, result: Envelope | None) -> None:
+        if self.phase == "plan":
+            await self._plan_written(room, result)
+        elif self.phase == "work":
+            await self._step_answered(room, result)
+
+    async def _plan_written(self, room: RoomView, result: Envelope | None) -> None:
+        texts = parse_plan(result.content) if result is not None else []
+        if not texts:
+            self.stalled += 1
+            await room.say(
+                f"{self.planner} wrote no numbered plan",
+                type=MessageType.STATUS,
+                metadata={"event": "plan_missing", "stalled": self.stalled},
+            )
+            if self.stalled >= self.replan_after:
+                self.phase = "done"
+            return
+        workers = self._workers(room)
+        done_before = [s for s in self.steps if s["status"] == "done"]
+        self.plans += 1
+        self.steps = done_before + [
+            {
+                "n": len(done_before) + i + 1,
+                "text": text,
+                "assignee": assign(text, workers, i),
+                "status": "pending",
+            }
+            for i, text in enumerate(texts)
+        ]
+        self.stalled = 0
+        self.phase = "work"
+        await room.say(
+            "plan: " + "; ".join(f"{s['n']}. {s['assignee']}" for s in self.steps),
+            metadata={"event": "plan_assigned", "version": self.plans, "steps": self.steps},
+            reply_to=result.id if result is not None else None,
+        )
+
+    async def _step_answered(self, room: RoomView, result: Envelope | None) -> None:
+        step = self._pending()
+        assert step is not None
+        answered = result is not None and result.type is MessageType.MESSAGE
+        if answered and not BLOCKED.search(result.content):
+            step["status"] = "done"
+            self.stalled = 0
+            await room.say(
+                f"step {step['n']} done by {step['assignee']}",
+                metadata={"event": "step_done", "step": step["n"]},
+                reply_to=result.id,
+            )
+            if self._pending() is None:
+                self.phase = "done"
+            return
+        step["status"] = "stalled"
+        self.stalled += 1
+        if self.stalled >= self.replan_after:
+            await room.say(
+                f"step {step['n']} stalled for {self.stalled} rounds; asking {self.planner} "
+                "to re-plan",
+                metadata={"event": "replan", "step": step["n"]},
+            )
+            self.phase = "plan"
+        else:
+            await room.say(
+                f"step {step['n']} stalled ({self.stalled}/{self.replan_after})",
+                type=MessageType.STATUS,
+                metadata={"event": "step_stalled", "step": step["n"], "stalled": self.stalled},
+            )
+
+    @property
+    def finished_reason(self) -> str:
+        done = sum(1 for s in self.steps if s["status"] == "done")
+        if self.steps and done == len(self.steps):
+            return f"the plan is complete ({done} steps done)"
+        return f"{self.planner} could not produce a workable plan"
+
+    def round_size(self, room: RoomView) -> int:
+        return max(1, len(self.steps))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "steps": self.steps,
+            "stalled": self.stalled,
+            "plans": self.plans,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.phase = state.get("phase", "plan")
+        self.steps = list(state.get("steps", []))
+        self.stalled = int(state.get("stalled", 0))
+        self.plans = int(state.get("plans", 0))

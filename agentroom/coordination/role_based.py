@@ -1,0 +1,185 @@
+"""Role-based: the next speaker is picked for their role.
+
+In order: an explicit ``@name`` in the last message wins; else a rule
+function from the workflow; else a selector model reads the roles and the
+recent history and names one.  An unusable answer (no name, several, or one
+nobody here has) is retried up to ``retries`` times, then the stated default
+speaks.  Nobody speaks twice in a row unless the workflow allows it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy, mentions
+from agentroom.models.collect import collect
+from agentroom.models.pricing import cost_of
+from agentroom.models.types import ChatMessage, ModelClient, ModelRequest, Usage
+from agentroom.protocol import Envelope, MessageType
+
+Rule = Callable[[list[Participant], list[Envelope]], str | None]
+
+SELECTOR_PROMPT = (
+    "You choose who speaks next in a group chat. The participants:\n{roster}\n"
+    "Read the conversation, then answer with the id of the one participant who should "
+    "speak next, and nothing else."
+)
+
+
+class RoleBased(Strategy):
+    name = "role-based"
+
+    def __init__(
+        self,
+        *,
+        candidates: Sequence[str] | None = None,
+        selector: ModelClient | None = None,
+        rule: Rule | None = None,
+        default: str | None = None,
+        allow_repeat: bool = False,
+        retries: int = 3,
+        history: int = 10,
+    ) -> None:
+        self.candidates = list(candidates) if candidates else None
+        self.selector = selector
+        self.rule = rule
+        self.default = default
+        self.allow_repeat = allow_repeat
+        self.retries = retries
+        self.history = history
+
+    def _eligible(self, room: RoomView) -> list[Participant]:
+        pool = [
+            p
+            for p in room.participants.values()
+            if self.candidates is None or p.id in self.candidates
+        ]
+        if self.allow_repeat or len(pool) < 2:
+            return pool
+        return [p for p in pool if p.id != room.last_speaker]
+
+    async def next_speaker(self, room: RoomView) -> Speak | None:
+        eligible = self._eligible(room)
+        if not eligible:
+            return None
+        ids = {p.id: p for p in eligible}
+        last = room.last_message
+        if last is not None:
+            named = [n for n in mentions(last.content, ids) if n != last.sender]
+            if named:
+                return await self._chose(room, named[0], f"@{named[0]} in {last.sender}'s message")
+        if self.rule is not None:
+            picked = self.rule(eligible, list(room.recent))
+            if picked in ids:
+                return await self._chose(room, picked, "the workflow's rule")
+        if self.selector is not None:
+            picked = await self._ask_selector(room, eligible)
+            if picked is not None:
+                return await self._chose(room, picked, f"the selector ({self.selector.label})")
+        fallback = self.default if self.default in ids else eligible[0].id
+        return await self._chose(room, fallback, "the default")
+
+    async def _chose(self, room: RoomView, agent_id: str, why: str) -> Speak:
+        await room.say(
+            f"next: {agent_id}, chosen by {why}",
+            type=MessageType.STATUS,
+            metadata={"event": "speaker_selected", "agent": agent_id, "by": why},
+        )
+        return Speak(agent_id)
+
+    async def _ask_selector(self, room: RoomView, eligible: list[Participant]) -> str | None:
+        assert self.selector is not None
+        roster = "\n".join(
+            f"- {p.id}: {p.role or 'participant'}"
+            + (f" ({p.description})" if p.description else "")
+            for p in eligible
+        )
+        recent = list(room.recent)[-self.history :]
+        conversation = "\n".join(f"{e.sender}: {e.content}" for e in recent) or "(nothing yet)"
+        messages = [
+            ChatMessage("system", SELECTOR_PROMPT.format(roster=roster)),
+            ChatMessage("user", conversation),
+        ]
+        ids = [p.id for p in eligible]
+        hints: dict[str, Any] = {
+            "agent": "selector",
+            "choose_from": ids,
+            "candidates": [
+                {"id": p.id, "role": p.role, "description": p.description} for p in eligible
+            ],
+            "task": room.engine.task,
+        }
+        for attempt in range(1 + self.retries):
+            reply = await collect(
+                self.selector.stream(
+                    ModelRequest(tuple(messages), temperature=0.0, max_tokens=20, metadata=hints)
+                )
+            )
+            await self._report_usage(room, reply.usage, reply.text, messages)
+            picked, problem = pick_name(reply.text, ids, set(room.participants))
+            if picked is not None:
+                return picked
+            await room.say(
+                f"selector answer unusable ({problem}): {reply.text.strip()[:80]!r}"
+                + (
+                    f"; asking again ({attempt + 1}/{self.retries})"
+                    if attempt < self.retries
+                    else ""
+                ),
+                type=MessageType.STATUS,
+                metadata={"event": "selector_retry", "attempt": attempt + 1, "problem": problem},
+            )
+            messages.append(ChatMessage("assistant", reply.text))
+            messages.append(
+                ChatMessage(
+                    "user",
+                    f"That was not usable ({problem}). "
+                    f"Answer with exactly one of: {', '.join(ids)}.",
+                )
+            )
+        return None
+
+    async def _report_usage(
+        self, room: RoomView, usage: Usage | None, text: str, messages: list[ChatMessage]
+    ) -> None:
+        assert self.selector is not None
+        estimated = usage is None
+        if usage is None:
+            usage = Usage(sum(len(m.content) for m in messages) // 4, len(text) // 4)
+        cost = cost_of(self.selector.label, usage)
+        await room.say(
+            f"selector {self.selector.label}: {usage.prompt_tokens} in, "
+            f"{usage.completion_tokens} out",
+            type=MessageType.STATUS,
+            metadata={
+                "event": "usage",
+                "agent": "selector",
+                "model": self.selector.label,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cost_usd": cost,
+                "estimated": estimated,
+            },
+        )
+
+
+def pick_name(answer: str, eligible: list[str], everyone: set[str]) -> tuple[str | None, str]:
+    """The one eligible id an answer names, or (None, what was wrong with it)."""
+    text = answer.strip()
+    if not text:
+        return None, "empty answer"
+    found = [
+        name
+        for name in eligible
+        if re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE)
+    ]
+    if len(found) == 1:
+        return found[0], ""
+    if len(found) > 1:
+        return None, f"several names: {', '.join(found)}"
+    others = [n for n in everyone if re.search(rf"\b{re.escape(n)}\b", text, re.IGNORECASE)]
+    if others:
+        return None, f"{others[0]} cannot speak now"
+    return None, "no participant named"

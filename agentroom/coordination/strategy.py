@@ -1,0 +1,106 @@
+"""The one interface every coordination strategy implements, and what it may see.
+
+A strategy only decides who speaks next (and with which hints or address);
+it never draws anything and never publishes except through the room view it
+is given.  Its whole state is a small dict, checkpointed after every turn, so
+a resumed session continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from agentroom.agents.base import Address
+from agentroom.protocol import Envelope, MessageType
+
+if TYPE_CHECKING:
+    from agentroom.engine import Engine
+
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    id: str
+    role: str = ""
+    description: str = ""
+    human: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Speak:
+    """The strategy's decision: who speaks next, with what hints, and where the reply goes."""
+
+    agent_id: str
+    hints: dict[str, Any] = field(default_factory=dict)
+    address: Address | None = None
+
+
+class RoomView:
+    """What strategies read (participants, recent messages) and the one way they act."""
+
+    def __init__(self, engine: Engine, participants: dict[str, Participant]) -> None:
+        self.engine = engine
+        self.participants = participants
+        self.recent: deque[Envelope] = deque(maxlen=50)
+        self.last_speaker: str | None = None
+
+    def observe(self, envelope: Envelope) -> None:
+        if envelope.type is MessageType.MESSAGE:
+            self.recent.append(envelope)
+
+    @property
+    def last_message(self) -> Envelope | None:
+        return self.recent[-1] if self.recent else None
+
+    @property
+    def agents(self) -> list[Participant]:
+        return [p for p in self.participants.values() if not p.human]
+
+    async def say(self, content: str, **kwargs: Any) -> Envelope:
+        """The room speaks (instructions, assignments, decisions): an attributed envelope."""
+        kwargs.setdefault("type", MessageType.ACTION)
+        return await self.engine.bus.announce(content, **kwargs)
+
+
+def mentions(text: str, known: set[str] | dict[str, Any]) -> list[str]:
+    """The known participant ids ``@mentioned`` in ``text``, in order, without repeats."""
+    found: list[str] = []
+    for name in MENTION.findall(text):
+        name = name.rstrip(".-")
+        if name in known and name not in found:
+            found.append(name)
+    return found
+
+
+class Strategy:
+    """Base of the coordination strategies; see the module docstring."""
+
+    name: ClassVar[str] = "strategy"
+
+    async def next_speaker(self, room: RoomView) -> Speak | None:
+        """Who speaks next; None when the strategy has nothing left to do."""
+        raise NotImplementedError
+
+    def observe(self, envelope: Envelope) -> None:
+        """See every envelope as it is published (handoffs, plans, mentions)."""
+
+    async def turn_done(self, room: RoomView, speak: Speak, result: Envelope | None) -> None:
+        """The turn the strategy asked for is over (``result`` is what it published)."""
+
+    @property
+    def finished_reason(self) -> str:
+        return f"the {self.name} strategy has nobody left to call on"
+
+    def round_size(self, room: RoomView) -> int:
+        """Turns in one round (for memory conflicts: writes in the same round clash)."""
+        return max(1, len(room.participants))
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state` (a resumed session, or a switch mid-session)."""

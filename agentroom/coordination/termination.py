@@ -1,0 +1,311 @@
+"""When a run stops: small conditions that watch the room, combinable with ``&`` and ``|``.
+
+Each condition sees every envelope (through the coordinator's bus sink) and
+the end of every turn, and latches a reason once it fires.  ``a | b`` stops
+when either has fired, ``a & b`` when both have (each remembers that it did).
+Counters are plain data, so the coordinator can checkpoint them after every
+turn and a resumed run carries on counting where it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from agentroom.protocol import Envelope, MessageType
+
+
+class Termination:
+    """Base: override :meth:`observe` and/or :meth:`turn_ended`; call :meth:`fire`."""
+
+    kind = "termination"
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    @property
+    def fired(self) -> bool:
+        return self.reason is not None
+
+    def fire(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+
+    def observe(self, envelope: Envelope) -> None:
+        """See one envelope of the room (any type, any sender)."""
+
+    def turn_ended(self) -> None:
+        """A speaker's turn is over."""
+
+    def started(self) -> None:
+        """The run (or a resumed run) begins now."""
+
+    def reset(self) -> None:
+        """Forget counters and the latched reason: a fresh budget (used by resume)."""
+        self.reason = None
+
+    def state(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.reason = state.get("reason")
+
+    def __or__(self, other: Termination) -> Termination:
+        return AnyOf([self, other])
+
+    def __and__(self, other: Termination) -> Termination:
+        return AllOf([self, other])
+
+    def describe(self) -> str:
+        return self.kind
+
+
+class _Composite(Termination):
+    def __init__(self, parts: Iterable[Termination]) -> None:
+        super().__init__()
+        self.parts = list(parts)
+
+    def observe(self, envelope: Envelope) -> None:
+        for part in self.parts:
+            part.observe(envelope)
+        self._check()
+
+    def turn_ended(self) -> None:
+        for part in self.parts:
+            part.turn_ended()
+        self._check()
+
+    def started(self) -> None:
+        for part in self.parts:
+            part.started()
+
+    def reset(self) -> None:
+        super().reset()
+        for part in self.parts:
+            part.reset()
+
+    def state(self) -> dict[str, Any]:
+        return {"reason": self.reason, "parts": [part.state() for part in self.parts]}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        for part, sub in zip(self.parts, state.get("parts", []), strict=False):
+            part.load(sub)
+
+    def _check(self) -> None:
+        raise NotImplementedError
+
+
+class AnyOf(_Composite):
+    kind = "any"
+
+    def _check(self) -> None:
+        for part in self.parts:
+            if part.fired:
+                self.fire(part.reason or part.kind)
+                return
+
+    def __or__(self, other: Termination) -> Termination:
+        return AnyOf([*self.parts, other])
+
+    def describe(self) -> str:
+        return " | ".join(part.describe() for part in self.parts)
+
+
+class AllOf(_Composite):
+    kind = "all"
+
+    def _check(self) -> None:
+        if self.parts and all(part.fired for part in self.parts):
+            self.fire(" and ".join(part.reason or part.kind for part in self.parts))
+
+    def __and__(self, other: Termination) -> Termination:
+        return AllOf([*self.parts, other])
+
+    def describe(self) -> str:
+        return " & ".join(f"({part.describe()})" for part in self.parts)
+
+
+class MaxMessages(Termination):
+    """Stop after ``limit`` messages (``message`` envelopes, from anyone) in this run."""
+
+    kind = "max_messages"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.count = 0
+
+    def observe(self, envelope: Envelope) -> None:
+        if envelope.type is MessageType.MESSAGE:
+            self.count += 1
+            if self.count >= self.limit:
+                self.fire(f"reached {self.limit} messages")
+
+    def reset(self) -> None:
+        super().reset()
+        self.count = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "count": self.count}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.count = int(state.get("count", 0))
+
+    def describe(self) -> str:
+        return f"max_messages={self.limit}"
+
+
+class MaxTurns(Termination):
+    kind = "max_turns"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.count = 0
+
+    def turn_ended(self) -> None:
+        self.count += 1
+        if self.count >= self.limit:
+            self.fire(f"reached {self.limit} turns")
+
+    def reset(self) -> None:
+        super().reset()
+        self.count = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "count": self.count}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.count = int(state.get("count", 0))
+
+    def describe(self) -> str:
+        return f"max_turns={self.limit}"
+
+
+class TextMention(Termination):
+    """Stop when a message contains ``text`` (e.g. ``TERMINATE``), optionally from some senders."""
+
+    kind = "text"
+
+    def __init__(self, text: str, senders: Iterable[str] | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.senders = None if senders is None else frozenset(senders)
+
+    def observe(self, envelope: Envelope) -> None:
+        if (
+            envelope.type is MessageType.MESSAGE
+            and self.text in envelope.content
+            and (self.senders is None or envelope.sender in self.senders)
+        ):
+            self.fire(f"{envelope.sender} said {self.text}")
+
+    def describe(self) -> str:
+        return f"text={self.text!r}"
+
+
+class Timeout(Termination):
+    """Stop once ``seconds`` of wall time have passed since the run (or resume) started."""
+
+    kind = "timeout"
+
+    def __init__(self, seconds: float, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._clock = clock
+        self._start: float | None = None
+
+    def started(self) -> None:
+        self._start = self._clock()
+
+    def _check(self) -> None:
+        if self._start is not None and self._clock() - self._start >= self.seconds:
+            self.fire(f"ran for {self.seconds:g}s")
+
+    def observe(self, envelope: Envelope) -> None:
+        self._check()
+
+    def turn_ended(self) -> None:
+        self._check()
+
+    def describe(self) -> str:
+        return f"timeout={self.seconds:g}s"
+
+
+class TokenBudget(Termination):
+    """Stop once the run's model calls have used ``tokens`` tokens (from ``usage`` statuses)."""
+
+    kind = "token_budget"
+
+    def __init__(self, tokens: int) -> None:
+        super().__init__()
+        self.tokens = tokens
+        self.used = 0
+
+    def observe(self, envelope: Envelope) -> None:
+        if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == "usage":
+            meta = envelope.metadata
+            self.used += int(meta.get("prompt_tokens") or 0) + int(
+                meta.get("completion_tokens") or 0
+            )
+            if self.used >= self.tokens:
+                self.fire(f"used {self.used} of a {self.tokens}-token budget")
+
+    def reset(self) -> None:
+        super().reset()
+        self.used = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "used": self.used}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.used = int(state.get("used", 0))
+
+    def describe(self) -> str:
+        return f"token_budget={self.tokens}"
+
+
+class AgentAnswered(Termination):
+    """Stop once ``agent`` has said something (a message)."""
+
+    kind = "agent_answered"
+
+    def __init__(self, agent: str) -> None:
+        super().__init__()
+        self.agent = agent
+
+    def observe(self, envelope: Envelope) -> None:
+        if envelope.type is MessageType.MESSAGE and envelope.sender == self.agent:
+            self.fire(f"{self.agent} answered")
+
+    def describe(self) -> str:
+        return f"agent_answered={self.agent}"
+
+
+class HandoffToHuman(Termination):
+    """Stop when the turn is handed to one of the humans."""
+
+    kind = "handoff_to_human"
+
+    def __init__(self, humans: Iterable[str]) -> None:
+        super().__init__()
+        self.humans = frozenset(humans)
+
+    def observe(self, envelope: Envelope) -> None:
+        meta = envelope.metadata
+        if meta.get("event") == "handoff" and meta.get("to") in self.humans:
+            self.fire(f"{meta.get('from', envelope.sender)} handed off to {meta['to']}")
+
+
+class ExternalStop(Termination):
+    """Fires when someone outside the strategy says stop (the human's ``/stop``)."""
+
+    kind = "external"
+
+    def request(self, reason: str = "stopped by the human") -> None:
+        self.fire(reason)

@@ -1,0 +1,202 @@
+"""From a workflow to a running room: agents, tools, strategy, termination, memory.
+
+This is where the layers meet: it reads a :class:`~agentroom.workflows.Workflow`
+and builds the engine's participants and a
+:class:`~agentroom.coordination.MultiAgentCoordinator`, for a new run or to
+resume a saved one.  The workflow itself is saved in the session's metadata,
+so ``resume`` rebuilds the same room without needing the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agentroom.agents import AgentSettings, HumanAgent, LLMAgent
+from agentroom.agents.tools import Tool
+from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
+from agentroom.coordination.handoff import Handoff
+from agentroom.coordination.memory import Blackboard
+from agentroom.coordination.plan_driven import PlanDriven
+from agentroom.coordination.role_based import RoleBased
+from agentroom.coordination.round_robin import RoundRobin
+from agentroom.coordination.strategy import Participant, Strategy
+from agentroom.coordination.termination import (
+    AgentAnswered,
+    AllOf,
+    AnyOf,
+    HandoffToHuman,
+    MaxMessages,
+    MaxTurns,
+    Termination,
+    TextMention,
+    Timeout,
+    TokenBudget,
+)
+from agentroom.coordination.tools import delegate_tool, handoff_tool, memory_tools, spawn_tool
+from agentroom.engine import Engine
+from agentroom.errors import WorkflowError
+from agentroom.models.spec import make_client
+from agentroom.models.types import ModelClient
+from agentroom.workflows import STRATEGIES, TerminationSpec, Workflow
+
+
+def build_termination(
+    spec: TerminationSpec, humans: list[str], *, max_messages: int | None = None
+) -> Termination:
+    parts: list[Termination] = []
+    limit = max_messages or spec.max_messages
+    if limit:
+        parts.append(MaxMessages(limit))
+    if spec.max_turns:
+        parts.append(MaxTurns(spec.max_turns))
+    if spec.text:
+        parts.append(TextMention(spec.text, spec.text_from))
+    if spec.timeout:
+        parts.append(Timeout(spec.timeout))
+    if spec.token_budget:
+        parts.append(TokenBudget(spec.token_budget))
+    if spec.agent_answered:
+        parts.append(AgentAnswered(spec.agent_answered))
+    if spec.handoff_to_human and humans:
+        parts.append(HandoffToHuman(humans))
+    if spec.combine == "all" and len(parts) > 1:
+        return AllOf(parts)
+    return parts[0] if len(parts) == 1 else AnyOf(parts)
+
+
+def strategy_factory(workflow: Workflow, default_model: ModelClient) -> Callable[[str], Strategy]:
+    """Builds any strategy for this workflow's room (for the start and for switching)."""
+    spec = workflow.strategy
+    agents = [a.id for a in workflow.agents]
+
+    def build(name: str) -> Strategy:
+        if name == "round-robin":
+            return RoundRobin(spec.order or workflow.participant_ids)
+        if name == "role-based":
+            rule = None
+            if spec.selector == "rule" and spec.rule:
+                rule = Tool.load(spec.rule).function
+            selector = make_client(spec.selector_model) if spec.selector_model else default_model
+            return RoleBased(
+                candidates=spec.candidates,
+                selector=None if rule else selector,
+                rule=rule,
+                default=spec.default,
+                allow_repeat=spec.allow_repeat,
+                retries=spec.retries,
+            )
+        if name == "plan-driven":
+            return PlanDriven(
+                spec.planner or agents[0], workers=spec.workers, replan_after=spec.replan_after
+            )
+        if name == "handoff":
+            return Handoff(spec.start or agents[0], partner=spec.partner)
+        raise WorkflowError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+
+    return build
+
+
+def build_room(
+    engine: Engine,
+    workflow: Workflow,
+    default_model: ModelClient,
+    *,
+    strategy: str | None = None,
+    max_messages: int | None = None,
+) -> MultiAgentCoordinator:
+    """Register the workflow's participants on ``engine`` and return its coordinator."""
+    board = None
+    if workflow.memory.enabled:
+        board = Blackboard(
+            workflow.memory.policy,
+            voters=workflow.memory.voters,
+            arbiter=workflow.memory.arbiter,
+            tie_break=workflow.memory.tie_break,
+        )
+    llm_agents: list[LLMAgent] = []
+    for spec in workflow.agents:
+        model = make_client(spec.model) if spec.model else default_model
+        settings = AgentSettings(
+            model=spec.model,
+            temperature=spec.temperature,
+            max_tokens=spec.max_tokens,
+            system_prompt=spec.system_prompt or "",
+        )
+        agent = LLMAgent(
+            spec.id,
+            model,
+            role=spec.role,
+            description=spec.description,
+            settings=settings,
+            tools=spec.tools,
+            stop=spec.stop,
+        )
+        llm_agents.append(engine.register_agent(agent))  # type: ignore[arg-type]
+    for human in workflow.humans:
+        engine.register_agent(
+            HumanAgent(
+                human.id,
+                description=human.description,
+                settings=AgentSettings(turn_timeout=human.timeout),
+            )
+        )
+    names = [a.id for a in workflow.agents]
+    for agent in llm_agents:
+        others = [n for n in names if n != agent.id]
+        if workflow.delegation and others:
+            agent.toolbox.add(delegate_tool(engine, agent.id, others))
+        if workflow.subagents.enabled:
+            agent.toolbox.add(
+                spawn_tool(
+                    engine,
+                    agent.id,
+                    max_depth=workflow.subagents.max_depth,
+                    budget=workflow.subagents.budget,
+                )
+            )
+        if board is not None:
+            for tool in memory_tools(engine, agent.id, board):
+                agent.toolbox.add(tool)
+        if (strategy or workflow.strategy.name) == "handoff":
+            targets = others + [h.id for h in workflow.humans]
+            agent.toolbox.add(handoff_tool(targets))
+    participants = {a.id: Participant(a.id, a.role, a.description) for a in workflow.agents} | {
+        h.id: Participant(h.id, "human", h.description, human=True) for h in workflow.humans
+    }
+    build = strategy_factory(workflow, default_model)
+    return MultiAgentCoordinator(
+        engine,
+        build(strategy or workflow.strategy.name),
+        build_termination(
+            workflow.termination, [h.id for h in workflow.humans], max_messages=max_messages
+        ),
+        participants=participants,
+        memory=board,
+        strategies=build,
+    )
+
+
+def workflow_metadata(workflow: Workflow, source: str, model: str) -> dict[str, Any]:
+    """What a session keeps of its workflow, so that it can be resumed without the file."""
+    return {"workflow": workflow.model_dump(mode="json"), "workflow_path": source, "model": model}
+
+
+async def run_workflow(
+    engine: Engine,
+    workflow: Workflow,
+    task: str | None = None,
+    *,
+    default_model: ModelClient | None = None,
+    strategy: str | None = None,
+    max_messages: int | None = None,
+) -> RunResult:
+    """Build the room on ``engine`` and run it on ``task`` (or the workflow's own)."""
+    if default_model is None:
+        from agentroom.models.spec import resolve
+
+        default_model = make_client((await resolve(workflow=workflow.model)).spec)
+    coordinator = build_room(
+        engine, workflow, default_model, strategy=strategy, max_messages=max_messages
+    )
+    return await coordinator.run(task or workflow.task or "Introduce yourselves.")

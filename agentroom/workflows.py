@@ -1,0 +1,329 @@
+"""Workflow files: who is in the room, how turns are given, when to stop.
+
+A workflow is YAML, validated with pydantic.  Every error names the file,
+the line and the field (``debate.yaml:12: agents[1].model: unknown model
+spec ...``), so a typo is a one-line fix.  Sample workflows ship in
+``sample_workflows/``; a user's own live in ``~/.config/agentroom/workflows``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from platformdirs import user_config_path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agentroom.bus import PARTICIPANT_ID
+from agentroom.errors import ModelConfigError, WorkflowError
+from agentroom.models.spec import ModelSpec
+
+StrategyName = Literal["round-robin", "role-based", "plan-driven", "handoff"]
+STRATEGIES: tuple[str, ...] = ("round-robin", "role-based", "plan-driven", "handoff")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_spec(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ModelSpec.parse(value)
+        except ModelConfigError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+class AgentSpec(_Strict):
+    id: str
+    role: str = ""
+    description: str = ""
+    model: str | None = None
+    system_prompt: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not PARTICIPANT_ID.match(value) or value in ("room", "*"):
+            raise ValueError("use 1-64 letters, digits, '_', '-' or '.', not 'room' or '*'")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str | None) -> str | None:
+        return _check_spec(value)
+
+
+class HumanSpec(_Strict):
+    id: str = "human"
+    description: str = "the person in the room"
+    timeout: float | None = Field(default=120, gt=0)
+
+
+class StrategySpec(_Strict):
+    name: StrategyName = "round-robin"
+    order: list[str] | None = None
+    """round-robin: who speaks, in order (default: agents then humans as listed)."""
+    candidates: list[str] | None = None
+    """role-based: who may be picked (default: everyone)."""
+    selector: Literal["model", "rule"] = "model"
+    selector_model: str | None = None
+    rule: str | None = None
+    """role-based: ``package.module:function(participants, recent) -> id``."""
+    default: str | None = None
+    allow_repeat: bool = False
+    retries: int = Field(default=3, ge=0, le=10)
+    planner: str | None = None
+    workers: list[str] | None = None
+    replan_after: int = Field(default=3, ge=1)
+    start: str | None = None
+    """handoff: who is active first (default: the first agent)."""
+    partner: str | None = None
+    """handoff: who answers between the active agent's turns (a human or a persona)."""
+
+    @field_validator("selector_model")
+    @classmethod
+    def _model(cls, value: str | None) -> str | None:
+        return _check_spec(value)
+
+
+class TerminationSpec(_Strict):
+    max_messages: int | None = Field(default=None, ge=1)
+    max_turns: int | None = Field(default=None, ge=1)
+    text: str | None = None
+    text_from: list[str] | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    token_budget: int | None = Field(default=None, ge=1)
+    agent_answered: str | None = None
+    handoff_to_human: bool = False
+    combine: Literal["any", "all"] = "any"
+    """``any``: stop at the first condition (``|``); ``all``: when every one has fired (``&``)."""
+
+    @model_validator(mode="after")
+    def _something(self) -> TerminationSpec:
+        fields = ("max_messages", "max_turns", "text", "timeout", "token_budget", "agent_answered")
+        if not any(getattr(self, f) for f in fields) and not self.handoff_to_human:
+            raise ValueError(
+                "give at least one condition (max_messages, max_turns, text, timeout, "
+                "token_budget, agent_answered, handoff_to_human), or a run never ends"
+            )
+        return self
+
+
+class MemorySpec(_Strict):
+    enabled: bool = False
+    policy: Literal["last-writer", "vote", "arbiter"] = "last-writer"
+    voters: list[str] = Field(default_factory=list)
+    arbiter: str | None = None
+    tie_break: str = "earliest"
+    """``earliest`` or ``latest`` write, or an agent id who settles ties."""
+
+
+class SubagentSpec(_Strict):
+    enabled: bool = False
+    max_depth: int = Field(default=2, ge=1, le=5)
+    budget: int = Field(default=8, ge=1)
+
+
+class Workflow(_Strict):
+    name: str
+    description: str = ""
+    task: str = ""
+    model: str | None = None
+    agents: list[AgentSpec] = Field(min_length=1)
+    humans: list[HumanSpec] = Field(default_factory=list)
+    strategy: StrategySpec = Field(default_factory=StrategySpec)
+    termination: TerminationSpec = Field(default_factory=lambda: TerminationSpec(max_messages=20))
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    delegation: bool = False
+    """Give every agent a ``delegate`` tool to hand sub-tasks to the others."""
+    subagents: SubagentSpec = Field(default_factory=SubagentSpec)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str | None) -> str | None:
+        return _check_spec(value)
+
+    @property
+    def participant_ids(self) -> list[str]:
+        return [a.id for a in self.agents] + [h.id for h in self.humans]
+
+    @model_validator(mode="after")
+    def _names_refer_to_participants(self) -> Workflow:
+        ids = self.participant_ids
+        seen: set[str] = set()
+        for i, pid in enumerate(ids):
+            if pid in seen:
+                where = (
+                    f"agents[{i}]" if i < len(self.agents) else f"humans[{i - len(self.agents)}]"
+                )
+                raise _FieldError(f"{where}.id", f"{pid!r} is used twice")
+            seen.add(pid)
+        known = ", ".join(ids)
+        agents = [a.id for a in self.agents]
+
+        def check(path: str, value: str | None, pool: list[str] = ids) -> None:
+            if value is not None and value not in pool:
+                raise _FieldError(path, f"unknown participant {value!r}; known: {', '.join(pool)}")
+
+        s = self.strategy
+        for i, name in enumerate(s.order or []):
+            check(f"strategy.order[{i}]", name)
+        for i, name in enumerate(s.candidates or []):
+            check(f"strategy.candidates[{i}]", name)
+        for i, name in enumerate(s.workers or []):
+            check(f"strategy.workers[{i}]", name, agents)
+        check("strategy.default", s.default)
+        check("strategy.planner", s.planner, agents)
+        check("strategy.start", s.start, agents)
+        check("strategy.partner", s.partner)
+        if s.name == "plan-driven" and s.planner is None:
+            raise _FieldError("strategy.planner", f"plan-driven needs a planner (one of: {known})")
+        if s.name == "role-based" and s.selector == "rule" and not s.rule:
+            raise _FieldError(
+                "strategy.rule", "selector: rule needs a rule (package.module:function)"
+            )
+        check("termination.agent_answered", self.termination.agent_answered)
+        for i, name in enumerate(self.termination.text_from or []):
+            check(f"termination.text_from[{i}]", name)
+        for i, name in enumerate(self.memory.voters):
+            check(f"memory.voters[{i}]", name, agents)
+        check("memory.arbiter", self.memory.arbiter, agents)
+        if self.memory.policy == "vote" and self.memory.enabled and not self.memory.voters:
+            raise _FieldError("memory.voters", "the vote policy needs voters")
+        if self.memory.policy == "arbiter" and self.memory.enabled and not self.memory.arbiter:
+            raise _FieldError("memory.arbiter", "the arbiter policy needs an arbiter")
+        return self
+
+
+class _FieldError(ValueError):
+    """A cross-field error that knows which field it is about (for the line number)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_workflow(path: str | Path) -> Workflow:
+    """Read and validate a workflow file; errors name the file, line and field."""
+    where = Path(path)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WorkflowError(f"{where}: cannot read it ({exc.strerror})") from None
+    return parse_workflow(text, str(where))
+
+
+def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise WorkflowError(f"{source}:{line}: not valid YAML: {exc.problem}") from None
+    if not isinstance(data, dict):
+        raise WorkflowError(f"{source}:1: a workflow is a mapping (name:, agents:, ...)")
+    try:
+        return Workflow.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            ctx_error = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_error, _FieldError):
+                path, message = ctx_error.path, ctx_error.message
+                loc = _parse_path(path)
+            else:
+                path, message = _format_loc(loc), err["msg"].removeprefix("Value error, ")
+            line = _line_of(node, loc)
+            problems.append(f"{source}:{line}: {path or '(workflow)'}: {message}")
+        raise WorkflowError("\n".join(problems)) from None
+
+
+def _format_loc(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _parse_path(path: str) -> list[Any]:
+    parts: list[Any] = []
+    for piece in path.replace("]", "").split("."):
+        name, *indexes = piece.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indexes)
+    return parts
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
+    """The line of the deepest node ``loc`` reaches (keys for mappings, items for lists)."""
+    line = 1 if node is None else node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+# -- finding workflows -------------------------------------------------------------------------
+
+
+def user_workflows_dir() -> Path:
+    return user_config_path("agentroom", appauthor=False) / "workflows"
+
+
+def samples_dir() -> Path:
+    """The sample workflows: packaged with agentroom, or beside it in a source checkout."""
+    packaged = importlib.resources.files("agentroom") / "sample_workflows"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "sample_workflows"
+
+
+def available_workflows() -> list[Path]:
+    """Sample workflows, then the user's own, sorted by name within each."""
+    found = []
+    for folder in (samples_dir(), user_workflows_dir()):
+        if folder.is_dir():
+            found.extend(sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")))
+    return found
+
+
+def find_workflow(name: str) -> Path:
+    """A workflow by path, or by name (file stem) among the known ones."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    known = available_workflows()
+    for candidate in known:
+        if candidate.stem == name:
+            return candidate
+    names = ", ".join(p.stem for p in known) or "none"
+    raise WorkflowError(f"no workflow named {name!r}: give a file, or one of: {names}")
+
+
+DEFAULT_WORKFLOW = "debate"
