@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -256,6 +256,7 @@ class Engine:
         model: Any = None,
         max_depth: int = 2,
         budget: int = 8,
+        tools_for: Callable[[str], list[Any]] | None = None,
     ) -> Envelope:
         """Run a sub-agent for one sub-task in its own namespace; return its answer.
 
@@ -297,6 +298,7 @@ class Engine:
             role=role,
             description=instructions,
             settings=AgentSettings(system_prompt=instructions) if instructions else None,
+            tools=tools_for(sub_id) if tools_for is not None and depth < max_depth else (),
         )
         self.register_agent(sub)
         self._depth[sub_id] = depth

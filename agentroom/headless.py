@@ -34,6 +34,7 @@ class TranscriptPrinter:
         self.write = write
         self.line = line
         self._streaming: str | None = None
+        self._streamed: list[str] = []
 
     def __call__(self, env: Envelope) -> None:
         event = env.metadata.get("event")
@@ -41,13 +42,18 @@ class TranscriptPrinter:
             if self._streaming != env.sender:
                 self._end_stream()
                 self._streaming = env.sender
-                self.write(f"{env.route}: ", end="")
+                self.write(f"{env.sender}: ", end="")
+            self._streamed.append(env.content)
             self.write(env.content, end="")
             return
-        if env.type is MessageType.MESSAGE and self._streaming == env.sender:
-            self._streaming = None
-            self.write("" if not env.metadata.get("interrupted") else "  [interrupted]")
-            return
+        if self._streaming == env.sender and env.type is not MessageType.STATUS:
+            # The finished reply (a message, or an action such as a vote): already shown.
+            whole = "".join(self._streamed)
+            self._streaming, self._streamed = None, []
+            if env.content == whole:
+                self.write("" if not env.metadata.get("interrupted") else "  [interrupted]")
+                return
+            self.write("")
         if event in QUIET_EVENTS:
             return
         self._end_stream()
@@ -58,7 +64,7 @@ class TranscriptPrinter:
 
     def _end_stream(self) -> None:
         if self._streaming is not None:
-            self._streaming = None
+            self._streaming, self._streamed = None, []
             self.write("")
 
 

@@ -144,9 +144,10 @@ def build_room(
     names = [a.id for a in workflow.agents]
     for agent in llm_agents:
         others = [n for n in names if n != agent.id]
-        if workflow.delegation and others:
+        delegation, subagents = workflow.delegation, workflow.subagents
+        if delegation.enabled and others and agent.id in (delegation.agents or names):
             agent.toolbox.add(delegate_tool(engine, agent.id, others))
-        if workflow.subagents.enabled:
+        if subagents.enabled and agent.id in (subagents.agents or names):
             agent.toolbox.add(
                 spawn_tool(
                     engine,

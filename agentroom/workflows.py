@@ -126,8 +126,16 @@ class MemorySpec(_Strict):
     """``earliest`` or ``latest`` write, or an agent id who settles ties."""
 
 
+class DelegationSpec(_Strict):
+    enabled: bool = False
+    agents: list[str] | None = None
+    """Who gets the ``delegate`` tool (default: every agent)."""
+
+
 class SubagentSpec(_Strict):
     enabled: bool = False
+    agents: list[str] | None = None
+    """Who gets the ``spawn_subagent`` tool (default: every agent)."""
     max_depth: int = Field(default=2, ge=1, le=5)
     budget: int = Field(default=8, ge=1)
 
@@ -142,8 +150,8 @@ class Workflow(_Strict):
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     termination: TerminationSpec = Field(default_factory=lambda: TerminationSpec(max_messages=20))
     memory: MemorySpec = Field(default_factory=MemorySpec)
-    delegation: bool = False
-    """Give every agent a ``delegate`` tool to hand sub-tasks to the others."""
+    delegation: DelegationSpec = Field(default_factory=DelegationSpec)
+    """Give agents a ``delegate`` tool to hand sub-tasks to the others."""
     subagents: SubagentSpec = Field(default_factory=SubagentSpec)
 
     @field_validator("model")
@@ -196,6 +204,10 @@ class Workflow(_Strict):
         for i, name in enumerate(self.memory.voters):
             check(f"memory.voters[{i}]", name, agents)
         check("memory.arbiter", self.memory.arbiter, agents)
+        for i, name in enumerate(self.delegation.agents or []):
+            check(f"delegation.agents[{i}]", name, agents)
+        for i, name in enumerate(self.subagents.agents or []):
+            check(f"subagents.agents[{i}]", name, agents)
         if self.memory.policy == "vote" and self.memory.enabled and not self.memory.voters:
             raise _FieldError("memory.voters", "the vote policy needs voters")
         if self.memory.policy == "arbiter" and self.memory.enabled and not self.memory.arbiter:

@@ -39,7 +39,14 @@ def spawn_tool(engine: Engine, agent_id: str, *, max_depth: int, budget: int) ->
         """Create a helper agent with a role and instructions, give it a task, get its answer."""
         try:
             answer = await engine.spawn_subagent(
-                agent_id, role, instructions, task, max_depth=max_depth, budget=budget
+                agent_id,
+                role,
+                instructions,
+                task,
+                max_depth=max_depth,
+                budget=budget,
+                # a sub-agent may spawn in turn, as deep as the limit allows
+                tools_for=lambda sub: [spawn_tool(engine, sub, max_depth=max_depth, budget=budget)],
             )
         except AgentroomError as exc:
             return f"error: {exc}"

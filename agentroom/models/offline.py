@@ -12,16 +12,21 @@ model name is shown.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from agentroom.models.types import (
+    ChatMessage,
     Finished,
     ModelEvent,
     ModelRequest,
     TextDelta,
+    ToolCall,
+    ToolCallRequested,
     Usage,
 )
 
@@ -46,8 +51,8 @@ _END_WORD = re.compile(
 ARCHETYPES: dict[str, tuple[str, ...]] = {
     "plan": ("plan", "lead", "coordinat", "manager", "architect", "organis", "organiz"),
     "critic": ("critic", "review", "skeptic", "judge", "qa", "test", "audit", "devil"),
-    "build": ("build", "coder", "engineer", "develop", "program", "implement", "maker"),
-    "research": ("research", "analys", "scien", "investigat", "search", "scout"),
+    "build": ("build", "coder", "engineer", "develop", "program", "implement", "maker", "book"),
+    "research": ("research", "analys", "scien", "investigat", "search", "scout", "budget"),
     "write": ("writ", "summar", "editor", "report", "scribe", "document"),
     "support": ("support", "help", "desk", "service", "triage", "agent", "assist"),
     "debate": ("debat", "pro", "con", "advocate", "oppos", "proponent"),
@@ -152,20 +157,25 @@ def archetype(role: str, description: str) -> str:
 
 
 def keywords(text: str, limit: int = 3, skip: frozenset[str] = frozenset()) -> list[str]:
-    """The phrase of ``text`` most worth repeating: its longest run of content words.
+    """The phrase of ``text`` most worth repeating: its best run of content words.
 
     Consecutive content words ("private cars") read better than the longest
-    words picked from all over the sentence ("private centres").
+    words picked from all over the sentence; a capitalised word inside a
+    sentence (a name: "Lisbon") counts double.
     """
     runs: list[list[str]] = [[]]
-    for token in re.findall(r"[A-Za-z][A-Za-z'-]*|[^A-Za-z\s]+", text):
+    scores: list[int] = [0]
+    for index, token in enumerate(re.findall(r"[A-Za-z][A-Za-z'-]*|[^A-Za-z\s]+", text)):
         low = token.lower().strip("'-")
         if len(low) >= 4 and low not in _STOP and low not in skip and low.isalpha():
-            runs[-1].append(low)
+            if len(runs[-1]) < limit:
+                runs[-1].append(token if index and token[0].isupper() else low)
+                scores[-1] += len(low) * (2 if index and token[0].isupper() else 1)
         elif runs[-1]:
             runs.append([])
-    best = max(runs, key=lambda run: (sum(len(w) for w in run[:limit]), -runs.index(run)))
-    return best[:limit]
+            scores.append(0)
+    best = max(range(len(runs)), key=lambda i: (scores[i], -i))
+    return runs[best]
 
 
 def end_word(request: ModelRequest) -> str | None:
@@ -193,6 +203,23 @@ class OfflineModel:
 
     def compose(self, request: ModelRequest) -> str:
         """The whole reply for ``request`` (deterministic for a given seed and request)."""
+        return self.respond(request)[0]
+
+    def respond(self, request: ModelRequest) -> tuple[str, list[ToolCall]]:
+        """Text and tool calls for ``request``: hints first (a choice, a plan, a step)."""
+        meta = request.metadata
+        dialogue = [m for m in request.messages if m.role != "system"]
+        rng = random.Random(f"{self.seed}|{request.seed}|{meta.get('agent')}|{len(dialogue)}")
+        if meta.get("choose_from"):
+            return choose(meta, dialogue, rng), []
+        if meta.get("expect") == "plan" and meta.get("team"):
+            return plan(meta, rng), []
+        calls = tool_calls(request, dialogue, rng)
+        if calls:
+            return "", calls
+        return self._talk(request), []
+
+    def _talk(self, request: ModelRequest) -> str:
         meta = request.metadata
         agent = str(meta.get("agent") or "assistant")
         kind = archetype(str(meta.get("role") or ""), str(meta.get("description") or ""))
@@ -220,6 +247,17 @@ class OfflineModel:
             body = body[0].upper() + body[1:]
         reply = f"{opener} {body}"
         reply = reply[0].upper() + reply[1:]
+        step = meta.get("step")
+        if meta.get("expect") == "step" and isinstance(step, str):
+            reply = f"Done: {step.rstrip('.')}. {reply}"
+        tool_result = next(
+            (m.content for m in reversed(request.messages) if m.role == "tool"), None
+        )
+        if tool_result is not None:
+            reply = f"Based on what came back ({_clip(tool_result, 90)}): {reply}"
+        target = handoff_target(meta, last_text, kind)
+        if target is not None:
+            reply = f"{reply} This one is for {target}. HANDOFF: {target}"
         word = end_word(request)
         own_turns = sum(1 for m in dialogue if m.role == "assistant")
         if word and own_turns >= 2 + rng.randrange(2):
@@ -227,15 +265,125 @@ class OfflineModel:
         return reply
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        text = self.compose(request)
+        text, calls = self.respond(request)
         delay = 1.0 / self.words_per_second if self.words_per_second > 0 else 0.0
         words = re.findall(r"\S+\s*", text)
         for i, word in enumerate(words):
             await asyncio.sleep(delay if i else 0)
             yield TextDelta(word)
+        for call in calls:
+            yield ToolCallRequested(call)
         prompt = sum(len(m.content.split()) for m in request.messages)
-        yield Usage(prompt_tokens=prompt, completion_tokens=len(words))
-        yield Finished("stop")
+        yield Usage(prompt_tokens=prompt, completion_tokens=len(words) + 8 * len(calls))
+        yield Finished("tool_calls" if calls else "stop")
+
+
+VERBS = {
+    "plan": "outline the approach to",
+    "critic": "check the risks of",
+    "build": "put together a first version of",
+    "research": "find out what matters for",
+    "write": "write up",
+    "support": "handle the questions about",
+    "debate": "weigh the case for",
+    "general": "work on",
+}
+
+
+def _words_of(text: str) -> set[str]:
+    return {w.lower().rstrip("s") for w in _WORD.findall(text) if w.lower() not in _STOP}
+
+
+def choose(meta: dict[str, Any], dialogue: list[ChatMessage], rng: random.Random) -> str:
+    """Pick one option: the candidate whose role fits the last message best, or a value."""
+    options = [str(o) for o in meta["choose_from"]]
+    last = _strip_name(dialogue[-1].content) if dialogue else ""
+    said = _words_of(last)
+    candidates = {c.get("id"): c for c in meta.get("candidates") or [] if isinstance(c, dict)}
+    if candidates:
+        scored = [
+            (len(said & _words_of(f"{c.get('role', '')} {c.get('description', '')}")), o)
+            for o in options
+            for c in [candidates.get(o, {})]
+        ]
+        best = max(score for score, _ in scored)
+        picked = rng.choice([o for score, o in scored if score == best])
+        return picked
+    scored = [(len(said & _words_of(o)), i) for i, o in enumerate(options)]
+    best = max(score for score, _ in scored)
+    index = rng.choice([i for score, i in scored if score == best])
+    return f"I pick {index + 1}: {options[index]}"
+
+
+def plan(meta: dict[str, Any], rng: random.Random) -> str:
+    """A numbered plan with one step per team member, each naming who does it."""
+    task = str(meta.get("task") or "")
+    topic = " ".join(keywords(task, 3)) or "the task"
+    lines = []
+    for n, member in enumerate(meta["team"], 1):
+        kind = archetype(str(member.get("role") or ""), "")
+        lines.append(f"{n}. {member.get('id')}: {VERBS[kind]} {topic}.")
+    return "Here is the plan:\n" + "\n".join(lines)
+
+
+def handoff_target(meta: dict[str, Any], last_text: str, kind: str) -> str | None:
+    """Someone else whose role fits the last message better than this agent's does."""
+    targets = [t for t in meta.get("handoff_targets") or [] if isinstance(t, dict)]
+    if not targets or not last_text:
+        return None
+    said = _words_of(last_text)
+    mine = len(said & _words_of(f"{meta.get('role', '')} {meta.get('description', '')}"))
+    scored = [
+        (len(said & _words_of(f"{t.get('role', '')} {t.get('description', '')}")), str(t["id"]))
+        for t in targets
+        if t.get("id") and t.get("role") != "human"
+    ]
+    if not scored:
+        return None
+    best, target = max(scored)
+    return target if best > mine else None
+
+
+def tool_calls(
+    request: ModelRequest, dialogue: list[ChatMessage], rng: random.Random
+) -> list[ToolCall]:
+    """Call one of the room's tools once per turn, early in the conversation."""
+    if not request.tools or any(m.role == "tool" for m in dialogue[-3:]):
+        return []
+    own_turns = sum(1 for m in dialogue if m.role == "assistant" and not m.tool_calls)
+    if own_turns >= 2 or request.metadata.get("expect") in ("step", "answer"):
+        return []
+    task = str(request.metadata.get("task") or "")
+    topic = " ".join(keywords(task, 3)) or "the question"
+    tools = {tool.name: tool for tool in request.tools}
+    for name in ("spawn_subagent", "delegate", "remember"):
+        tool = tools.get(name)
+        if tool is None:
+            continue
+        if name == "spawn_subagent":
+            args = {
+                "role": f"{topic.split()[0]} analyst",
+                "instructions": "Answer one narrow question in two sentences.",
+                "task": f"What is the single most important fact about {topic}?",
+            }
+        elif name == "delegate":
+            choices = tool.parameters.get("properties", {}).get("to", {}).get("enum") or []
+            if not choices:
+                continue
+            args = {"to": rng.choice(choices), "task": f"Look into {topic} and report back."}
+        else:
+            args = {
+                "key": topic.replace(" ", "-"),
+                "value": f"{request.metadata.get('agent')} notes {topic}",
+            }
+        call_id = f"call_{request.metadata.get('agent')}_{len(dialogue)}"
+        return [ToolCall(call_id, name, json.dumps(args))]
+    return []
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _speaker(content: str) -> str:
