@@ -390,7 +390,11 @@ def run_command(
     headless: HeadlessOption = False,
     db: DbOption = None,
 ) -> None:
-    """Run a workflow (the default one if none is named); prints the session id at the end."""
+    """Run a workflow (the default one if none is named); prints the session id at the end.
+
+    Until the terminal UI lands the room always runs headless: the live transcript on
+    stdout, the human's lines (and /stop, /pause, /resume, /strategy NAME) from stdin.
+    """
     from agentroom.workflows import DEFAULT_WORKFLOW, find_workflow, load_workflow
 
     path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
@@ -496,7 +500,7 @@ async def play(
         coordinator = build_room(
             engine, workflow, default_model, strategy=strategy, max_messages=max_messages
         )
-        engine.bus.subscribe(TranscriptPrinter(write, envelope_text))
+        printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text))
         humans = [engine.get_agent(h.id) for h in workflow.humans]
         await engine.bus.announce(
             f"{workflow.name}: {', '.join(a.id for a in workflow.agents)} on "
@@ -513,6 +517,7 @@ async def play(
         async with human_input(coordinator, humans):  # type: ignore[arg-type]
             result = await coordinator.run(task_text)
         await engine.flush()
+        await printer.aclose()  # everything published is on screen before the last word
         write()
         out.print(f"Session: [bold]{result.session_id}[/] ({result.reason})")
         out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")

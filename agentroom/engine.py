@@ -278,7 +278,10 @@ class Engine:
             raise SpawnLimitError(f"{parent} cannot spawn: this session's {budget} spawns are used")
         self._spawned += 1
         slug = "".join(ch for ch in role.lower() if ch.isalnum())[:16] or "sub"
-        sub_id = f"{parent}.{slug}{self._spawned}"
+        number = self._spawned
+        while f"{parent}.{slug}{number}" in self.conversations.agent_sessions:
+            number += 1  # a resumed session already has sub-agents of its own
+        sub_id = f"{parent}.{slug}{number}"
         spawn = await owner.handle.publish(
             f"spawning {sub_id} ({role}) for: {task}",
             type=MessageType.ACTION,
