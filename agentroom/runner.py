@@ -178,9 +178,15 @@ def build_room(
     )
 
 
-def workflow_metadata(workflow: Workflow, source: str, model: str) -> dict[str, Any]:
-    """What a session keeps of its workflow, so that it can be resumed without the file."""
-    return {"workflow": workflow.model_dump(mode="json"), "workflow_path": source, "model": model}
+def workflow_metadata(workflow: Workflow, source: str, model: str | None) -> dict[str, Any]:
+    """What a session keeps of its workflow, so that it can be resumed without the file.
+
+    ``model`` is the spec the room ran on (resume uses it unless told otherwise).
+    """
+    meta: dict[str, Any] = {"workflow": workflow.model_dump(mode="json"), "workflow_path": source}
+    if model:
+        meta["model"] = model
+    return meta
 
 
 async def run_workflow(
@@ -197,6 +203,8 @@ async def run_workflow(
         from agentroom.models.spec import resolve
 
         default_model = make_client((await resolve(workflow=workflow.model)).spec)
+    # Keep the workflow with the session, so `agentroom resume` can rebuild this room.
+    engine.store.set_room_state(engine.session_id, "running", workflow_metadata(workflow, "", None))
     coordinator = build_room(
         engine, workflow, default_model, strategy=strategy, max_messages=max_messages
     )

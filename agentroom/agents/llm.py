@@ -54,8 +54,14 @@ class StreamPublisher:
         if self._loop.time() - self._last >= self._interval:
             await self.flush()
 
-    async def flush(self) -> None:
-        if not self._parts:
+    async def flush(self, *, final: bool = False) -> None:
+        """Publish what is pending; at the end only if the reply was already being shown.
+
+        A reply that arrived whole within one interval (a fast model) is not
+        streamed at all: the message that follows at once carries it.
+        """
+        if not self._parts or (final and not self.chunks):
+            self._parts.clear()
             return
         text = "".join(self._parts)
         self._parts.clear()
@@ -198,7 +204,7 @@ class LLMAgent(Agent):
             if reply.text:
                 await self._publish(turn, reply, turn_id, label, interrupted=True)
             raise
-        await stream.flush()
+        await stream.flush(final=True)
         if not reply.text.strip():
             return await self.handle.publish(
                 f"{label} returned an empty reply",
