@@ -441,12 +441,15 @@ STRATEGY_NAMES = ("round-robin", "role-based", "plan-driven", "handoff")
 
 
 def run_sync(make: Any) -> Any:
+    """Call ``make``; an error of several lines (a workflow's problems) prints them all."""
     try:
         return make()
     except AgentroomError as exc:
-        for problem in str(exc).splitlines()[1:]:
+        first, *rest = str(exc).splitlines() or [""]
+        err.print(f"[bold red]error:[/] {escape(first)}", markup=True, highlight=False)
+        for problem in rest:
             err.print(f"       {escape(problem)}", highlight=False)
-        raise fail(str(exc).splitlines()[0]) from None
+        raise typer.Exit(1) from None
 
 
 async def play(
@@ -509,7 +512,9 @@ async def play(
         )
         task_text = task or workflow.task or "Introduce yourselves."
         if state is not None:
-            coordinator.load(state, fresh_budget=state.get("stopped") is not None)
+            # --max-messages on resume means that many more, whatever stopped the run.
+            fresh = state.get("stopped") is not None or max_messages is not None
+            await coordinator.resume_from(state, fresh_budget=fresh)
             await engine.bus.announce(
                 f"resumed after {coordinator.turns} turns", metadata={"event": "resumed_session"}
             )

@@ -198,6 +198,7 @@ class ConversationManager:
         self.session_id = session_id
         self._store = store
         self.agent_sessions: dict[str, ConversationSystem] = {}
+        self._listening: dict[str, ConversationSystem] = {}
 
     def create_agent_conversation(
         self, agent_id: str, *, title: str = "", metadata: dict[str, Any] | None = None
@@ -209,6 +210,7 @@ class ConversationManager:
         )
         conv = ConversationSystem(session, self._store)
         self.agent_sessions[agent_id] = conv
+        self._listening[agent_id] = conv
         if self._store is not None:
             self._store.add_agent_session(session)
         return conv
@@ -222,7 +224,14 @@ class ConversationManager:
     def ensure_agent_conversation(self, agent_id: str, **kwargs: Any) -> ConversationSystem:
         """The agent's conversation, created if this room has none for it yet (resume)."""
         existing = self.agent_sessions.get(agent_id)
-        return existing or self.create_agent_conversation(agent_id, **kwargs)
+        if existing is None:
+            return self.create_agent_conversation(agent_id, **kwargs)
+        self._listening[agent_id] = existing
+        return existing
+
+    def retire(self, agent_id: str) -> None:
+        """The agent has left: keep its conversation as it is, record nothing more in it."""
+        self._listening.pop(agent_id, None)
 
     async def save_all(self) -> None:
         """Make every agent's history durable (it is appended as it happens)."""
@@ -235,6 +244,8 @@ class ConversationManager:
         manager = cls(session_id, store)
         for session in await store.agent_sessions(session_id):
             manager.agent_sessions[session.agent_id] = await ConversationSystem.load(session, store)
+        # Nobody listens until registered again: a resumed room records only for the
+        # agents that are back in it.
         return manager
 
     # -- the bus sink ---------------------------------------------------------------------
@@ -243,7 +254,7 @@ class ConversationManager:
         if envelope.type is MessageType.STATUS:
             return True
         sender, receiver = envelope.sender, envelope.receiver
-        for agent_id, conv in self.agent_sessions.items():
+        for agent_id, conv in self._listening.items():
             if agent_id == sender or receiver in (BROADCAST, agent_id):
                 conv.record(envelope)
         return True

@@ -129,6 +129,14 @@ class Engine:
         self.agents[agent.id] = agent
         return agent
 
+    def unregister_agent(self, agent_id: str) -> Agent:
+        """Let an agent leave: it can no longer speak, and its conversation stops growing."""
+        agent = self.get_agent(agent_id)
+        self.bus.unregister(agent_id)
+        self.conversations.retire(agent_id)
+        del self.agents[agent_id]
+        return agent
+
     def get_agent(self, agent_id: str) -> Agent:
         try:
             return self.agents[agent_id]
@@ -274,9 +282,10 @@ class Engine:
             raise SpawnLimitError(
                 f"{parent} cannot spawn: sub-agents may nest {max_depth} deep at most"
             )
-        if self._spawned >= budget:
+        spawned = sum(1 for name in self.conversations.agent_sessions if "." in name)
+        if spawned >= budget:  # counted per session, so a resumed one keeps its budget
             raise SpawnLimitError(f"{parent} cannot spawn: this session's {budget} spawns are used")
-        self._spawned += 1
+        self._spawned = spawned + 1
         slug = "".join(ch for ch in role.lower() if ch.isalnum())[:16] or "sub"
         number = self._spawned
         while f"{parent}.{slug}{number}" in self.conversations.agent_sessions:
@@ -302,6 +311,7 @@ class Engine:
             description=instructions,
             settings=AgentSettings(system_prompt=instructions) if instructions else None,
             tools=tools_for(sub_id) if tools_for is not None and depth < max_depth else (),
+            tool_audience=parent,  # its tool calls are the parent's business, not the room's
         )
         self.register_agent(sub)
         self._depth[sub_id] = depth
@@ -324,8 +334,7 @@ class Engine:
                 ),
             )
         finally:
-            self.bus.unregister(sub_id)
-            self.agents.pop(sub_id, None)
+            self.unregister_agent(sub_id)
 
     # -- durability ----------------------------------------------------------------------
 

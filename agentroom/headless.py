@@ -42,7 +42,7 @@ class TranscriptPrinter:
             if self._streaming != env.sender:
                 self._end_stream()
                 self._streaming = env.sender
-                self.write(f"{env.sender}: ", end="")
+                self.write(f"{env.sender}: ", end="")  # the route is known at the end only
             self._streamed.append(env.content)
             self.write(env.content, end="")
             return
@@ -59,6 +59,9 @@ class TranscriptPrinter:
         self._end_stream()
         if event == "input_requested":
             self.write(f"» your turn, {env.receiver}: type a line (@name to address one agent)")
+            return
+        if env.type is MessageType.MESSAGE:  # as a streamed reply reads, whole or not
+            self.write(f"{env.route}: {env.content}")
             return
         self.write(self.line(env))
 
@@ -142,7 +145,7 @@ def skip_absent_humans(humans: list[HumanAgent]) -> Callable[[], None]:
 
     def closed() -> None:
         for human in humans:
-            human.settings.turn_timeout = 0.001
+            human.leave("has no input any more (stdin ended)")
 
     return closed
 

@@ -60,6 +60,11 @@ def build_termination(
         parts.append(AgentAnswered(spec.agent_answered))
     if spec.handoff_to_human and humans:
         parts.append(HandoffToHuman(humans))
+    if not parts:
+        raise WorkflowError(
+            "termination: no condition can fire (handoff_to_human needs a human in the room); "
+            "add max_messages, max_turns, text or timeout"
+        )
     if spec.combine == "all" and len(parts) > 1:
         return AllOf(parts)
     return parts[0] if len(parts) == 1 else AnyOf(parts)

@@ -199,6 +199,14 @@ class Workflow(_Strict):
                 "strategy.rule", "selector: rule needs a rule (package.module:function)"
             )
         check("termination.agent_answered", self.termination.agent_answered)
+        t = self.termination
+        only_handoff = t.handoff_to_human and not any(
+            (t.max_messages, t.max_turns, t.text, t.timeout, t.token_budget, t.agent_answered)
+        )
+        if only_handoff and not self.humans:
+            raise _FieldError(
+                "termination.handoff_to_human", "there is no human to hand off to; add humans:"
+            )
         for i, name in enumerate(self.termination.text_from or []):
             check(f"termination.text_from[{i}]", name)
         for i, name in enumerate(self.memory.voters):
@@ -234,6 +242,9 @@ def load_workflow(path: str | Path) -> Workflow:
         text = where.read_text(encoding="utf-8")
     except OSError as exc:
         raise WorkflowError(f"{where}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        line = where.read_bytes()[: exc.start].count(b"\n") + 1
+        raise WorkflowError(f"{where}:{line}: not UTF-8 text ({exc.reason})") from None
     return parse_workflow(text, str(where))
 
 
@@ -285,12 +296,12 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
     line = 1 if node is None else node.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    line, node = key.start_mark.line + 1, value
-                    break
-            else:
+            # The last of repeated keys, as the loader keeps the last one's value.
+            found = [(key, value) for key, value in node.value if key.value == part]
+            if not found:
                 return line
+            key, node = found[-1]
+            line = key.start_mark.line + 1
         elif (
             isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
         ):

@@ -53,6 +53,13 @@ class HumanAgent(Agent):
             raise RuntimeError(f"human {self.id!r} is not registered with an engine yet")
         return self._inbox
 
+    def leave(self, reason: str = "left the room") -> None:
+        """The human can no longer answer (their input ended): skip them from now on."""
+        self.settings.turn_timeout = 0.001
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.set_exception(HumanTimeoutError(f"{self.id} {reason}"))
+
     @property
     def waiting(self) -> bool:
         """True while a turn is waiting for the human to say something."""

@@ -91,6 +91,7 @@ class LLMAgent(Agent):
         max_tool_calls: int = 8,
         stop: Sequence[str] = (),
         stream_interval: float = STREAM_INTERVAL,
+        tool_audience: str = "*",
     ) -> None:
         super().__init__(id, role=role, description=description, settings=settings)
         if isinstance(model, str):
@@ -102,6 +103,7 @@ class LLMAgent(Agent):
         self.max_tool_calls = max_tool_calls
         self.stop = tuple(stop)
         self.stream_interval = stream_interval
+        self.tool_audience = tool_audience
 
     async def model(self) -> ModelClient:
         """The agent's model; if none was named, the room's default (see ``spec.resolve``)."""
@@ -257,6 +259,7 @@ class LLMAgent(Agent):
         for call in reply.tool_calls:
             await self.handle.publish(
                 f"{call.name}({call.arguments})",
+                to=self.tool_audience,
                 type=MessageType.ACTION,
                 metadata={
                     "event": "tool_call",
@@ -269,6 +272,7 @@ class LLMAgent(Agent):
             result = await self.toolbox.run(call)
             await self.handle.publish(
                 result.content,
+                to=self.tool_audience,
                 type=MessageType.ACTION,
                 metadata={
                     "event": "tool_result",

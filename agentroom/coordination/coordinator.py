@@ -144,6 +144,16 @@ class MultiAgentCoordinator:
             "last_speaker": self.room.last_speaker,
         }
 
+    async def resume_from(self, state: dict[str, Any], *, fresh_budget: bool) -> None:
+        """Continue a saved session: rebuild the blackboard from the log, then :meth:`load`."""
+        if self.memory is not None:
+            async for env in self.engine.store.read_envelopes(
+                self.engine.session_id, type=MessageType.ACTION
+            ):
+                self.memory.offer(env)
+            self.memory.load({})  # the writes replayed are history, not this round's clash
+        self.load(state, fresh_budget=fresh_budget)
+
     def load(self, state: dict[str, Any], *, fresh_budget: bool) -> None:
         """Continue from a checkpoint; ``fresh_budget`` restarts the termination counters."""
         if state.get("strategy") != self.strategy.name and self.make_strategy is not None:
@@ -157,6 +167,7 @@ class MultiAgentCoordinator:
         if not fresh_budget:
             self.termination.load(state.get("termination") or {})
             self.external.reason = None  # a stop request ends only the run it was made in
+            self.termination.refresh()
         self.engine.task = state.get("task") or self.engine.task
 
     def checkpoint(self) -> None:
@@ -176,27 +187,31 @@ class MultiAgentCoordinator:
             engine.task = task
             await engine.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": "task"})
         reason: str | None = None
-        while reason is None:
-            reason = self.termination.reason
-            if reason is not None:
-                break
-            await self._running.wait()
-            reason = self.termination.reason
-            if reason is not None:
-                break
-            speak = await self.strategy.next_speaker(self.room)
-            if speak is None:
-                reason = self.strategy.finished_reason
-                break
-            result = await self._turn(speak)
-            self.turns += 1
-            self.room.last_speaker = speak.agent_id
-            await self.strategy.turn_done(self.room, speak, result)
-            self.termination.turn_ended()
-            if self.memory is not None and self.turns % self.strategy.round_size(self.room) == 0:
-                self.rounds += 1
-                await self.memory.end_round(self.room)
-            self.checkpoint()
+        ticker = asyncio.get_running_loop().create_task(self._tick())
+        try:
+            while reason is None:
+                reason = self._stop_reason()
+                if reason is not None:
+                    break
+                await self._running.wait()
+                reason = self._stop_reason()
+                if reason is not None:
+                    break
+                strategy = self.strategy
+                speak = await strategy.next_speaker(self.room)
+                if speak is None:
+                    reason = strategy.finished_reason
+                    break
+                result = await self._turn(speak)
+                self.turns += 1
+                self.room.last_speaker = speak.agent_id
+                if strategy is self.strategy:  # a switch mid-turn starts the new one afresh
+                    await strategy.turn_done(self.room, speak, result)
+                self.termination.turn_ended()
+                await self._end_round_if_due()
+                self.checkpoint()
+        finally:
+            ticker.cancel()
         self.stopped = reason
         await engine.bus.announce(
             f"stopped: {reason}", metadata={"event": "stopped", "reason": reason}
@@ -204,6 +219,24 @@ class MultiAgentCoordinator:
         self.checkpoint()
         await engine.flush()
         return RunResult(engine.session_id, reason, list(self._seen), self.turns)
+
+    def _stop_reason(self) -> str | None:
+        # The external stop is asked for between envelopes too (a /stop while paused).
+        return self.termination.reason or self.external.reason
+
+    async def _end_round_if_due(self) -> None:
+        if self.memory is not None and self.turns % self.strategy.round_size(self.room) == 0:
+            self.rounds += 1
+            await self.memory.end_round(self.room)
+
+    async def _tick(self, every: float = 0.25) -> None:
+        """Time-based conditions fire even while someone (a human) is silent for long."""
+        while True:
+            await asyncio.sleep(every)
+            self.termination.tick()
+            if self.termination.fired and self._current is not None:
+                self.engine.interrupt(self._current)
+                self._running.set()
 
     async def _turn(self, speak: Speak) -> Envelope | None:
         self._current = speak.agent_id

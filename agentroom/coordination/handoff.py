@@ -17,8 +17,11 @@ from agentroom.coordination.strategy import RoomView, Speak, Strategy
 from agentroom.protocol import Envelope, MessageType
 
 HANDOFF = re.compile(
-    r"\bhand\s*off\s*(?:to)?\s*:?\s*@?([A-Za-z0-9_][A-Za-z0-9_.\-]*)", re.IGNORECASE
+    r"\bHANDOFF:\s*@?([A-Za-z0-9_][A-Za-z0-9_.\-]*)"
+    r"|\bhand(?:ing)?\s*(?:off|over|you over)\s+to\s+@([A-Za-z0-9_][A-Za-z0-9_.\-]*)",
+    re.IGNORECASE,
 )
+"""``HANDOFF: name``, or ``hand off to @name``: an explicit name, never a stray word."""
 
 
 class Handoff(Strategy):
@@ -65,7 +68,7 @@ class Handoff(Strategy):
         self._requested = None
         if target is None and result is not None and result.type is MessageType.MESSAGE:
             found = HANDOFF.search(result.content)
-            target = found.group(1).rstrip(".-") if found else None
+            target = (found.group(1) or found.group(2)).rstrip(".-") if found else None
         if target is None or target == self.active:
             self.partner_next = True
             return

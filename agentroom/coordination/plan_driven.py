@@ -19,7 +19,17 @@ from agentroom.coordination.strategy import Participant, RoomView, Speak, Strate
 from agentroom.protocol import Envelope, MessageType
 
 STEP = re.compile(r"^\s*(?:step\s*)?(\d+)\s*[.):-]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
-BLOCKED = re.compile(r"\b(blocked|stuck|cannot|can't|can not|unable to)\b", re.IGNORECASE)
+BLOCKED = re.compile(
+    r"\b(?:blocked|stuck|(?:cannot|can't|can not|unable to)\s+(?:proceed|continue|finish|"
+    r"complete|do (?:this|it|that)|go on))\b",
+    re.IGNORECASE,
+)
+"""An answer that says the step could not be done (not any sentence with "cannot")."""
+_COMMON = frozenset(
+    "the and for with that this from into onto about each then them they their our your "
+    "who what when where which will would should could can all any some one two three "
+    "step steps first next last make sure".split()
+)
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 
 
@@ -29,7 +39,7 @@ def parse_plan(text: str) -> list[str]:
 
 
 def _words(text: str) -> set[str]:
-    return {w.rstrip("s") for w in _WORD.findall(text.lower())}
+    return {w.rstrip("s") for w in _WORD.findall(text.lower()) if w not in _COMMON}
 
 
 def assign(step: str, workers: Sequence[Participant], index: int) -> str:

@@ -41,6 +41,12 @@ class Termination:
     def started(self) -> None:
         """The run (or a resumed run) begins now."""
 
+    def tick(self) -> None:
+        """Time passes (called a few times a second while a run is on)."""
+
+    def refresh(self) -> None:
+        """Recompute a combination's verdict from its parts (after a part was cleared)."""
+
     def reset(self) -> None:
         """Forget counters and the latched reason: a fresh budget (used by resume)."""
         self.reason = None
@@ -79,6 +85,17 @@ class _Composite(Termination):
     def started(self) -> None:
         for part in self.parts:
             part.started()
+
+    def tick(self) -> None:
+        for part in self.parts:
+            part.tick()
+        self._check()
+
+    def refresh(self) -> None:
+        for part in self.parts:
+            part.refresh()
+        self.reason = None
+        self._check()
 
     def reset(self) -> None:
         super().reset()
@@ -230,6 +247,9 @@ class Timeout(Termination):
         self._check()
 
     def turn_ended(self) -> None:
+        self._check()
+
+    def tick(self) -> None:
         self._check()
 
     def describe(self) -> str:
