@@ -529,6 +529,9 @@ async def play(
 
 
 def main() -> None:
+    from agentroom.runtime import tune_gc
+
+    tune_gc()
     app()
 
 

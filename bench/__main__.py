@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import os
 import platform
@@ -10,9 +11,10 @@ import sqlite3
 import sys
 import time
 
+from agentroom.runtime import tune_gc
 from bench.util import LABEL_WIDTH, line
 
-BENCHMARKS = ("bus", "store", "size", "stream")
+BENCHMARKS = ("bus", "store", "size", "stream", "room")
 
 
 def main(argv: list[str]) -> int:
@@ -28,6 +30,8 @@ def main(argv: list[str]) -> int:
         f"agentroom benchmarks: python {platform.python_version()}, "
         f"sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPU(s), {platform.machine()}"
     )
+    tune_gc()  # as the agentroom command does (agentroom/runtime.py says why)
+    print(f"gc thresholds {gc.get_threshold()} (as the agentroom command sets them)")
     started = time.perf_counter()
     results = []
     for name in names:

@@ -104,6 +104,7 @@ class LLMAgent(Agent):
         self.stop = tuple(stop)
         self.stream_interval = stream_interval
         self.tool_audience = tool_audience
+        self._prompt_cache: dict[tuple[str | None, Role], ChatMessage] = {}
 
     async def model(self) -> ModelClient:
         """The agent's model; if none was named, the room's default (see ``spec.resolve``)."""
@@ -130,10 +131,22 @@ class LLMAgent(Agent):
         return " ".join(parts)
 
     def prompt(self, turn: Turn) -> list[ChatMessage]:
-        """The chat messages for this turn: system prompt, then this agent's own view."""
+        """The chat messages for this turn: system prompt, then this agent's own view.
+
+        Each history message is converted once and remembered (the context
+        window slides by a message or two per turn, so most are reused).
+        """
+        cache = self._prompt_cache
         messages = [ChatMessage("system", self.system_prompt(turn))]
         for message in turn.messages:
-            messages.append(self._chat_message(message))
+            key = (message.envelope_id, message.role)
+            chat = cache.get(key)
+            if chat is None:
+                chat = cache[key] = self._chat_message(message)
+            messages.append(chat)
+        if len(cache) > 4 * max(len(turn.messages), 16):
+            for key in list(cache)[: len(cache) // 2]:  # oldest first: dicts keep order
+                del cache[key]
         return messages
 
     def _chat_message(self, message: Message) -> ChatMessage:

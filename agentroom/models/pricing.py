@@ -28,6 +28,7 @@ PRICES: dict[str, tuple[float, float]] = {
 FREE_KINDS = ("offline", "replay", "ollama", "local")
 
 
+@cache
 def prices_file() -> Path:
     return user_config_path("agentroom", appauthor=False) / "prices.yaml"
 

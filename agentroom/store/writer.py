@@ -278,7 +278,7 @@ class GroupCommitWriter:
             await db.executemany(_INSERT_ENVELOPE, envelope_rows)
         if history_ops:
             await db.executemany(_INSERT_HISTORY, _history_runs(pending, history_ops))
-        for op in later:
+        for op in _latest_checkpoints(later):
             await self._write_small(pending, op)
         for key, (last, messages) in room_counts.items():
             await db.execute(
@@ -347,3 +347,16 @@ def _history_runs(pending: _Pending, ops: list[tuple[Any, ...]]) -> list[tuple[A
     return [
         (key, pos, seq, None if n == 1 else n, role, prev) for key, pos, seq, n, role, prev in rows
     ]
+
+
+def _latest_checkpoints(ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Drop room checkpoints that a later one in the same batch replaces anyway.
+
+    A fast room checkpoints after every turn; one row per room per transaction
+    is all that is kept, so writing the others would only cost time.
+    """
+    last: dict[str, int] = {}
+    for index, op in enumerate(ops):
+        if op[0] == ROOM_CHECKPOINT:
+            last[op[1]] = index
+    return [op for i, op in enumerate(ops) if op[0] != ROOM_CHECKPOINT or last[op[1]] == i]
