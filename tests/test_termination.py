@@ -235,7 +235,7 @@ def test_reset_clears_counters_and_reasons():
         "reason": None,
         "parts": [
             {"reason": None, "count": 0},
-            {"reason": None, "parts": [{"reason": None, "used": 0}, {"reason": None, "count": 0}]},
+            {"reason": None, "parts": [{"reason": None, "count": 0}, {"reason": None, "count": 0}]},
         ],
     }
     cond.observe(msg("carol"))

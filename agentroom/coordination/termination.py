@@ -144,63 +144,56 @@ class AllOf(_Composite):
         return " & ".join(f"({part.describe()})" for part in self.parts)
 
 
-class MaxMessages(Termination):
+class _Counting(Termination):
+    """A condition that counts something up to a limit; the count is its state."""
+
+    unit = "things"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.count = 0
+
+    def add(self, amount: int = 1) -> None:
+        self.count += amount
+        if self.count >= self.limit:
+            self.fire(self.reached())
+
+    def reached(self) -> str:
+        return f"reached {self.limit} {self.unit}"
+
+    def reset(self) -> None:
+        super().reset()
+        self.count = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "count": self.count}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.count = int(state.get("count", 0))
+
+    def describe(self) -> str:
+        return f"{self.kind}={self.limit}"
+
+
+class MaxMessages(_Counting):
     """Stop after ``limit`` messages (``message`` envelopes, from anyone) in this run."""
 
     kind = "max_messages"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.count = 0
+    unit = "messages"
 
     def observe(self, envelope: Envelope) -> None:
         if envelope.type is MessageType.MESSAGE:
-            self.count += 1
-            if self.count >= self.limit:
-                self.fire(f"reached {self.limit} messages")
-
-    def reset(self) -> None:
-        super().reset()
-        self.count = 0
-
-    def state(self) -> dict[str, Any]:
-        return {**super().state(), "count": self.count}
-
-    def load(self, state: dict[str, Any]) -> None:
-        super().load(state)
-        self.count = int(state.get("count", 0))
-
-    def describe(self) -> str:
-        return f"max_messages={self.limit}"
+            self.add()
 
 
-class MaxTurns(Termination):
+class MaxTurns(_Counting):
     kind = "max_turns"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.count = 0
+    unit = "turns"
 
     def turn_ended(self) -> None:
-        self.count += 1
-        if self.count >= self.limit:
-            self.fire(f"reached {self.limit} turns")
-
-    def reset(self) -> None:
-        super().reset()
-        self.count = 0
-
-    def state(self) -> dict[str, Any]:
-        return {**super().state(), "count": self.count}
-
-    def load(self, state: dict[str, Any]) -> None:
-        super().load(state)
-        self.count = int(state.get("count", 0))
-
-    def describe(self) -> str:
-        return f"max_turns={self.limit}"
+        self.add()
 
 
 class TextMention(Termination):
@@ -256,38 +249,22 @@ class Timeout(Termination):
         return f"timeout={self.seconds:g}s"
 
 
-class TokenBudget(Termination):
-    """Stop once the run's model calls have used ``tokens`` tokens (from ``usage`` statuses)."""
+class TokenBudget(_Counting):
+    """Stop once the run's model calls have used ``limit`` tokens (from ``usage`` statuses)."""
 
     kind = "token_budget"
-
-    def __init__(self, tokens: int) -> None:
-        super().__init__()
-        self.tokens = tokens
-        self.used = 0
 
     def observe(self, envelope: Envelope) -> None:
         if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == "usage":
             meta = envelope.metadata
-            self.used += int(meta.get("prompt_tokens") or 0) + int(
-                meta.get("completion_tokens") or 0
-            )
-            if self.used >= self.tokens:
-                self.fire(f"used {self.used} of a {self.tokens}-token budget")
+            self.add(int(meta.get("prompt_tokens") or 0) + int(meta.get("completion_tokens") or 0))
 
-    def reset(self) -> None:
-        super().reset()
-        self.used = 0
+    @property
+    def used(self) -> int:
+        return self.count
 
-    def state(self) -> dict[str, Any]:
-        return {**super().state(), "used": self.used}
-
-    def load(self, state: dict[str, Any]) -> None:
-        super().load(state)
-        self.used = int(state.get("used", 0))
-
-    def describe(self) -> str:
-        return f"token_budget={self.tokens}"
+    def reached(self) -> str:
+        return f"used {self.count} of a {self.limit}-token budget"
 
 
 class AgentAnswered(Termination):
