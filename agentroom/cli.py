@@ -392,8 +392,8 @@ def run_command(
 ) -> None:
     """Run a workflow (the default one if none is named); prints the session id at the end.
 
-    Until the terminal UI lands the room always runs headless: the live transcript on
-    stdout, the human's lines (and /stop, /pause, /resume, /strategy NAME) from stdin.
+    At a terminal it opens the room's UI; with --headless (or when stdin/stdout are not a
+    terminal) it prints the live transcript and reads the human's lines from stdin.
     """
     from agentroom.workflows import DEFAULT_WORKFLOW, find_workflow, load_workflow
 
@@ -401,6 +401,23 @@ def run_command(
     wf = run_sync(lambda: load_workflow(path))
     if strategy is not None and strategy not in STRATEGY_NAMES:
         raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}", 2)
+    model = model or (ctx.obj or {}).get("model")
+    if not headless and interactive():
+        from agentroom.tui.app import AgentroomApp
+        from agentroom.tui.live import RoomOptions
+
+        db_path = db_for(ctx, db)
+        options = RoomOptions(
+            db=db_path,
+            workflow=wf,
+            source=str(path),
+            task=task,
+            strategy=strategy,
+            model=model,
+            max_messages=max_messages,
+        )
+        AgentroomApp(options, db=db_path).run()
+        return
     run(
         play(
             db_for(ctx, db),
@@ -408,7 +425,7 @@ def run_command(
             str(path),
             task=task,
             strategy=strategy,
-            model=model or (ctx.obj or {}).get("model"),
+            model=model,
             max_messages=max_messages,
         )
     )
@@ -425,6 +442,19 @@ def resume_command(
 ) -> None:
     """Continue a stopped or crashed session exactly where it was."""
     wanted = need_session(session_id)
+    if not headless and interactive():
+        from agentroom.tui.app import AgentroomApp
+        from agentroom.tui.live import RoomOptions
+
+        db_path = db_for(ctx, db)
+        options = RoomOptions(
+            db=db_path,
+            session_id=wanted,
+            max_messages=max_messages,
+            model=model or (ctx.obj or {}).get("model"),
+        )
+        AgentroomApp(options, db=db_path).run()
+        return
     run(
         play(
             db_for(ctx, db),
@@ -438,6 +468,11 @@ def resume_command(
 
 
 STRATEGY_NAMES = ("round-robin", "role-based", "plan-driven", "handoff")
+
+
+def interactive() -> bool:
+    """A person at a terminal (else the room runs headless: pipes, CI, scripts)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def run_sync(make: Any) -> Any:

@@ -96,6 +96,15 @@ class MultiAgentCoordinator:
 
     # -- control ------------------------------------------------------------------------
 
+    @property
+    def current_speaker(self) -> str | None:
+        """Who has the floor right now (None between turns)."""
+        return self._current
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
     def stop(self, reason: str = "stopped by the human") -> None:
         """End the run after (or, if someone is speaking, by interrupting) the current turn."""
         self.external.request(reason)

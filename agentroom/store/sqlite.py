@@ -287,6 +287,19 @@ class SqliteStore:
             if len(rows) < take:
                 return
 
+    async def read_envelopes_before(self, uid: str, before_seq: int, limit: int) -> list[Envelope]:
+        """The ``limit`` envelopes just before ``before_seq``, oldest first (paging back)."""
+        await self.flush()
+        key = await self._room_key(uid)
+        names = await self._names(key)
+        async with self._db.execute(
+            "SELECT seq, uid, sender, receiver, type, content, created, reply_to, metadata "
+            "FROM envelopes WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (key, before_seq, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [row_envelope(uid, names, *row) for row in reversed(rows)]
+
     async def agent_sessions(self, uid: str) -> list[Session]:
         await self.flush()
         key = await self._room_key(uid)

@@ -1,0 +1,214 @@
+"""The agentroom terminal app: the room, and the screens around it.
+
+``agentroom`` opens it on the default workflow at once; the workflow picker,
+the session browser, the strategy menu and help are a key or a palette
+command away.  Themes come from ``themes/``; the last one chosen and any key
+remappings (by binding id) live in the user's config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.screen import Screen
+
+from agentroom.store import SqliteStore
+from agentroom.tui.config import load_config, save_config
+from agentroom.tui.help import HelpScreen
+from agentroom.tui.live import LiveRoom, RoomOptions
+from agentroom.tui.room import RoomScreen
+from agentroom.tui.themes import DEFAULT_THEME, load_themes
+from agentroom.workflows import load_workflow
+
+ROOM_COMMANDS = (
+    ("Stop the room", "stop", "End the run; whoever is speaking keeps what they said"),
+    ("Pause the room", "pause", "Give nobody a turn until resumed"),
+    ("Resume the room", "resume", "Give turns again"),
+    ("Choose the strategy", "strategy", "How the next speaker is chosen"),
+    ("Interrupt the speaker", "interrupt", "Stop the current reply, keeping it"),
+    ("Export as Markdown", "export", "Write the session to a file here"),
+    ("Fork this session", "fork", "A new session that starts from here"),
+    ("Open a workflow", "workflows", "The samples and your own"),
+    ("Browse sessions", "sessions", "Replay, resume or delete saved sessions"),
+    ("Help", "help", "Keys and commands"),
+)
+
+
+class RoomCommands(Provider):
+    """The room's commands in the command palette."""
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        app = self.app
+        assert isinstance(app, AgentroomApp)
+        for title, command, help_text in ROOM_COMMANDS:
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(app.run_command, command),
+                    help=help_text,
+                )
+
+
+class AgentroomApp(App[None]):
+    TITLE = "agentroom"
+    COMMANDS = App.COMMANDS | {RoomCommands}
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="app.help", tooltip="Keys and commands"),
+        Binding(
+            "ctrl+o", "workflows", "Workflows", id="app.workflows", tooltip="Open another workflow"
+        ),
+        Binding(
+            "ctrl+b", "sessions", "Sessions", id="app.sessions", tooltip="Browse saved sessions"
+        ),
+    ]
+
+    def __init__(
+        self,
+        options: RoomOptions | None,
+        *,
+        db: str | Path,
+        keymap: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.options = options
+        self.db = db
+        self.config = load_config()
+        self._keymap = keymap
+        self.rooms: list[LiveRoom] = []
+        self._store: SqliteStore | None = None
+
+    # -- start and stop -----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        for theme in load_themes():
+            self.register_theme(theme)
+        wanted = self.config.get("theme") or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        keymap = self._keymap if self._keymap is not None else self.config.get("keymap")
+        if isinstance(keymap, dict):
+            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+        if self.options is not None:
+            self.open_room(self.options)
+        else:
+            self.action_workflows()
+
+    def watch_theme(self, theme: str) -> None:
+        if getattr(self, "config", None) is not None and self.config.get("theme") != theme:
+            self.config["theme"] = theme
+            save_config(theme=theme)
+
+    async def on_unmount(self) -> None:
+        for room in self.rooms:
+            if room.coordinator is not None:
+                room.coordinator.stop("the app was closed")
+            await room.close()
+        if self._store is not None:
+            await self._store.close()
+
+    def open_room(self, options: RoomOptions) -> None:
+        room = LiveRoom(options)
+        self.rooms.append(room)
+        self.push_screen(RoomScreen(room))
+
+    @property
+    def room_screen(self) -> RoomScreen | None:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, RoomScreen):
+                return screen
+        return None
+
+    # -- actions ------------------------------------------------------------------------------
+
+    async def run_command(self, command: str) -> None:
+        if command == "help":
+            self.action_help()
+        elif command == "workflows":
+            self.action_workflows()
+        elif command == "sessions":
+            await self.action_sessions()
+        elif command == "interrupt" and self.room_screen:
+            self.room_screen.action_interrupt()
+        elif command == "strategy" and self.room_screen:
+            self.room_screen.action_strategy()
+        elif self.room_screen:
+            await self.room_screen.command(command)
+        else:
+            self.notify("open a room first", severity="warning")
+
+    def action_help(self) -> None:
+        rows: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for screen in (self.screen, self):
+            for binding in getattr(screen, "BINDINGS", []):
+                if isinstance(binding, Binding) and binding.id and binding.id not in seen:
+                    seen.add(binding.id)
+                    keys = (
+                        self.get_key_display(binding)
+                        if hasattr(self, "get_key_display")
+                        else binding.key
+                    )
+                    rows.append((keys, binding.tooltip or binding.description, binding.id))
+        rows.append(("ctrl+p", "Command palette (themes, the room's commands)", "(textual)"))
+        rows.append(("ctrl+q", "Quit", "(textual)"))
+        self.push_screen(HelpScreen(rows))
+
+    def action_workflows(self) -> None:
+        from agentroom.tui.picker import WorkflowPicker
+
+        def chosen(path: Path | None) -> None:
+            if path is None:
+                if self.room_screen is None:
+                    self.exit()
+                return
+            try:
+                workflow = load_workflow(path)
+            except Exception as exc:
+                self.notify(str(exc), severity="error", timeout=20)
+                return
+            base = self.options or RoomOptions(db=self.db)
+            self.open_room(
+                RoomOptions(
+                    db=self.db,
+                    workflow=workflow,
+                    source=str(path),
+                    model=base.model,
+                    default_model=base.default_model,
+                )
+            )
+
+        self.push_screen(WorkflowPicker(), chosen)
+
+    async def action_sessions(self) -> None:
+        from agentroom.tui.browser import SessionBrowser
+
+        if self._store is None:
+            self._store = await SqliteStore.open(self.db)
+
+        def chosen(result: tuple[str, str] | None) -> None:
+            if not result:
+                return
+            kind, session_id = result
+            if kind in ("resume", "fork"):
+                base = self.options or RoomOptions(db=self.db)
+                self.open_room(
+                    RoomOptions(
+                        db=self.db,
+                        session_id=session_id,
+                        model=base.model,
+                        default_model=base.default_model,
+                    )
+                )
+
+        self.push_screen(SessionBrowser(self._store), chosen)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)

@@ -1,0 +1,300 @@
+"""The Room screen: the live transcript, who is here, one agent's own view, and your input.
+
+A worker drains the room's bus feed in batches and redraws at most 20 times
+a second; another runs the coordinator.  The screen never calls an agent:
+what you type is said through the human agent, and commands go to the
+coordinator.  When the room asks you to speak, the input says so and takes
+focus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from agentroom.export import write_export
+from agentroom.protocol import Envelope, MessageType
+from agentroom.tui.live import LiveRoom
+from agentroom.tui.widgets.agent_pane import AgentPane
+from agentroom.tui.widgets.human_input import HumanInput
+from agentroom.tui.widgets.participants import Participants
+from agentroom.tui.widgets.status_bar import StatusBar
+from agentroom.tui.widgets.transcript import Transcript
+
+REFRESH = 1 / 20
+COMMANDS_HELP = "/stop /pause /resume /strategy [name] /export /fork /help · @name to address one"
+
+
+class RoomScreen(Screen[None]):
+    CSS_PATH = "room.tcss"
+    BINDINGS = [
+        Binding(
+            "ctrl+x",
+            "interrupt",
+            "Interrupt",
+            id="room.interrupt",
+            tooltip="Stop whoever is speaking; their partial reply is kept",
+        ),
+        Binding(
+            "ctrl+s",
+            "strategy",
+            "Strategy",
+            id="room.strategy",
+            tooltip="Pick how the next speaker is chosen",
+        ),
+        Binding(
+            "ctrl+l",
+            "older",
+            "Older",
+            id="room.older",
+            tooltip="Page older turns back in from the database",
+        ),
+        Binding(
+            "ctrl+e",
+            "export",
+            "Export",
+            id="room.export",
+            tooltip="Write the session as Markdown in the current folder",
+        ),
+    ]
+
+    def __init__(self, room: LiveRoom) -> None:
+        super().__init__()
+        self.room = room
+        self.stopped: str | None = None
+        self._speaking: dict[str, str] = {}  # agent -> state this turn
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            yield Transcript(id="transcript", reader=self._older)
+            with Vertical(id="side"):
+                yield Participants(id="participants")
+                yield AgentPane(id="pane")
+        yield HumanInput(id="input")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        box = self.query_one(HumanInput)
+        box.border_title = "you"
+        box.border_subtitle = COMMANDS_HELP
+        box.focus()
+        self.start()
+
+    @work(exclusive=True, group="room")
+    async def start(self) -> None:
+        room = self.room
+        try:
+            await room.open()
+        except Exception as exc:  # a model spec or a session that cannot be used
+            self.notify(str(exc), title="cannot open the room", severity="error", timeout=30)
+            return
+        engine = room.engine
+        assert engine is not None and room.model is not None
+        rows = []
+        for agent_id, agent in engine.agents.items():
+            label = agent.model_label if hasattr(agent, "model_label") else agent.kind
+            rows.append((agent_id, label))
+        self.query_one(Participants).set_participants(rows)
+        self.query_one(HumanInput).names = list(engine.agents)
+        if rows:
+            self._show_agent(rows[0][0])
+        self.pump()
+        self.app.sub_title = room.workflow.name if room.workflow else ""
+        result = await room.run()
+        self.stopped = result.reason
+        self.notify(f"stopped: {result.reason}", title="the room is over")
+        self.query_one(HumanInput).border_title = "the room is over (ctrl+q to quit)"
+
+    @work(group="feed")
+    async def pump(self) -> None:
+        feed = self.room.feed
+        assert feed is not None
+        transcript = self.query_one(Transcript)
+        while True:
+            batch = await feed.get_batch()
+            if not batch:
+                return
+            await transcript.add(batch)
+            self._after(batch)
+            await asyncio.sleep(REFRESH)
+
+    # -- what a batch changes ------------------------------------------------------------------
+
+    def _after(self, batch: list[Envelope]) -> None:
+        people = self.query_one(Participants)
+        for env in batch:
+            event = env.metadata.get("event")
+            if event == "stream":
+                people.set_state(env.sender, "streaming")
+            elif env.type is MessageType.MESSAGE and env.sender in people.states:
+                people.set_state(env.sender, "idle")
+            elif event == "turn_failed":
+                people.set_state(str(env.metadata.get("agent")), "error")
+            elif event == "skipped":
+                people.set_state(str(env.metadata.get("agent")), "skipped")
+            elif event == "input_requested":
+                self._your_turn(env.receiver)
+        current = self.room.coordinator.current_speaker if self.room.coordinator else None
+        if current is not None and people.states.get(current) in ("idle", "error", "skipped"):
+            human = self.room.human
+            waiting = human is not None and human.id == current and human.waiting
+            people.set_state(current, "your turn" if waiting else "thinking")
+        pane = self.query_one(AgentPane)
+        if pane.agent_id and self.room.engine is not None:
+            conv = self.room.engine.conversations.agent_sessions.get(pane.agent_id)
+            if conv is not None:
+                pane.catch_up(list(conv.messages))
+        self._status()
+
+    def _your_turn(self, who: str) -> None:
+        box = self.query_one(HumanInput)
+        box.border_title = f"your turn, {who}: say something (Enter sends)"
+        box.add_class("asked")
+        box.focus()
+
+    def _status(self) -> None:
+        engine, coordinator = self.room.engine, self.room.coordinator
+        if engine is None or coordinator is None:
+            return
+        usage = engine.usage.total
+        labels = sorted(
+            {getattr(a, "model_label", a.kind) for a in engine.agents.values() if a.kind != "human"}
+        )
+        state = "paused" if coordinator.paused else ("stopped" if self.stopped else "running")
+        self.query_one(StatusBar).show(
+            session=engine.session_id,
+            strategy=coordinator.strategy.name,
+            turn=coordinator.turns,
+            tokens=usage.prompt_tokens + usage.completion_tokens,
+            cost=usage.cost_text if usage.calls else "$0",
+            models=", ".join(labels),
+            state=state,
+        )
+
+    def _show_agent(self, agent_id: str) -> None:
+        engine = self.room.engine
+        if engine is None:
+            return
+        conv = engine.conversations.agent_sessions.get(agent_id)
+        if conv is not None:
+            self.query_one(AgentPane).show(agent_id, list(conv.messages))
+
+    @on(DataTable.RowHighlighted, "#participants")
+    def _picked(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self._show_agent(str(event.row_key.value))
+
+    async def _older(self, before_seq: int, count: int) -> list[Envelope]:
+        engine = self.room.engine
+        if engine is None:
+            return []
+        return await engine.store.read_envelopes_before(engine.session_id, before_seq, count)
+
+    # -- what the human does --------------------------------------------------------------------
+
+    @on(HumanInput.Submitted)
+    async def _submitted(self, event: HumanInput.Submitted) -> None:
+        box = self.query_one(HumanInput)
+        box.remove_class("asked")
+        box.border_title = "you"
+        await self.handle_input(event.text)
+
+    async def handle_input(self, text: str) -> None:
+        if text.startswith("/"):
+            await self.command(text[1:])
+            return
+        to = "*"
+        if text.startswith("@"):
+            name, _, rest = text[1:].partition(" ")
+            if rest.strip():
+                to, text = name, rest.strip()
+        said = await self.room.say(text, to=to)
+        if said is None:
+            self.notify("this room has no human participant", severity="warning")
+        elif said.type is MessageType.STATUS:  # bounced: say who is here
+            self.notify(said.content, severity="warning", timeout=8)
+
+    async def command(self, line: str) -> None:
+        name, _, arg = line.strip().partition(" ")
+        coordinator = self.room.coordinator
+        if coordinator is None:
+            return
+        if name == "stop":
+            coordinator.stop("stopped by the human")
+        elif name == "pause":
+            await coordinator.pause()
+        elif name == "resume":
+            await coordinator.resume()
+        elif name == "strategy":
+            if arg.strip():
+                await self.switch_strategy(arg.strip())
+            else:
+                self.action_strategy()
+        elif name == "export":
+            await self.action_export()
+        elif name == "fork":
+            await self.fork()
+        elif name == "help":
+            self.app.action_help()  # type: ignore[attr-defined]
+        else:
+            self.notify(f"unknown command /{name}: {COMMANDS_HELP}", severity="warning")
+
+    async def switch_strategy(self, name: str) -> None:
+        coordinator = self.room.coordinator
+        if coordinator is None:
+            return
+        try:
+            await coordinator.switch_strategy(name)
+        except Exception as exc:
+            self.notify(str(exc), severity="error")
+        self._status()
+
+    def action_strategy(self) -> None:
+        from agentroom.tui.strategy import StrategyMenu
+
+        current = self.room.coordinator.strategy.name if self.room.coordinator else None
+
+        async def chosen(name: str | None) -> None:
+            if name and name != current:
+                await self.switch_strategy(name)
+
+        self.app.push_screen(StrategyMenu(current), chosen)
+
+    def action_interrupt(self) -> None:
+        who = self.room.interrupt()
+        self.notify(f"interrupted {who}" if who else "nobody is speaking")
+
+    async def action_older(self) -> None:
+        count = await self.query_one(Transcript).load_older()
+        self.notify(f"{count} older turns loaded" if count else "nothing older to load")
+
+    async def action_export(self) -> None:
+        engine = self.room.engine
+        if engine is None:
+            return
+        await engine.flush()
+        path = Path.cwd() / f"agentroom-{engine.session_id[:13]}.md"
+        room = await engine.store.get_room(engine.session_id)
+        with path.open("w", encoding="utf-8") as fh:
+            await write_export(room, engine.store.read_envelopes(room.id), "md", fh.write)
+        self.notify(f"exported to {path}")
+
+    async def fork(self) -> None:
+        from agentroom.store.fork import fork_session
+
+        engine = self.room.engine
+        if engine is None:
+            return
+        await engine.flush()
+        fork_id = await fork_session(engine.store, engine.session_id, engine.bus.last_seq)
+        self.notify(
+            f"forked as {fork_id}; continue it with: agentroom resume {fork_id[:18]}", timeout=15
+        )

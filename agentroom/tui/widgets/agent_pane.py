@@ -1,0 +1,45 @@
+"""One agent's own session: what it has seen, in its own role view (line-based, lazy)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from agentroom.protocol import Message, Role
+
+SHOWN = 500
+"""How much of an agent's history the pane starts with (the rest is in SQLite)."""
+
+
+def message_line(message: Message) -> Text:
+    line = Text()
+    style = "bold" if message.role is Role.ASSISTANT else ""
+    line.append(f"{message.role.value:<9} ", style="dim")
+    line.append(f"{message.agent_id}: ", style=style)
+    line.append(" ".join(message.content.split()))
+    return line
+
+
+class AgentPane(RichLog):
+    """Shows the chosen agent's conversation; appends as the agent sees more."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(
+            wrap=True, min_width=20, max_lines=2000, markup=False, auto_scroll=True, **kw
+        )
+        self.agent_id: str | None = None
+        self.shown = 0
+
+    def show(self, agent_id: str, messages: list[Message]) -> None:
+        self.agent_id = agent_id
+        self.clear()
+        self.border_title = f"{agent_id}'s own view"
+        for message in messages[-SHOWN:]:
+            self.write(message_line(message))
+        self.shown = len(messages)
+
+    def catch_up(self, messages: list[Message]) -> None:
+        """Append what the agent saw since the last call."""
+        for message in messages[self.shown :]:
+            self.write(message_line(message))
+        self.shown = len(messages)

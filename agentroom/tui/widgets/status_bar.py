@@ -1,0 +1,23 @@
+"""The room's one-line summary: session, strategy, turn, tokens, cost, models."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    def show(
+        self,
+        *,
+        session: str,
+        strategy: str,
+        turn: int,
+        tokens: int,
+        cost: str,
+        models: str,
+        state: str,
+    ) -> None:
+        self.update(
+            f"session {session[:18]} · {strategy} · turn {turn} · {tokens} tokens · {cost}"
+            f" · {state} · model: {models}"
+        )

@@ -1,0 +1,161 @@
+"""The live transcript: a bounded window of turn widgets, streamed replies, older turns on demand.
+
+It holds at most ``window`` turns (``layout: stream``, anchored to the bottom
+unless the reader scrolls up); older ones are pruned and paged back in from
+SQLite when asked.  A streamed reply is one :class:`MessageTurn` fed through
+one ``MarkdownStream``; the screen calls :meth:`add` with batches at 10-20 Hz,
+so nothing is updated per token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Label, Markdown, Static
+from textual.widgets._markdown import MarkdownStream
+
+from agentroom.protocol import Envelope, MessageType
+
+QUIET = frozenset({"usage", "stream"})
+OlderReader = Callable[[int, int], Awaitable[list[Envelope]]]
+
+
+def _header(env: Envelope, *, interrupted: bool = False) -> str:
+    text = f"{env.route}  #{env.seq}" if env.seq else env.route
+    return text + ("  (interrupted)" if interrupted else "")
+
+
+class MessageTurn(Vertical):
+    """One message: who said it to whom, and its Markdown body (streamed or whole)."""
+
+    def __init__(self, env: Envelope, text: str = "", *, streaming: bool = False) -> None:
+        classes = "turn"
+        if env.metadata.get("interrupted"):
+            classes += " interrupted"
+        super().__init__(classes=classes)
+        self.envelope = env
+        self.seq = env.seq or 0
+        self.sender = env.sender
+        self._text = text if streaming else env.content
+        self.streaming = streaming
+        self.body = Markdown(self._text, classes="body")
+        self.head = Label(
+            _header(env, interrupted=bool(env.metadata.get("interrupted"))), classes="who"
+        )
+        self.stream: MarkdownStream | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.head
+        yield self.body
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def on_mount(self) -> None:
+        if self.streaming:
+            self.stream = Markdown.get_stream(self.body)
+
+    async def append(self, fragment: str) -> None:
+        self._text += fragment
+        if self.stream is not None:
+            await self.stream.write(fragment)
+
+    async def finish(self, env: Envelope) -> None:
+        """The whole message arrived: stop streaming; make sure the body is exactly it."""
+        if self.stream is not None:
+            await self.stream.stop()
+            self.stream = None
+        self.streaming = False
+        self.envelope = env
+        self.seq = env.seq or 0
+        interrupted = bool(env.metadata.get("interrupted"))
+        self.head.update(_header(env, interrupted=interrupted))
+        self.set_class(interrupted, "interrupted")
+        if env.content != self._text:
+            self._text = env.content
+            await self.body.update(env.content)
+
+
+class QuietLine(Static):
+    """An action or status, shown small and dim: the room's bookkeeping, not its dialogue."""
+
+    def __init__(self, env: Envelope) -> None:
+        kind = env.type.value
+        text = " ".join(env.content.split())
+        super().__init__(f"{kind} · {env.route} · {text}", classes=f"quiet {kind}", markup=False)
+        self.seq = env.seq or 0
+
+
+class Transcript(VerticalScroll):
+    """See the module docstring."""
+
+    def __init__(self, *, window: int = 300, reader: OlderReader | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.window = window
+        self.reader = reader
+        self._live: dict[str, MessageTurn] = {}
+        self.oldest_seq = 0
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    @property
+    def turns(self) -> list[MessageTurn]:
+        return [w for w in self.children if isinstance(w, MessageTurn)]
+
+    def _widget_for(self, env: Envelope) -> MessageTurn | QuietLine | None:
+        event = env.metadata.get("event")
+        if env.type is MessageType.MESSAGE:
+            return MessageTurn(env)
+        if event in QUIET:
+            return None
+        return QuietLine(env)
+
+    async def add(self, batch: list[Envelope]) -> None:
+        """Show a batch of envelopes, in seq order."""
+        new: list[MessageTurn | QuietLine] = []
+        for env in batch:
+            event = env.metadata.get("event")
+            turn_id = env.metadata.get("turn")
+            if event == "stream" and isinstance(turn_id, str):
+                live = self._live.get(turn_id)
+                if live is None:
+                    live = self._live[turn_id] = MessageTurn(env, "", streaming=True)
+                    await self.mount_all([*new, live])
+                    new = []
+                await live.append(env.content)
+                continue
+            if env.type is not MessageType.STATUS and isinstance(turn_id, str):
+                live = self._live.pop(turn_id, None)
+                if live is not None:
+                    await live.finish(env)
+                    continue
+            widget = self._widget_for(env)
+            if widget is not None:
+                new.append(widget)
+        if new:
+            await self.mount_all(new)
+        await self._prune()
+
+    async def _prune(self) -> None:
+        extra = len(self.children) - self.window
+        if extra <= 0:
+            return
+        doomed = [w for w in list(self.children)[:extra] if not getattr(w, "streaming", False)]
+        if doomed:
+            self.oldest_seq = max(getattr(w, "seq", 0) for w in doomed)
+            await self.remove_children(doomed)
+
+    async def load_older(self, count: int = 50) -> int:
+        """Page older turns back in from SQLite (above the first shown); returns how many."""
+        if self.reader is None or self.oldest_seq <= 0:
+            return 0
+        envs = await self.reader(self.oldest_seq + 1, count)
+        widgets = [w for w in (self._widget_for(e) for e in envs) if w is not None]
+        first = self.children[0] if self.children else None
+        if widgets:
+            await self.mount_all(widgets, before=first) if first else await self.mount_all(widgets)
+        self.oldest_seq = max(0, (envs[0].seq or 1) - 1) if envs else 0
+        return len(widgets)
