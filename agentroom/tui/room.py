@@ -36,7 +36,7 @@ class RoomScreen(Screen[None]):
     CSS_PATH = "room.tcss"
     BINDINGS = [
         Binding(
-            "ctrl+x",
+            "escape",
             "interrupt",
             "Interrupt",
             id="room.interrupt",
@@ -57,7 +57,7 @@ class RoomScreen(Screen[None]):
             tooltip="Page older turns back in from the database",
         ),
         Binding(
-            "ctrl+e",
+            "ctrl+r",
             "export",
             "Export",
             id="room.export",
@@ -111,7 +111,8 @@ class RoomScreen(Screen[None]):
         result = await room.run()
         self.stopped = result.reason
         self.notify(f"stopped: {result.reason}", title="the room is over")
-        self.query_one(HumanInput).border_title = "the room is over (ctrl+q to quit)"
+        self._not_asked()
+        self._status()
 
     @work(group="feed")
     async def pump(self) -> None:
@@ -140,6 +141,8 @@ class RoomScreen(Screen[None]):
                 people.set_state(str(env.metadata.get("agent")), "error")
             elif event == "skipped":
                 people.set_state(str(env.metadata.get("agent")), "skipped")
+                if self.room.human is not None and env.metadata.get("agent") == self.room.human.id:
+                    self._not_asked()
             elif event == "input_requested":
                 self._your_turn(env.receiver)
         current = self.room.coordinator.current_speaker if self.room.coordinator else None
@@ -154,7 +157,14 @@ class RoomScreen(Screen[None]):
                 pane.catch_up(list(conv.messages))
         self._status()
 
+    def _not_asked(self) -> None:
+        box = self.query_one(HumanInput)
+        box.remove_class("asked")
+        box.border_title = "the room is over (ctrl+q to quit)" if self.stopped else "you"
+
     def _your_turn(self, who: str) -> None:
+        if self.stopped:
+            return
         box = self.query_one(HumanInput)
         box.border_title = f"your turn, {who}: say something (Enter sends)"
         box.add_class("asked")
@@ -202,9 +212,7 @@ class RoomScreen(Screen[None]):
 
     @on(HumanInput.Submitted)
     async def _submitted(self, event: HumanInput.Submitted) -> None:
-        box = self.query_one(HumanInput)
-        box.remove_class("asked")
-        box.border_title = "you"
+        self._not_asked()
         await self.handle_input(event.text)
 
     async def handle_input(self, text: str) -> None:

@@ -18,7 +18,7 @@ class Participants(DataTable):
     def on_mount(self) -> None:
         self.add_column("who", key="who")
         self.add_column("model", key="model")
-        self.add_column("state", key="state")
+        self.add_column("state", key="state", width=max(len(s) for s in STATES))
 
     def set_participants(self, rows: list[tuple[str, str]]) -> None:
         for name, model in rows:

@@ -1,0 +1,99 @@
+"""End to end, as a person uses it: the real ``agentroom`` command in a real terminal (tmux).
+
+It starts the room on a temporary database, waits for the agents' turns on
+screen, types as the human with ``send-keys``, reads the screen with
+``capture-pane``, quits, and finds the human's message in ``agentroom sessions
+show``.  ``.ci/run`` installs tmux; without it the test says so and skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+AGENTROOM = Path(sys.executable).with_name("agentroom")
+
+
+def tmux(*args: str) -> str:
+    done = subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=30)
+    return done.stdout
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-p", "-t", session)
+
+
+def wait_for(session: str, text: str, timeout: float = 60) -> str:
+    end = time.monotonic() + timeout
+    shown = ""
+    while time.monotonic() < end:
+        shown = screen(session)
+        if text in shown:
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; the screen was:\n{shown}")
+
+
+@pytest.fixture
+def room_env(tmp_path):
+    return {
+        **os.environ,
+        "AGENTROOM_DB": str(tmp_path / "room.db"),
+        "AGENTROOM_CONFIG": str(tmp_path / "config.yaml"),
+        "AGENTROOM_OFFLINE_WPS": "40",
+        "OLLAMA_HOST": "127.0.0.1:9",
+        "TERM": "xterm-256color",
+    }
+
+
+def test_a_person_talks_in_the_room_and_finds_it_saved(room_env, tmp_path):
+    session = f"agentroom-e2e-{uuid.uuid4().hex[:8]}"
+    command = f"{AGENTROOM} run debate"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "130", "-y", "40", command],
+        env=room_env,
+        check=True,
+        timeout=30,
+    )
+    try:
+        shown = wait_for(session, "your turn, human", timeout=90)
+        assert "pro" in shown and "con" in shown and "moderator" in shown
+        assert "offline demo model" in shown  # the status bar names the model
+        tmux("send-keys", "-t", session, "-l", "hello from a real terminal")
+        tmux("send-keys", "-t", session, "Enter")
+        wait_for(session, "hello from a real terminal")
+        tmux("send-keys", "-t", session, "C-q")
+        end = time.monotonic() + 20
+        while time.monotonic() < end and session in tmux("list-sessions"):
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+    listed = subprocess.run(
+        [str(AGENTROOM), "sessions", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=room_env,
+        timeout=60,
+    )
+    (room,) = json.loads(listed.stdout)
+    shown = subprocess.run(
+        [str(AGENTROOM), "sessions", "show", room["id"], "--json"],
+        capture_output=True,
+        text=True,
+        env=room_env,
+        timeout=60,
+    )
+    envelopes = json.loads(shown.stdout)["envelopes"]
+    said = [e for e in envelopes if e["sender"] == "human" and e["type"] == "message"]
+    assert [e["content"] for e in said] == ["hello from a real terminal"]
+    assert room["state"] == "stopped"  # quitting closes the session cleanly

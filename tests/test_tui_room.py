@@ -1,0 +1,216 @@
+"""The room in the terminal, driven with Textual's Pilot: content first, then snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentroom.models.replay import ReplayClient
+from agentroom.tui.app import AgentroomApp
+from agentroom.tui.live import RoomOptions
+from agentroom.tui.widgets.agent_pane import AgentPane
+from agentroom.tui.widgets.human_input import HumanInput
+from agentroom.tui.widgets.participants import Participants
+from agentroom.tui.widgets.status_bar import StatusBar
+from agentroom.tui.widgets.transcript import QuietLine, Transcript
+from agentroom.workflows import parse_workflow
+
+ROOM = """
+name: Test room
+task: Pick a name for the cat.
+agents:
+  - id: alice
+    role: planner
+  - id: bob
+    role: critic
+humans:
+  - id: human
+    timeout: {timeout}
+strategy:
+  name: round-robin
+  order: [alice, bob, human]
+termination:
+  max_messages: {limit}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _config(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTROOM_CONFIG", str(tmp_path / "config.yaml"))
+
+
+def make_app(db_path, replies, *, timeout=5, limit=12, delay=0.0):
+    workflow = parse_workflow(ROOM.format(timeout=timeout, limit=limit))
+    model = ReplayClient(replies, delay=delay)
+    options = RoomOptions(db=db_path, workflow=workflow, default_model=model)
+    return AgentroomApp(options, db=db_path), model
+
+
+async def until(pilot, check, timeout=10.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        await pilot.pause(0.05)
+        if check():
+            return
+    raise AssertionError("the screen never got there")
+
+
+def turns(app):
+    return [(t.sender, t.text) for t in app.room_screen.query_one(Transcript).turns]
+
+
+async def test_a_full_room_run_on_the_replay_model(db_path):
+    app, _ = make_app(
+        db_path, ["Call it Miso.", "Too plain.", "Then Biscuit."], timeout=0.05, limit=4
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.room_screen.stopped is not None)
+        screen = app.room_screen
+        assert turns(app) == [
+            ("room", "Pick a name for the cat."),
+            ("alice", "Call it Miso."),
+            ("bob", "Too plain."),
+            ("alice", "Then Biscuit."),
+        ]
+        quiet = [str(w.render()) for w in screen.query(QuietLine)]
+        assert any("skipping their turn" in line for line in quiet)  # the silent human
+        assert any("stopped: reached 4 messages" in line for line in quiet)
+        people = screen.query_one(Participants)
+        assert set(people.states) == {"alice", "bob", "human"}
+        status = str(screen.query_one(StatusBar).render())
+        assert "round-robin" in status and "model: replay" in status and "stopped" in status
+        pane = screen.query_one(AgentPane)
+        assert pane.agent_id == "alice" and pane.shown == 4  # alice's own view
+
+
+async def test_typing_to_everyone_and_to_one_agent(db_path):
+    app, model = make_app(db_path, ["one", "two", "three", "four", "five"], timeout=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        box = app.room_screen.query_one(HumanInput)
+        await until(pilot, lambda: "your turn" in str(box.border_title))
+        assert box.has_focus
+        await pilot.press(*"hello all", "enter")
+        await until(pilot, lambda: ("human", "hello all") in turns(app))
+        await until(pilot, lambda: "your turn" in str(box.border_title))
+        await pilot.press(*"@b", "tab")  # completes to @bob
+        assert box.text == "@bob "
+        await pilot.press(*"just for you", "enter")
+        await until(pilot, lambda: len(model.requests) >= 5)
+        bobs_turn = model.requests[4]  # alice, bob, alice, bob(4th call is index 3)...
+        seen = [m.content for m in model.requests[-1].messages]
+    everyone = [m.content for r in model.requests for m in r.messages]
+    assert any("human: hello all" in c for c in everyone)
+    assert "human (to you): just for you" in [m.content for m in bobs_turn.messages] or any(
+        "human (to you): just for you" in c for c in seen
+    )
+
+
+async def test_stop_from_the_input_ends_the_room(db_path):
+    app, _ = make_app(db_path, ["a"] * 20, timeout=5, limit=50)
+    async with app.run_test(size=(120, 40)) as pilot:
+        box = app.room_screen.query_one(HumanInput)
+        await until(pilot, lambda: "your turn" in str(box.border_title))
+        await pilot.press(*"/stop", "enter")
+        await until(pilot, lambda: app.room_screen.stopped is not None)
+        assert app.room_screen.stopped == "stopped by the human"
+
+
+async def test_switching_strategy_mid_session_from_the_menu(db_path):
+    app, _ = make_app(db_path, ["x"] * 30, timeout=5, limit=40)
+    async with app.run_test(size=(120, 40)) as pilot:
+        box = app.room_screen.query_one(HumanInput)
+        await until(pilot, lambda: "your turn" in str(box.border_title))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
+        await pilot.press("down", "enter")  # round-robin -> role-based
+        await until(pilot, lambda: app.room_screen.room.coordinator.strategy.name == "role-based")
+        await pilot.press(*"/stop", "enter")
+        await until(pilot, lambda: app.room_screen.stopped is not None)
+        quiet = [str(w.render()) for w in app.room_screen.query(QuietLine)]
+    assert any("strategy switched from round-robin to role-based" in q for q in quiet)
+
+
+async def test_interrupting_a_streaming_agent_keeps_its_partial_reply(db_path):
+    long = " ".join(f"w{i}" for i in range(300))
+    app, _ = make_app(db_path, [long, "short"], timeout=5, delay=0.01)
+    async with app.run_test(size=(120, 40)) as pilot:
+        transcript = app.room_screen.query_one(Transcript)
+        await until(
+            pilot, lambda: any(t.streaming and t.sender == "alice" for t in transcript.turns)
+        )
+        await pilot.press("escape")
+        await until(
+            pilot, lambda: any("(interrupted)" in str(t.head.render()) for t in transcript.turns)
+        )
+        (alice,) = [t for t in transcript.turns if t.sender == "alice"]
+        assert alice.text.startswith("w0 w1") and "w299" not in alice.text
+        assert alice.has_class("interrupted")
+
+
+async def test_theme_is_chosen_and_remembered(db_path, tmp_path):
+    app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert {"harbor", "ember", "paper"} <= set(app.available_themes)
+        assert app.theme == "harbor"
+        app.theme = "paper"
+        await pilot.pause()
+    assert "theme: paper" in (tmp_path / "config.yaml").read_text()
+    again, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
+    async with again.run_test(size=(100, 30)) as pilot:
+        assert again.theme == "paper"
+
+
+async def test_help_lists_every_binding_with_its_id(db_path):
+    app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        table = app.screen.query_one("#keys")
+        ids = [table.get_row_at(i)[2] for i in range(table.row_count)]
+    assert {"room.interrupt", "room.strategy", "app.help", "app.sessions", "app.workflows"} <= set(
+        ids
+    )
+
+
+async def test_remapped_keys_from_the_config(db_path, tmp_path):
+    (tmp_path / "config.yaml").write_text("keymap:\n  app.help: f12\n")
+    app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f12")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+
+
+async def test_command_palette_lists_the_rooms_commands(db_path):
+    app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"strategy")
+        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        options = app.screen.query_one(CommandList)
+        found = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+    assert any("Choose the strategy" in f for f in found)
+
+
+def test_room_snapshot(snap_compare, db_path, monkeypatch):
+    import agentroom.store.sqlite as store_module
+
+    monkeypatch.setattr(store_module, "new_id", lambda: "01a2f000-0000-7000-8000-000000000000")
+    app, _ = make_app(
+        db_path, ["Call it **Miso**.", "Too plain.", "Then Biscuit."], timeout=0.05, limit=4
+    )
+
+    async def settle(pilot):
+        def done() -> bool:
+            screen = app.room_screen
+            if screen is None or not screen.stopped:
+                return False
+            return any("stopped:" in str(w.render()) for w in screen.query(QuietLine))
+
+        await until(pilot, done)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(110, 32), run_before=settle)
