@@ -214,3 +214,30 @@ def test_room_snapshot(snap_compare, db_path, monkeypatch):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(110, 32), run_before=settle)
+
+
+async def test_the_workflow_picker_then_the_strategy_menu_open_a_room(db_path, monkeypatch):
+    monkeypatch.setenv("AGENTROOM_OFFLINE_WPS", "0")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    app = AgentroomApp(None, db=db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
+        from textual.widgets import OptionList
+
+        picker = app.screen.query_one(OptionList)
+        names = [picker.get_option_at_index(i).id for i in range(picker.option_count)]
+        assert [name.rsplit("/", 1)[-1] for name in names] == [
+            "code_review.yaml",
+            "debate.yaml",
+            "research_team.yaml",
+            "support_desk.yaml",
+            "trip_planner.yaml",
+        ]
+        picker.highlighted = 4  # trip_planner
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
+        await pilot.press("enter")  # keep the workflow's own strategy (plan-driven)
+        await until(pilot, lambda: app.room_screen is not None and app.room_screen.stopped)
+        coordinator = app.room_screen.room.coordinator
+        assert coordinator.strategy.name == "plan-driven"
+        assert app.room_screen.stopped == "the plan is complete (3 steps done)"

@@ -163,6 +163,7 @@ class AgentroomApp(App[None]):
 
     def action_workflows(self) -> None:
         from agentroom.tui.picker import WorkflowPicker
+        from agentroom.tui.strategy import StrategyMenu
 
         def chosen(path: Path | None) -> None:
             if path is None:
@@ -175,15 +176,23 @@ class AgentroomApp(App[None]):
                 self.notify(str(exc), severity="error", timeout=20)
                 return
             base = self.options or RoomOptions(db=self.db)
-            self.open_room(
-                RoomOptions(
-                    db=self.db,
-                    workflow=workflow,
-                    source=str(path),
-                    model=base.model,
-                    default_model=base.default_model,
+
+            def start(strategy: str | None) -> None:
+                if strategy is None:
+                    return
+                self.open_room(
+                    RoomOptions(
+                        db=self.db,
+                        workflow=workflow,
+                        source=str(path),
+                        strategy=strategy,
+                        model=base.model,
+                        default_model=base.default_model,
+                    )
                 )
-            )
+
+            # The strategy is chosen at the start too (the workflow's own is preselected).
+            self.push_screen(StrategyMenu(workflow.strategy.name), start)
 
         self.push_screen(WorkflowPicker(), chosen)
 
