@@ -166,21 +166,34 @@ class ConversationSystem:
     # -- loading -------------------------------------------------------------------------
 
     @classmethod
-    async def load(cls, session: Session, store: SqliteStore) -> ConversationSystem:
+    def rebuild(
+        cls,
+        session: Session,
+        store: SqliteStore,
+        refs: list[tuple[int, int | None, int, int | None, int | None]],
+        envelopes: dict[int, Envelope],
+        checkpoints: dict[str, CheckpointRecord],
+    ) -> ConversationSystem:
+        """An agent's conversation from its stored references and the room's envelopes."""
         conv = cls(session, store)
-        for row in await store.history(session):
-            if row.role == RESTORE_MARKER:
-                conv._marker_targets[row.pos] = row.prev if row.prev is not None else -1
-                conv._nodes.append(None)
-            elif row.envelope is not None:
-                role = usual_role(session.agent_id, row.envelope)
-                if row.role is not None:
-                    role = CODE_ROLE[row.role]
-                conv._nodes.append(Message.from_envelope(row.envelope, role))
-            else:  # the envelope is missing: keep positions aligned, show nothing
-                conv._marker_targets[row.pos] = row.pos - 1
-                conv._nodes.append(None)
-        conv._checkpoints = await store.checkpoints(session)
+        nodes, targets, agent = conv._nodes, conv._marker_targets, session.agent_id
+        for pos, seq, count, role_code, prev in refs:
+            while len(nodes) < pos:  # a gap in positions: keep them aligned
+                targets[len(nodes)] = len(nodes) - 1
+                nodes.append(None)
+            if role_code == RESTORE_MARKER:
+                targets[pos] = prev if prev is not None else -1
+                nodes.append(None)
+                continue
+            for offset in range(count):
+                env = envelopes.get(seq + offset) if seq is not None else None
+                if env is None:  # the envelope is missing: show nothing there
+                    targets[len(nodes)] = len(nodes) - 1
+                    nodes.append(None)
+                    continue
+                role = CODE_ROLE[role_code] if role_code is not None else usual_role(agent, env)
+                nodes.append(Message.from_envelope(env, role))
+        conv._checkpoints = checkpoints
         conv._show(conv._walk())
         return conv
 
@@ -242,8 +255,17 @@ class ConversationManager:
     async def load(cls, store: SqliteStore, session_id: str) -> ConversationManager:
         """Every agent's conversation of a saved room, as it was left."""
         manager = cls(session_id, store)
-        for session in await store.agent_sessions(session_id):
-            manager.agent_sessions[session.agent_id] = await ConversationSystem.load(session, store)
+        sessions = await store.agent_sessions(session_id)
+        refs = {s.id: await store.history_refs(s) for s in sessions}
+        # Each envelope is decoded once, however many agents saw it (status never is seen).
+        envelopes: dict[int, Envelope] = {}
+        for kind in (MessageType.MESSAGE, MessageType.ACTION):
+            async for env in store.read_envelopes(session_id, type=kind):
+                envelopes[env.seq or 0] = env
+        for session in sessions:
+            manager.agent_sessions[session.agent_id] = ConversationSystem.rebuild(
+                session, store, refs[session.id], envelopes, await store.checkpoints(session)
+            )
         # Nobody listens until registered again: a resumed room records only for the
         # agents that are back in it.
         return manager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 
@@ -57,6 +58,14 @@ async def until(pilot, check, timeout=10.0):
     raise AssertionError("the screen never got there")
 
 
+def settled(app) -> bool:
+    """The room has stopped and the screen has drawn everything up to the stop."""
+    screen = app.room_screen
+    if screen is None or not screen.stopped:
+        return False
+    return any("stopped:" in str(w.render()) for w in screen.query(QuietLine))
+
+
 def turns(app):
     return [(t.sender, t.text) for t in app.room_screen.query_one(Transcript).turns]
 
@@ -66,7 +75,7 @@ async def test_a_full_room_run_on_the_replay_model(db_path):
         db_path, ["Call it Miso.", "Too plain.", "Then Biscuit."], timeout=0.05, limit=4
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.room_screen.stopped is not None)
+        await until(pilot, lambda: settled(app))
         screen = app.room_screen
         assert turns(app) == [
             ("room", "Pick a name for the cat."),
@@ -204,12 +213,7 @@ def test_room_snapshot(snap_compare, db_path, monkeypatch):
     )
 
     async def settle(pilot):
-        def done() -> bool:
-            screen = app.room_screen
-            if screen is None or not screen.stopped:
-                return False
-            return any("stopped:" in str(w.render()) for w in screen.query(QuietLine))
-
+        done = partial(settled, app)
         await until(pilot, done)
         await pilot.pause(0.3)
 

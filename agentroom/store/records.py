@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agentroom.protocol import Envelope
-
 
 @dataclass(frozen=True, slots=True)
 class RoomInfo:
@@ -56,20 +54,6 @@ class RoomInfo:
             "agents": list(self.agents),
             "metadata": self.metadata,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    """One node of an agent's history: a seen envelope, or a restore marker (``envelope=None``).
-
-    ``role`` is None when it is the usual one for the envelope (see the schema).
-    """
-
-    pos: int
-    role: int | None
-    seq: int | None
-    prev: int | None
-    envelope: Envelope | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from agentroom.errors import (
 from agentroom.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
 from agentroom.protocol import Envelope, MessageType, Session
 from agentroom.store.codec import TYPE_CODE, decode_metadata, encode_metadata, row_envelope
-from agentroom.store.records import CheckpointRecord, HistoryRow, RoomInfo
+from agentroom.store.records import CheckpointRecord, RoomInfo
 from agentroom.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from agentroom.store.writer import (
     AGENT_SESSION,
@@ -322,37 +322,21 @@ class SqliteStore:
             for sid, agent, title, created, updated, metadata in rows
         ]
 
-    async def history(self, session: Session) -> list[HistoryRow]:
-        """An agent's history nodes in order, each joined to the envelope it references.
+    async def history_refs(
+        self, session: Session
+    ) -> list[tuple[int, int | None, int, int | None, int | None]]:
+        """An agent's history as stored: (pos, seq, n, role, prev) rows, runs not expanded.
 
-        Run rows (``n`` > 1) are expanded, so there is one :class:`HistoryRow`
-        per position; a position whose envelope is missing comes back with
-        ``envelope=None`` rather than shifting the ones after it.
+        Loading a whole room reads these for every agent and the envelopes once,
+        instead of joining (and decoding) each envelope once per agent that saw it.
         """
         await self.flush()
-        room_key = await self._room_key(session.session_id)
-        names = await self._names(room_key)
         async with self._db.execute(
-            "SELECT h.pos, h.seq, h.role, h.prev, e.seq, e.uid, e.sender, e.receiver, e.type, "
-            "e.content, e.created, e.reply_to, e.metadata FROM history h "
-            "JOIN agent_sessions s ON s.id = h.agent_session "
-            "LEFT JOIN envelopes e ON e.room = ? AND e.seq >= h.seq "
-            "AND e.seq < h.seq + coalesce(h.n, 1) "
-            "WHERE s.uid = ? ORDER BY h.pos, e.seq",
-            (room_key, session.id),
+            "SELECT h.pos, h.seq, coalesce(h.n, 1), h.role, h.prev FROM history h "
+            "JOIN agent_sessions s ON s.id = h.agent_session WHERE s.uid = ? ORDER BY h.pos",
+            (session.id,),
         ) as cur:
-            rows = await cur.fetchall()
-        out: list[HistoryRow] = []
-        for pos, first_seq, role, prev, *env in rows:
-            at = pos if env[0] is None else pos + env[0] - first_seq
-            while len(out) < at:  # a referenced envelope is missing: keep positions true
-                out.append(HistoryRow(len(out), None, None, None, None))
-            if env[0] is None:
-                out.append(HistoryRow(pos, role, first_seq, prev, None))
-            else:
-                envelope = row_envelope(session.session_id, names, *env)
-                out.append(HistoryRow(at, role, env[0], prev, envelope))
-        return out
+            return list(await cur.fetchall())
 
     async def checkpoints(self, session: Session) -> dict[str, CheckpointRecord]:
         await self.flush()

@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
@@ -106,6 +107,11 @@ class RoomScreen(Screen[None]):
         self.query_one(HumanInput).names = list(engine.agents)
         if rows:
             self._show_agent(rows[0][0])
+        if room.options.session_id is not None:  # a resumed session: show where it was
+            recent = await engine.store.read_envelopes_before(
+                engine.session_id, engine.bus.last_seq + 1, 60
+            )
+            await self.query_one(Transcript).preload(recent)
         self.pump()
         self.app.sub_title = room.workflow.name if room.workflow else ""
         result = await room.run()
@@ -121,10 +127,13 @@ class RoomScreen(Screen[None]):
         transcript = self.query_one(Transcript)
         while True:
             batch = await feed.get_batch()
-            if not batch:
+            if not batch or not self.is_attached:
                 return
-            await transcript.add(batch)
-            self._after(batch)
+            try:
+                await transcript.add(batch)
+                self._after(batch)
+            except NoMatches:  # the screen is being taken down while the room closes
+                return
             await asyncio.sleep(REFRESH)
 
     # -- what a batch changes ------------------------------------------------------------------
@@ -296,7 +305,7 @@ class RoomScreen(Screen[None]):
         self.notify(f"exported to {path}")
 
     async def fork(self) -> None:
-        from agentroom.store.fork import fork_session
+        from agentroom.fork import fork_session
 
         engine = self.room.engine
         if engine is None:

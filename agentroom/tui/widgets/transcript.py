@@ -148,6 +148,11 @@ class Transcript(VerticalScroll):
             self.oldest_seq = max(getattr(w, "seq", 0) for w in doomed)
             await self.remove_children(doomed)
 
+    async def preload(self, envs: list[Envelope]) -> None:
+        """Start from the end of a saved session (older turns page in on demand)."""
+        await self.add(envs)
+        self.oldest_seq = max(0, (envs[0].seq or 1) - 1) if envs else 0
+
     async def load_older(self, count: int = 50) -> int:
         """Page older turns back in from SQLite (above the first shown); returns how many."""
         if self.reader is None or self.oldest_seq <= 0:

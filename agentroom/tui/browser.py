@@ -1,0 +1,208 @@
+"""The session browser: every saved session, to replay, resume, fork (from the replay) or delete.
+
+It reads the store (the SQLite log) and nothing else: no model is run here.
+The screen's result tells the app what to open live: ``("resume", id)`` for
+a session picked with ``r``, ``("fork", id)`` for a fork made in the replay,
+``None`` when the user just went back.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Label, Static
+
+from agentroom.errors import AgentroomError
+from agentroom.fork import delete_session
+from agentroom.store import RoomInfo, SqliteStore
+
+SHORT_ID = 18
+"""As many characters of an id as ``agentroom sessions list`` shows (any unique prefix works)."""
+
+BrowserResult = tuple[str, str] | None
+
+
+def started_text(room: RoomInfo) -> str:
+    return f"{room.created_at:%Y-%m-%d %H:%M}"
+
+
+class ConfirmDelete(ModalScreen[bool]):
+    """Yes or no: delete this session for good?"""
+
+    CSS_PATH = "browser.tcss"
+    BINDINGS = [
+        Binding("y", "answer(True)", "Delete", id="browser.confirm_yes"),
+        Binding("n,escape", "answer(False)", "Keep", id="browser.confirm_no"),
+    ]
+
+    def __init__(self, room: RoomInfo) -> None:
+        super().__init__()
+        self.room = room
+
+    def compose(self) -> ComposeResult:
+        room = self.room
+        with Vertical(id="confirm-dialog"):
+            name = room.title or room.id[:SHORT_ID]
+            yield Label(Text(f"Delete “{name}”?"), id="confirm-question")
+            yield Label(
+                f"{room.messages} messages, {room.last_seq} envelopes, "
+                f"{len(room.agents)} agents. This cannot be undone; forks of it stay.",
+                id="confirm-details",
+            )
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Delete (y)", variant="error", id="confirm-yes")
+                yield Button("Keep (n)", variant="primary", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+class SessionBrowser(Screen[BrowserResult]):
+    """Saved sessions, most recently active first; see the module docstring."""
+
+    CSS_PATH = "browser.tcss"
+    AUTO_FOCUS = "#sessions"
+    BINDINGS = [
+        Binding("enter,o", "open_replay", "Replay", id="browser.replay"),
+        Binding("r", "resume", "Resume", id="browser.resume"),
+        Binding("d", "delete", "Delete", id="browser.delete"),
+        Binding("escape", "back", "Back", id="browser.back"),
+    ]
+
+    def __init__(
+        self, store: SqliteStore, *, limit: int | None = None, autoplay: bool = True
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.limit = limit
+        self.autoplay = autoplay
+        """Whether a replay opened from here starts playing at once."""
+        self.rooms: dict[str, RoomInfo] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Label("Saved sessions", id="browser-heading")
+        table: DataTable[Text] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        table.add_column("title", key="title")
+        table.add_column("started (UTC)", key="started")
+        table.add_column("agents", key="agents")
+        table.add_column("messages", key="messages")
+        table.add_column("state", key="state")
+        table.add_column("id", key="id")
+        yield table
+        yield Static("No saved sessions yet. Start a room and it is kept here.", id="browser-empty")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self.reload()
+
+    # -- the table --------------------------------------------------------------------------
+
+    async def reload(self, select: str | None = None) -> None:
+        """Read the sessions again; keep the cursor on ``select`` (or the current one)."""
+        table = self.query_one("#sessions", DataTable)
+        keep = select or self.selected
+        row = table.cursor_row
+        rooms = await self.store.list_rooms(self.limit)
+        self.rooms = {room.id: room for room in rooms}
+        table.clear()
+        for room in rooms:
+            cells = (  # Text, not str: a title is never read as markup
+                room.title or "-",
+                started_text(room),
+                ", ".join(room.agents) or "-",
+                f"{room.messages:>8}",
+                room.live_state,
+                room.id[:SHORT_ID],
+            )
+            table.add_row(*(Text(cell, no_wrap=True) for cell in cells), key=room.id)
+        empty = not rooms
+        table.display = not empty
+        self.query_one("#browser-empty").display = empty
+        count = len(rooms)
+        self.query_one("#browser-heading", Label).update(
+            f"Saved sessions ({count})" if count else "Saved sessions"
+        )
+        if keep in self.rooms:
+            table.move_cursor(row=table.get_row_index(keep))
+        elif rooms:  # the one under the cursor is gone: the next one takes its place
+            table.move_cursor(row=min(max(row, 0), len(rooms) - 1))
+
+    @property
+    def selected(self) -> str | None:
+        """The id of the session under the cursor."""
+        table = self.query_one("#sessions", DataTable)
+        if not table.row_count:
+            return None
+        row = min(max(table.cursor_row, 0), table.row_count - 1)
+        key = table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+        return key
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_replay(event.row_key.value)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_open_replay(self) -> None:
+        if (sid := self.selected) is not None:
+            self.open_replay(sid)
+
+    def open_replay(self, session_id: str) -> None:
+        from agentroom.tui.replay import ReplayScreen
+
+        async def done(result: tuple[str, str] | None) -> None:
+            if result is not None and result[0] == "fork":
+                self.dismiss(result)  # the app continues the fork live
+            else:
+                await self.reload(session_id)
+
+        self.app.push_screen(ReplayScreen(self.store, session_id, autoplay=self.autoplay), done)
+
+    def action_resume(self) -> None:
+        sid = self.selected
+        if sid is None:
+            return
+        room = self.rooms[sid]
+        if room.live_state == "running":
+            self.notify(
+                f"“{room.title or sid[:SHORT_ID]}” is running; replay it and fork it instead",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.dismiss(("resume", sid))
+
+    def action_delete(self) -> None:
+        sid = self.selected
+        if sid is None:
+            return
+        room = self.rooms[sid]
+
+        async def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                await delete_session(self.store, sid)
+            except AgentroomError as exc:
+                self.notify(str(exc), severity="error", timeout=10, markup=False)
+                return
+            await self.reload()
+            self.notify(f"deleted “{room.title or sid[:SHORT_ID]}”", markup=False)
+
+        self.app.push_screen(ConfirmDelete(room), answered)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
