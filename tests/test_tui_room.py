@@ -245,3 +245,38 @@ async def test_the_workflow_picker_then_the_strategy_menu_open_a_room(db_path, m
         coordinator = app.room_screen.room.coordinator
         assert coordinator.strategy.name == "plan-driven"
         assert app.room_screen.stopped == "the plan is complete (3 steps done)"
+
+
+async def test_fork_from_a_replay_continues_live(db_path, monkeypatch):
+    from agentroom import Engine
+    from agentroom.models.offline import OfflineModel
+
+    monkeypatch.setenv("AGENTROOM_OFFLINE_WPS", "0")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    workflow = parse_workflow(ROOM.format(timeout=0.01, limit=5))
+    async with Engine.open(db_path) as engine:
+        await engine.run_workflow(workflow, default_model=OfflineModel(words_per_second=0))
+        source = engine.session_id
+    app = AgentroomApp(None, db=db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
+        await app.action_sessions()
+        await until(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
+        await pilot.press("enter")  # replay the only session
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ReplayScreen")
+        await pilot.press("space")  # pause the autoplay
+        for _ in range(3):
+            await pilot.press("n")
+        at = app.screen.position
+        await pilot.press("f")  # fork here, and continue it live
+        await until(pilot, lambda: app.room_screen is not None and app.room_screen.room.engine)
+        room = app.room_screen.room
+        fork = room.engine.session_id
+        await until(
+            pilot, lambda: len(room.coordinator.room.recent) >= 1 and room.engine.bus.last_seq > at
+        )
+        assert fork != source
+        first_new = [e for e in room.coordinator._seen if e.type.value == "message"]
+        assert first_new and all((e.seq or 0) > at for e in first_new)
+        info = await room.engine.store.get_room(fork)
+        assert info.metadata["forked_from"] == {"session": source, "seq": at}
