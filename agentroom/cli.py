@@ -397,6 +397,14 @@ def run_command(
     """
     from agentroom.workflows import DEFAULT_WORKFLOW, find_workflow, load_workflow
 
+    if workflow is None and not headless and interactive():
+        try:
+            find_workflow(DEFAULT_WORKFLOW)
+        except AgentroomError:  # no default to open: the picker opens first instead
+            from agentroom.tui.app import AgentroomApp
+
+            AgentroomApp(None, db=db_for(ctx, db)).run()
+            return
     path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
     wf = run_sync(lambda: load_workflow(path))
     if strategy is not None and strategy not in STRATEGY_NAMES:

@@ -1,5 +1,8 @@
 """The live transcript: a bounded window of turn widgets, streamed replies, older turns on demand.
 
+A message that arrives whole is one light widget (:class:`SaidLine`); only a
+reply being streamed gets a Markdown widget of its own, fed by its stream.
+
 It holds at most ``window`` turns (``layout: stream``, anchored to the bottom
 unless the reader scrolls up); older ones are pruned and paged back in from
 SQLite when asked.  A streamed reply is one :class:`MessageTurn` fed through
@@ -11,7 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from rich.console import Group
+from rich.markdown import Markdown as RichMarkdown
+from rich.padding import Padding
+from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static
 from textual.widgets._markdown import MarkdownStream
 
@@ -78,6 +86,30 @@ class MessageTurn(Vertical):
             await self.body.update(env.content)
 
 
+class SaidLine(Widget):
+    """A message that arrived whole: one light widget (header and Markdown in one render)."""
+
+    DEFAULT_CSS = "SaidLine { height: auto; }"
+
+    def __init__(self, env: Envelope) -> None:
+        interrupted = bool(env.metadata.get("interrupted"))
+        super().__init__(classes="said interrupted" if interrupted else "said")
+        self.envelope = env
+        self.seq = env.seq or 0
+        self.sender = env.sender
+        self.text = env.content
+        self.streaming = False
+        self._head = _header(env, interrupted=interrupted)
+
+    def render(self) -> Group:
+        colour = self.app.theme_variables.get(
+            "warning" if self.has_class("interrupted") else "accent"
+        )
+        head = Text(self._head, style=f"bold {colour}" if colour else "bold")
+        body = Padding(RichMarkdown(self.text), (0, 0, 0, 2))
+        return Group(head, body)
+
+
 class QuietLine(Static):
     """An action or status, shown small and dim: the room's bookkeeping, not its dialogue."""
 
@@ -102,20 +134,20 @@ class Transcript(VerticalScroll):
         self.anchor()
 
     @property
-    def turns(self) -> list[MessageTurn]:
-        return [w for w in self.children if isinstance(w, MessageTurn)]
+    def turns(self) -> list[MessageTurn | SaidLine]:
+        return [w for w in self.children if isinstance(w, MessageTurn | SaidLine)]
 
-    def _widget_for(self, env: Envelope) -> MessageTurn | QuietLine | None:
+    def _widget_for(self, env: Envelope) -> SaidLine | QuietLine | None:
         event = env.metadata.get("event")
         if env.type is MessageType.MESSAGE:
-            return MessageTurn(env)
+            return SaidLine(env)
         if event in QUIET:
             return None
         return QuietLine(env)
 
     async def add(self, batch: list[Envelope]) -> None:
         """Show a batch of envelopes, in seq order."""
-        new: list[MessageTurn | QuietLine] = []
+        new: list[MessageTurn | SaidLine | QuietLine] = []
         for env in batch:
             event = env.metadata.get("event")
             turn_id = env.metadata.get("turn")
