@@ -507,68 +507,49 @@ async def play(
     session_id: str | None = None,
 ) -> None:
     """Run (or resume) a workflow headless: live transcript out, human lines in."""
-    from agentroom.engine import Engine
-    from agentroom.errors import SessionNotFoundError
     from agentroom.headless import TranscriptPrinter, human_input
-    from agentroom.models.spec import make_client, resolve
-    from agentroom.runner import build_room, workflow_metadata
-    from agentroom.workflows import Workflow
-
-    if workflow is not None:
-        resolution = await resolve(workflow=workflow.model, cli=model)
-        metadata = workflow_metadata(workflow, source, str(resolution.spec))
-    else:
-        resolution, metadata = None, None
+    from agentroom.runner import LiveRoom, RoomOptions
 
     def write(text: str = "", end: str = "\n") -> None:
         out.print(text, end=end, markup=False, highlight=False)
 
-    async with Engine.open(
-        db, session_id=session_id, title=workflow.name if workflow else "", metadata=metadata
-    ) as engine:
-        state = None
-        if session_id is not None:
-            room = await engine.store.get_room(engine.session_id)
-            saved = room.metadata.get("workflow")
-            if not saved:
-                raise SessionNotFoundError(
-                    f"session {engine.session_id} was not started from a workflow; "
-                    "there is nothing to resume"
-                )
-            workflow = Workflow.model_validate(saved)
-            resolution = await resolve(
-                workflow=workflow.model, cli=model or room.metadata.get("model")
-            )
-            checkpoint = await engine.store.load_room_state(engine.session_id)
-            state = checkpoint[1] if checkpoint else None
-        assert resolution is not None
-        default_model = make_client(resolution.spec)
-        coordinator = build_room(
-            engine, workflow, default_model, strategy=strategy, max_messages=max_messages
+    room = LiveRoom(
+        RoomOptions(
+            db=db,
+            workflow=workflow,
+            source=source,
+            task=task,
+            strategy=strategy,
+            model=model,
+            max_messages=max_messages,
+            session_id=session_id,
+            feed=False,
         )
+    )
+    try:
+        await room.open()
+        engine, coordinator = room.engine, room.coordinator
+        assert engine is not None and coordinator is not None and room.workflow is not None
+        assert room.model is not None and room.resolution is not None
         printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text))
-        humans = [engine.get_agent(h.id) for h in workflow.humans]
         await engine.bus.announce(
-            f"{workflow.name}: {', '.join(a.id for a in workflow.agents)} on "
-            f"{default_model.label} ({resolution.reason}); {coordinator.strategy.name}",
-            metadata={"event": "room_opened", "model": default_model.label},
+            f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
+            f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
+            metadata={"event": "room_opened", "model": room.model.label},
         )
-        task_text = task or workflow.task or "Introduce yourselves."
-        if state is not None:
-            # --max-messages on resume means that many more, whatever stopped the run.
-            fresh = state.get("stopped") is not None or max_messages is not None
-            await coordinator.resume_from(state, fresh_budget=fresh)
+        if session_id is not None:
             await engine.bus.announce(
                 f"resumed after {coordinator.turns} turns", metadata={"event": "resumed_session"}
             )
-            task_text = None
-        async with human_input(coordinator, humans):  # type: ignore[arg-type]
-            result = await coordinator.run(task_text)
+        async with human_input(coordinator, room.humans):
+            result = await room.run()
         await engine.flush()
         await printer.aclose()  # everything published is on screen before the last word
         write()
         out.print(f"Session: [bold]{result.session_id}[/] ({result.reason})")
         out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")
+    finally:
+        await room.close()
 
 
 def main() -> None:
