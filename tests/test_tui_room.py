@@ -283,3 +283,36 @@ async def test_fork_from_a_replay_continues_live(db_path, monkeypatch):
         assert first_new and all((e.seq or 0) > at for e in first_new)
         info = await room.engine.store.get_room(fork)
         assert info.metadata["forked_from"] == {"session": source, "seq": at}
+
+
+async def test_scrolling_to_the_top_pages_older_turns_back_in(db_path):
+    from textual.app import App, ComposeResult
+
+    from agentroom import Engine, ScriptedAgent
+
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("a", lambda turn: f"line {len(turn.messages)}"))
+        for _ in range(120):
+            await engine.run_agent_turn("a")
+        sid = engine.session_id
+        store = engine.store
+
+        async def older(before: int, count: int):
+            return await store.read_envelopes_before(sid, before, count)
+
+        class Host(App):
+            def compose(self) -> ComposeResult:
+                yield Transcript(window=40, reader=older)
+
+        app = Host()
+        async with app.run_test(size=(80, 24)) as pilot:
+            transcript = app.query_one(Transcript)
+            await transcript.add([e async for e in store.read_envelopes(sid)])
+            await pilot.pause()
+            assert len(transcript.turns) == 40 and transcript.oldest_seq == 80
+            transcript.scroll_end(animate=False)
+            await pilot.pause()
+            transcript.scroll_home(animate=False)
+            await until(pilot, lambda: transcript.oldest_seq < 80)
+            first = transcript.turns[0]
+            assert first.seq == transcript.oldest_seq + 1 and len(transcript.turns) == 90

@@ -132,6 +132,20 @@ class Transcript(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
+        self._paging = False
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Scrolled up to the top with older turns pruned: page them back in.
+        if new_value <= 0 < old_value and self.oldest_seq > 0 and not self._paging:
+            self._paging = True
+            self.run_worker(self._page_in(), exclusive=True, group="older")
+
+    async def _page_in(self) -> None:
+        try:
+            await self.load_older()
+        finally:
+            self._paging = False
 
     @property
     def turns(self) -> list[MessageTurn | SaidLine]:
