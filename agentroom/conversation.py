@@ -28,12 +28,28 @@ def usual_role(agent_id: str, envelope: Envelope) -> Role:
     return Role.ASSISTANT if envelope.sender == agent_id else Role.USER
 
 
+Lazy = tuple[Role, Envelope]
+"""A history entry loaded from SQLite but not yet needed as a :class:`Message`."""
+
+
+def _materialize(entries: list[Message | Lazy], start: int, stop: int) -> list[Message]:
+    """The entries in ``start:stop`` as Messages, made (once) from what was loaded."""
+    out = []
+    for i in range(start, stop):
+        entry = entries[i]
+        if entry.__class__ is tuple:
+            role, env = entry  # type: ignore[misc]
+            entry = entries[i] = Message.from_envelope(env, role)
+        out.append(entry)  # type: ignore[arg-type]
+    return out
+
+
 class MessageView(Sequence[Message]):
     """A read-only, live view of an agent's visible history."""
 
     __slots__ = ("_messages",)
 
-    def __init__(self, messages: list[Message]) -> None:
+    def __init__(self, messages: list[Message | Lazy]) -> None:
         self._messages = messages
 
     def __len__(self) -> int:
@@ -44,10 +60,21 @@ class MessageView(Sequence[Message]):
     @overload
     def __getitem__(self, index: slice) -> list[Message]: ...
     def __getitem__(self, index: int | slice) -> Message | list[Message]:
-        return self._messages[index]
+        size = len(self._messages)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(size)
+            if step == 1:
+                return _materialize(self._messages, start, max(start, stop))
+            return [self[i] for i in range(start, stop, step)]
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(index)
+        return _materialize(self._messages, index, index + 1)[0]
 
     def __iter__(self) -> Iterator[Message]:
-        return iter(self._messages)
+        for i in range(len(self._messages)):
+            yield _materialize(self._messages, i, i + 1)[0]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -64,9 +91,9 @@ class ConversationSystem:
     def __init__(self, session: Session, store: SqliteStore | None = None) -> None:
         self.session = session
         self._store = store
-        self._nodes: list[Message | None] = []
+        self._nodes: list[Message | Lazy | None] = []
         self._marker_targets: dict[int, int] = {}
-        self._visible: list[Message] = []
+        self._visible: list[Message | Lazy] = []
         self._sums: list[int] = []  # running character totals of _visible, for context()
         self._checkpoints: dict[str, CheckpointRecord] = {}
 
@@ -126,12 +153,17 @@ class ConversationSystem:
         self._show(self._walk())
         return record
 
-    def _show(self, visible: list[Message]) -> None:
+    def _show(self, visible: list[Message | Lazy]) -> None:
         self._visible = visible
-        self._sums = list(accumulate(len(m.content) for m in visible))
+        self._sums = list(
+            accumulate(
+                len(e[1].content) if e.__class__ is tuple else len(e.content)  # type: ignore[union-attr]
+                for e in visible
+            )
+        )
 
-    def _walk(self) -> list[Message]:
-        out: list[Message] = []
+    def _walk(self) -> list[Message | Lazy]:
+        out: list[Message | Lazy] = []
         node = len(self._nodes) - 1
         while node >= 0:
             entry = self._nodes[node]
@@ -161,7 +193,7 @@ class ConversationSystem:
             if need > 0:
                 fits = bisect_left(sums, need) + 1  # sums[i]: chars of visible[0..i]
                 start = max(start, min(fits, end - 1))
-        return visible[start:end]
+        return _materialize(visible, start, end)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -192,7 +224,7 @@ class ConversationSystem:
                     nodes.append(None)
                     continue
                 role = CODE_ROLE[role_code] if role_code is not None else usual_role(agent, env)
-                nodes.append(Message.from_envelope(env, role))
+                nodes.append((role, env))  # made into a Message only when someone reads it
         conv._checkpoints = checkpoints
         conv._show(conv._walk())
         return conv

@@ -163,7 +163,7 @@ class RoomScreen(Screen[None]):
         if pane.agent_id and self.room.engine is not None:
             conv = self.room.engine.conversations.agent_sessions.get(pane.agent_id)
             if conv is not None:
-                pane.catch_up(list(conv.messages))
+                pane.catch_up(conv.messages)
         self._status()
 
     def _not_asked(self) -> None:
@@ -204,7 +204,7 @@ class RoomScreen(Screen[None]):
             return
         conv = engine.conversations.agent_sessions.get(agent_id)
         if conv is not None:
-            self.query_one(AgentPane).show(agent_id, list(conv.messages))
+            self.query_one(AgentPane).show(agent_id, conv.messages)
 
     @on(DataTable.RowHighlighted, "#participants")
     def _picked(self, event: DataTable.RowHighlighted) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.widgets import RichLog
 
@@ -30,16 +32,19 @@ class AgentPane(RichLog):
         self.agent_id: str | None = None
         self.shown = 0
 
-    def show(self, agent_id: str, messages: list[Message]) -> None:
+    def show(self, agent_id: str, messages: Sequence[Message]) -> None:
+        """Start over with ``agent_id``'s last messages (only those are read)."""
         self.agent_id = agent_id
         self.clear()
         self.border_title = f"{agent_id}'s own view"
-        for message in messages[-SHOWN:]:
+        total = len(messages)
+        for message in messages[max(0, total - SHOWN) : total]:
             self.write(message_line(message))
-        self.shown = len(messages)
+        self.shown = total
 
-    def catch_up(self, messages: list[Message]) -> None:
+    def catch_up(self, messages: Sequence[Message]) -> None:
         """Append what the agent saw since the last call."""
-        for message in messages[self.shown :]:
+        total = len(messages)
+        for message in messages[self.shown : total]:
             self.write(message_line(message))
-        self.shown = len(messages)
+        self.shown = total
