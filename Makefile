@@ -44,3 +44,20 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# agentroom against AutoGen, LangGraph and the OpenAI Agents SDK (bench/peers, BENCHMARKS.md),
+# in a venv of its own so the peers never become agentroom dependencies.
+PEERS_VENV  ?= .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed-peers
+
+.PHONY: bench-peers
+
+$(PEERS_STAMP): pyproject.toml bench/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/peers/requirements.txt
+	$(PEERS_VENV)/bin/python -m pip install --quiet -e .
+	touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)
+	$(PEERS_VENV)/bin/python -m bench.peers
