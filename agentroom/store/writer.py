@@ -38,6 +38,10 @@ _INSERT_ENVELOPE = (
     "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "
     "reply_to, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_UPDATE_COUNTERS = (
+    "UPDATE rooms SET last_seq = max(last_seq, ?), messages = messages + ?, "
+    "updated_at = max(updated_at, ?) WHERE id = ?"
+)
 _INSERT_HISTORY = (
     "INSERT INTO history (agent_session, pos, seq, n, role, prev) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -269,6 +273,18 @@ class GroupCommitWriter:
                 pending.agent_sessions[uid] = cur.lastrowid
             else:
                 later.append(op)
+        history_rows = _history_runs(pending, history_ops) if history_ops else []
+        counters = [
+            (last.seq or 0, messages, datetime_to_micros(last.created_at), key)
+            for key, (last, messages) in room_counts.items()
+        ]
+        if not later:
+            # The common batch (envelopes, history, counters): one trip to the database
+            # thread instead of one per statement, which is most of a lone commit's cost.
+            await db._execute(
+                _append, db._conn, pending.participant_rows, envelope_rows, history_rows, counters
+            )
+            return pending
         if pending.participant_rows:
             await db.executemany(
                 "INSERT INTO participants (room, idx, name) VALUES (?, ?, ?)",
@@ -276,16 +292,12 @@ class GroupCommitWriter:
             )
         if envelope_rows:
             await db.executemany(_INSERT_ENVELOPE, envelope_rows)
-        if history_ops:
-            await db.executemany(_INSERT_HISTORY, _history_runs(pending, history_ops))
+        if history_rows:
+            await db.executemany(_INSERT_HISTORY, history_rows)
         for op in _latest_checkpoints(later):
             await self._write_small(pending, op)
-        for key, (last, messages) in room_counts.items():
-            await db.execute(
-                "UPDATE rooms SET last_seq = max(last_seq, ?), messages = messages + ?, "
-                "updated_at = max(updated_at, ?) WHERE id = ?",
-                (last.seq or 0, messages, datetime_to_micros(last.created_at), key),
-            )
+        if counters:
+            await db.executemany(_UPDATE_COUNTERS, counters)
         await db.commit()
         return pending
 
@@ -360,3 +372,28 @@ def _latest_checkpoints(ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if op[0] == ROOM_CHECKPOINT:
             last[op[1]] = index
     return [op for i, op in enumerate(ops) if op[0] != ROOM_CHECKPOINT or last[op[1]] == i]
+
+
+def _append(
+    conn: sqlite3.Connection,
+    participants: list[tuple[Any, ...]],
+    envelopes: list[tuple[Any, ...]],
+    history: list[tuple[Any, ...]],
+    counters: list[tuple[Any, ...]],
+) -> None:
+    """One transaction of plain appends, run on the connection's own thread.
+
+    (aiosqlite's ``_execute`` is how its own methods get there; using it keeps the
+    statements and the commit of a batch in one hop.)
+    """
+    if participants:
+        conn.executemany(
+            "INSERT INTO participants (room, idx, name) VALUES (?, ?, ?)", participants
+        )
+    if envelopes:
+        conn.executemany(_INSERT_ENVELOPE, envelopes)
+    if history:
+        conn.executemany(_INSERT_HISTORY, history)
+    if counters:
+        conn.executemany(_UPDATE_COUNTERS, counters)
+    conn.commit()
