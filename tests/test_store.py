@@ -17,7 +17,7 @@ from agentroom.errors import (
     StoreWriteError,
 )
 from agentroom.store import SqliteStore
-from agentroom.store import sqlite as store_module
+from agentroom.store import opening as store_module
 from agentroom.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
 
