@@ -4,11 +4,17 @@ Ids minted by the bus are UUIDv7 with the creation microsecond inside, so the
 row keeps 16 bytes of id and a ``created`` offset of 0 (stored in no bytes at
 all).  Any other id is kept as text with an absolute ``created``, so foreign
 envelopes still round-trip exactly.
+
+The coordinator's checkpoint is taken after every turn but only the newest
+one per batch is written, so it is queued as a frozen copy (:func:`freeze_state`,
+a ``marshal`` snapshot: ~1 µs, a fifth of encoding it) and made JSON text by the
+writer (:func:`state_text`) only if it is the one written.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 from typing import Any
 
 from agentroom.ids import (
@@ -29,6 +35,12 @@ RESTORE_MARKER = 9
 """A history row that moves the agent's head back to a checkpoint (``prev``)."""
 
 _HEX = frozenset("0123456789abcdef")
+
+# One encoder each, built once: ``json.dumps`` with any keyword builds a new
+# ``JSONEncoder`` per call (same output; ``.encode`` keeps no state between calls).
+_encode_metadata = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Room checkpoints are ASCII (non-ASCII as escapes), byte for byte as they always were.
+_encode_state = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def id_bytes(value: str) -> bytes | None:
@@ -59,11 +71,36 @@ def decode_id(value: bytes | str) -> str:
 def encode_metadata(metadata: dict[str, Any]) -> str | None:
     if not metadata:
         return None
-    return json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+    return _encode_metadata(metadata)
 
 
 def decode_metadata(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
+
+
+def freeze_state(state: dict[str, Any]) -> bytes | str:
+    """A copy of ``state`` as it is now, which later changes to ``state`` cannot reach.
+
+    Plain JSON data (dicts, lists, str, int, float, bool, None, exactly those
+    types) is snapshotted with ``marshal``; anything else (an enum member, a
+    dict subclass, an object JSON cannot hold) is encoded right away, so an
+    object JSON refuses still raises here, in the caller.
+    """
+    try:
+        return marshal.dumps(state)
+    except ValueError:  # "unmarshallable object": not plain builtins
+        return _encode_state(state)
+
+
+def state_text(frozen: bytes | str) -> str:
+    """The JSON text of a :func:`freeze_state` snapshot (the writer calls this).
+
+    Raises ``TypeError``/``ValueError`` for a snapshot JSON cannot hold: one
+    that ``marshal`` took but JSON does not (a set, bytes, a circular list).
+    """
+    if frozen.__class__ is str:
+        return frozen  # type: ignore[return-value]
+    return _encode_state(marshal.loads(frozen))
 
 
 def envelope_row(room: int, env: Envelope, sender: int, receiver: int) -> tuple[Any, ...]:

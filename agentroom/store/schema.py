@@ -10,6 +10,11 @@ agent's history are envelopes ``seq .. seq+n-1`` (``n`` NULL means 1), with
 else's ``user``).  A row with ``role`` 9 is a restore marker whose ``prev``
 is the node the history continues from.
 
+An envelope's id is stored but not indexed (V3 drops V1's ``envelopes_uid``):
+nothing looks an envelope up by its id (ids are looked up only in ``rooms``
+and ``agent_sessions``), (room, seq) already refuses a second write, and the
+index cost ~22 bytes and a b-tree insert per envelope.
+
 A file is recognised as ours by ``PRAGMA application_id``; its schema version
 lives in ``schema_version`` (and ``PRAGMA user_version`` for a cheap check).
 Migrations only ever move forward, each in one transaction.
@@ -95,6 +100,13 @@ CREATE TABLE room_state (
 """
 """The coordinator's checkpoint: one small row per room, replaced after every turn."""
 
+V3 = """
+DROP INDEX IF EXISTS envelopes_uid;
+"""
+"""Envelope ids are no longer indexed (see the module docstring)."""
+
 # Index i holds the SQL that takes a database from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# A released step is never edited: a new database runs them all (V1 makes the
+# index V3 drops, on an empty table), so every file at version n has one schema.
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)

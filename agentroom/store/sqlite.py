@@ -24,7 +24,13 @@ from agentroom.errors import (
 )
 from agentroom.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
 from agentroom.protocol import Envelope, MessageType, Session
-from agentroom.store.codec import TYPE_CODE, decode_metadata, encode_metadata, row_envelope
+from agentroom.store.codec import (
+    TYPE_CODE,
+    decode_metadata,
+    encode_metadata,
+    freeze_state,
+    row_envelope,
+)
 from agentroom.store.opening import MEMORY, Durability, check_and_migrate, create_private
 from agentroom.store.records import CheckpointRecord, RoomInfo
 from agentroom.store.writer import (
@@ -132,10 +138,12 @@ class SqliteStore:
         )
 
     def save_room_state(self, uid: str, seq: int, state: dict[str, Any]) -> None:
-        """Queue the coordinator's checkpoint (replaces the previous one: a small record)."""
-        self._writer.force(
-            (ROOM_CHECKPOINT, uid, seq, json.dumps(state, separators=(",", ":")), next_micros())
-        )
+        """Queue the coordinator's checkpoint (replaces the previous one: a small record).
+
+        ``state`` is JSON data.  What is saved is ``state`` as it is now: a copy
+        is queued, and only the newest checkpoint of a batch is encoded and written.
+        """
+        self._writer.force((ROOM_CHECKPOINT, uid, seq, freeze_state(state), next_micros()))
 
     async def load_room_state(self, uid: str) -> tuple[int, dict[str, Any]] | None:
         """The last coordinator checkpoint of a room: (seq it was taken at, state)."""

@@ -22,7 +22,7 @@ from agentroom.errors import StoreWriteError
 from agentroom.ids import datetime_to_micros
 from agentroom.inbox import Inbox, InboxClosed
 from agentroom.protocol import Envelope, MessageType
-from agentroom.store.codec import envelope_row
+from agentroom.store.codec import envelope_row, state_text
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,18 @@ _UPDATE_COUNTERS = (
 )
 _INSERT_HISTORY = (
     "INSERT INTO history (agent_session, pos, seq, n, role, prev) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_PARTICIPANT = "INSERT INTO participants (room, idx, name) VALUES (?, ?, ?)"
+_SAVE_CHECKPOINT = (
+    "INSERT OR REPLACE INTO checkpoints (agent_session, name, pos, created_at, state) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_SAVE_ROOM_CHECKPOINT = (
+    "INSERT OR REPLACE INTO room_state (room, seq, state, updated_at) VALUES (?, ?, ?, ?)"
+)
+_UPDATE_ROOM_STATE = (
+    "UPDATE rooms SET state = ?, updated_at = max(updated_at, ?), "
+    "metadata = json_patch(coalesce(metadata, '{}'), coalesce(?, '{}')) WHERE id = ?"
 )
 
 
@@ -274,58 +286,25 @@ class GroupCommitWriter:
             else:
                 later.append(op)
         history_rows = _history_runs(pending, history_ops) if history_ops else []
+        small = _small_rows(pending, _latest_checkpoints(later)) if later else []
         counters = [
             (last.seq or 0, messages, datetime_to_micros(last.created_at), key)
             for key, (last, messages) in room_counts.items()
         ]
-        if not later:
-            # The common batch (envelopes, history, counters): one trip to the database
-            # thread instead of one per statement, which is most of a lone commit's cost.
-            await db._execute(
-                _append, db._conn, pending.participant_rows, envelope_rows, history_rows, counters
-            )
-            return pending
-        if pending.participant_rows:
-            await db.executemany(
-                "INSERT INTO participants (room, idx, name) VALUES (?, ?, ?)",
-                pending.participant_rows,
-            )
-        if envelope_rows:
-            await db.executemany(_INSERT_ENVELOPE, envelope_rows)
-        if history_rows:
-            await db.executemany(_INSERT_HISTORY, history_rows)
-        for op in _latest_checkpoints(later):
-            await self._write_small(pending, op)
-        if counters:
-            await db.executemany(_UPDATE_COUNTERS, counters)
-        await db.commit()
+        # The rest of the batch and its commit: one trip to the database thread
+        # instead of one per statement, which is most of a lone commit's cost.
+        # (Only a new room or agent session, which needs its rowid back, costs
+        # a trip of its own above, in the same transaction.)
+        await db._execute(
+            _append,
+            db._conn,
+            pending.participant_rows,
+            envelope_rows,
+            history_rows,
+            small,
+            counters,
+        )
         return pending
-
-    async def _write_small(self, pending: _Pending, op: tuple[Any, ...]) -> None:
-        tag = op[0]
-        if tag == CHECKPOINT:
-            _, uid, name, pos, created, state = op
-            await self._db.execute(
-                "INSERT OR REPLACE INTO checkpoints (agent_session, name, pos, created_at, state) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (pending.agent_session(uid), name, pos, created, state),
-            )
-        elif tag == ROOM_CHECKPOINT:
-            _, uid, seq, state, updated = op
-            await self._db.execute(
-                "INSERT OR REPLACE INTO room_state (room, seq, state, updated_at) "
-                "VALUES (?, ?, ?, ?)",
-                (pending.room(uid), seq, state, updated),
-            )
-        elif tag == ROOM_STATE:
-            _, uid, state, updated, metadata = op
-            await self._db.execute(
-                "UPDATE rooms SET state = ?, updated_at = max(updated_at, ?), "
-                "metadata = json_patch(coalesce(metadata, '{}'), coalesce(?, '{}')) WHERE id = ?",
-                (state, updated, metadata, pending.room(uid)),
-            )
-        else:  # pragma: no cover - a programming error, not a runtime condition
-            raise StoreWriteError(f"unknown store operation {tag!r}")
 
 
 def _history_runs(pending: _Pending, ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -374,26 +353,59 @@ def _latest_checkpoints(ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [op for i, op in enumerate(ops) if op[0] != ROOM_CHECKPOINT or last[op[1]] == i]
 
 
+def _small_rows(pending: _Pending, ops: list[tuple[Any, ...]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements for checkpoints and room-state changes, in the order they were queued.
+
+    A room checkpoint is encoded here, so only the one written is.  One that
+    JSON cannot hold (``marshal`` took it, JSON does not: a set, bytes) is
+    logged and left out, keeping the previous one, rather than failing the
+    batch and, with it, every envelope queued behind it.
+    """
+    rows: list[tuple[str, tuple[Any, ...]]] = []
+    for op in ops:
+        tag = op[0]
+        if tag == ROOM_CHECKPOINT:
+            _, uid, seq, frozen, updated = op
+            key = pending.room(uid)
+            try:
+                text = state_text(frozen)
+            except (TypeError, ValueError) as exc:
+                log.error("room %s: checkpoint at seq %s not saved: %s", uid, seq, exc)
+                continue
+            rows.append((_SAVE_ROOM_CHECKPOINT, (key, seq, text, updated)))
+        elif tag == CHECKPOINT:
+            _, uid, name, pos, created, state = op
+            rows.append((_SAVE_CHECKPOINT, (pending.agent_session(uid), name, pos, created, state)))
+        elif tag == ROOM_STATE:
+            _, uid, state, updated, metadata = op
+            rows.append((_UPDATE_ROOM_STATE, (state, updated, metadata, pending.room(uid))))
+        else:  # pragma: no cover - a programming error, not a runtime condition
+            raise StoreWriteError(f"unknown store operation {tag!r}")
+    return rows
+
+
 def _append(
     conn: sqlite3.Connection,
     participants: list[tuple[Any, ...]],
     envelopes: list[tuple[Any, ...]],
     history: list[tuple[Any, ...]],
+    small: list[tuple[str, tuple[Any, ...]]],
     counters: list[tuple[Any, ...]],
 ) -> None:
-    """One transaction of plain appends, run on the connection's own thread.
+    """A batch's rows and its commit, run on the connection's own thread.
 
     (aiosqlite's ``_execute`` is how its own methods get there; using it keeps the
-    statements and the commit of a batch in one hop.)
+    statements and the commit of a batch in one hop.)  On an error nothing is
+    committed; the writer rolls back and retries the whole batch.
     """
     if participants:
-        conn.executemany(
-            "INSERT INTO participants (room, idx, name) VALUES (?, ?, ?)", participants
-        )
+        conn.executemany(_INSERT_PARTICIPANT, participants)
     if envelopes:
         conn.executemany(_INSERT_ENVELOPE, envelopes)
     if history:
         conn.executemany(_INSERT_HISTORY, history)
+    for sql, params in small:
+        conn.execute(sql, params)
     if counters:
         conn.executemany(_UPDATE_COUNTERS, counters)
     conn.commit()
