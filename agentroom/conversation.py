@@ -11,6 +11,7 @@ restored, even one taken on a branch that a later restore left.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
@@ -42,6 +43,26 @@ def _materialize(entries: list[Message | Lazy], start: int, stop: int) -> list[M
             entry = entries[i] = Message.from_envelope(env, role)
         out.append(entry)  # type: ignore[arg-type]
     return out
+
+
+_GENERATIONS = itertools.count(1)
+
+
+class ContextWindow(list[Message]):
+    """A model's context: a plain list of messages that also says where it sits.
+
+    ``start`` is the first message's position in the visible history and
+    ``generation`` changes whenever that history is replaced (a restore), so
+    a prompt builder can convert each position once and reuse it turn after
+    turn while the window slides, instead of redoing the whole window.
+    """
+
+    __slots__ = ("generation", "start")
+
+    def __init__(self, messages: list[Message], start: int, generation: int) -> None:
+        super().__init__(messages)
+        self.start = start
+        self.generation = generation
 
 
 class MessageView(Sequence[Message]):
@@ -95,6 +116,8 @@ class ConversationSystem:
         self._marker_targets: dict[int, int] = {}
         self._visible: list[Message | Lazy] = []
         self._sums: list[int] = []  # running character totals of _visible, for context()
+        self._settled = 0  # _visible[i] for every i >= _settled is a Message (not Lazy)
+        self._generation = next(_GENERATIONS)
         self._checkpoints: dict[str, CheckpointRecord] = {}
 
     @property
@@ -112,14 +135,18 @@ class ConversationSystem:
         """Append a published envelope this agent saw (the bus calls this, in seq order)."""
         usual = usual_role(self.session.agent_id, envelope)
         message = Message.from_envelope(envelope, role or usual)
+        code = None if role is None or role is usual else ROLE_CODE[role]
+        self._append(message, code)
+        return message
+
+    def _append(self, message: Message, code: int | None) -> None:
         pos = len(self._nodes)
         self._nodes.append(message)
         self._visible.append(message)
-        self._sums.append((self._sums[-1] if self._sums else 0) + len(message.content))
+        sums = self._sums
+        sums.append((sums[-1] if sums else 0) + len(message.content))
         if self._store is not None:
-            code = None if role is None or role is usual else ROLE_CODE[role]
-            self._store.add_history(self.session.id, pos, code, envelope.seq, None)
-        return message
+            self._store.add_history(self.session.id, pos, code, message.seq, None)
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -155,6 +182,11 @@ class ConversationSystem:
 
     def _show(self, visible: list[Message | Lazy]) -> None:
         self._visible = visible
+        self._generation = next(_GENERATIONS)
+        settled = len(visible)
+        while settled and visible[settled - 1].__class__ is not tuple:
+            settled -= 1
+        self._settled = settled
         self._sums = list(
             accumulate(
                 len(e[1].content) if e.__class__ is tuple else len(e.content)  # type: ignore[union-attr]
@@ -179,10 +211,10 @@ class ConversationSystem:
 
     def context(
         self, max_messages: int | None = None, max_chars: int | None = None
-    ) -> list[Message]:
+    ) -> ContextWindow:
         """The newest messages that fit both bounds, oldest first (for a model prompt).
 
-        The newest message is always included.  Costs O(log n) plus the size of
+        The newest message is always included.  Costs O(log n) plus a copy of
         the window, whatever the length of the history (prefix sums of sizes).
         """
         visible, sums = self._visible, self._sums
@@ -193,7 +225,10 @@ class ConversationSystem:
             if need > 0:
                 fits = bisect_left(sums, need) + 1  # sums[i]: chars of visible[0..i]
                 start = max(start, min(fits, end - 1))
-        return _materialize(visible, start, end)
+        if start < self._settled:  # entries loaded from SQLite become Messages once
+            _materialize(visible, start, self._settled)
+            self._settled = start
+        return ContextWindow(visible[start:end], start, self._generation)  # type: ignore[arg-type]
 
     # -- loading -------------------------------------------------------------------------
 
@@ -308,9 +343,17 @@ class ConversationManager:
         if envelope.type is MessageType.STATUS:
             return True
         sender, receiver = envelope.sender, envelope.receiver
+        # Messages are immutable: everyone who hears it in the same role shares one.
+        own = heard = None
         for agent_id, conv in self._listening.items():
-            if agent_id == sender or receiver in (BROADCAST, agent_id):
-                conv.record(envelope)
+            if agent_id == sender:
+                if own is None:
+                    own = Message.from_envelope(envelope, Role.ASSISTANT)
+                conv._append(own, None)
+            elif receiver in (BROADCAST, agent_id):
+                if heard is None:
+                    heard = Message.from_envelope(envelope, Role.USER)
+                conv._append(heard, None)
         return True
 
     async def put(self, envelope: Envelope) -> None:

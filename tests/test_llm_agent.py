@@ -219,3 +219,39 @@ async def test_usage_and_cost_per_agent_and_session_survive_a_reopen(db_path):
     assert totals["total"]["calls"] == 3 and totals["total"]["cost"].endswith("+ unknown")
     async with Engine.open(db_path, session_id=sid) as engine:
         assert engine.usage.to_dict() == totals
+
+
+async def test_the_reused_prompt_always_equals_one_built_afresh(db_path):
+    """Positions converted on earlier turns are reused; the prompt never differs from
+    converting the whole window again, as the window slides, after a restore to an
+    older checkpoint, and after the room is reopened from SQLite."""
+    model = ReplayClient([f"reply {i}" for i in range(80)])
+    settings = AgentSettings(max_context_messages=7, max_context_chars=200)
+
+    def fresh(agent: LLMAgent) -> list[tuple[str, str]]:
+        return [(c.role, c.content) for c in map(agent._chat_message, agent.context())]
+
+    async def check(engine: Engine, agent: LLMAgent, turns: int) -> None:
+        bob = engine.get_agent("bob")
+        for i in range(turns):
+            await bob.handle.publish(f"bob says {i} " + "y" * (i % 5) * 9)
+            if i % 4 == 0:
+                await bob.handle.publish(f"aside {i}", to="alice")
+            expected = fresh(agent)
+            await engine.run_agent_turn("alice")
+            system, *got = [(m.role, m.content) for m in model.requests[-1].messages]
+            assert system[0] == "system" and got == expected and len(got) >= 2
+            if i == 5:
+                agent.conversation.checkpoint("early")
+            if i == 12:
+                agent.conversation.restore("early")
+
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("bob", ["-"]))
+        alice = engine.register_agent(LLMAgent("alice", model, settings=settings))
+        await check(engine, alice, 20)
+        session = engine.session_id
+    async with Engine.open(db_path, session_id=session) as engine:
+        engine.register_agent(ScriptedAgent("bob", ["-"]))
+        alice = engine.register_agent(LLMAgent("alice", model, settings=settings))
+        await check(engine, alice, 10)

@@ -133,3 +133,21 @@ json_values = st.recursive(
 def test_any_valid_envelope_round_trips(sender, content, kind, metadata, seq):
     env = Envelope(sender=sender, content=content, type=kind, metadata=metadata, seq=seq)
     assert Envelope.from_dict(json.loads(json.dumps(env.to_dict()))) == env
+
+
+def test_metadata_is_copied_and_normalised_on_the_fast_path_and_the_slow_one():
+    from enum import StrEnum
+
+    from agentroom.protocol import check_metadata
+
+    class Kind(StrEnum):
+        A = "a"
+
+    flat = {"event": "usage", "tokens": 3, "cost": None, "ok": True, "x": 1.5}
+    checked = check_metadata(flat)
+    flat["tokens"] = 99
+    assert checked == {"event": "usage", "tokens": 3, "cost": None, "ok": True, "x": 1.5}
+    assert type(check_metadata({"kind": Kind.A})["kind"]) is str  # a str subclass: slow path
+    assert check_metadata({"nested": {"a": [1, "b"]}}) == {"nested": {"a": [1, "b"]}}
+    with pytest.raises(ProtocolError, match="'bad'"):
+        check_metadata({"ok": 1, "bad": (1, 2)})

@@ -104,7 +104,9 @@ class LLMAgent(Agent):
         self.stop = tuple(stop)
         self.stream_interval = stream_interval
         self.tool_audience = tool_audience
-        self._prompt_cache: dict[tuple[str | None, Role], ChatMessage] = {}
+        self._prompt_cache: list[ChatMessage] = []  # converted history, from _prompt_base on
+        self._prompt_base = 0
+        self._prompt_generation = 0
 
     async def model(self) -> ModelClient:
         """The agent's model; if none was named, the room's default (see ``spec.resolve``)."""
@@ -133,20 +135,31 @@ class LLMAgent(Agent):
     def prompt(self, turn: Turn) -> list[ChatMessage]:
         """The chat messages for this turn: system prompt, then this agent's own view.
 
-        Each history message is converted once and remembered (the context
-        window slides by a message or two per turn, so most are reused).
+        The view is a window sliding along the agent's history by a message or
+        two per turn, so each position is converted once and kept (in a list
+        that follows the window) rather than the whole window every turn.
         """
-        cache = self._prompt_cache
         messages = [ChatMessage("system", self.system_prompt(turn))]
-        for message in turn.messages:
-            key = (message.envelope_id, message.role)
-            chat = cache.get(key)
-            if chat is None:
-                chat = cache[key] = self._chat_message(message)
-            messages.append(chat)
-        if len(cache) > 4 * max(len(turn.messages), 16):
-            for key in list(cache)[: len(cache) // 2]:  # oldest first: dicts keep order
-                del cache[key]
+        window = turn.messages
+        start = getattr(window, "start", None)
+        if start is None:  # a hand-made turn: nothing to reuse
+            messages.extend(self._chat_message(m) for m in window)
+            return messages
+        cache = self._prompt_cache
+        base = self._prompt_base
+        generation = window.generation  # type: ignore[attr-defined]
+        if generation != self._prompt_generation or not base <= start <= base + len(cache):
+            cache.clear()
+            base = self._prompt_base = start
+            self._prompt_generation = generation
+        elif start - base > len(window):  # forget what slid out of the window long ago
+            del cache[: start - base]
+            base = self._prompt_base = start
+        offset = start - base
+        chat = self._chat_message
+        for i in range(len(cache) - offset, len(window)):
+            cache.append(chat(window[i]))
+        messages.extend(cache[offset : offset + len(window)])
         return messages
 
     def _chat_message(self, message: Message) -> ChatMessage:

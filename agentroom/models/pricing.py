@@ -48,9 +48,16 @@ def _user_prices(path: Path) -> dict[str, tuple[float, float]]:
 
 def price_of(label: str) -> tuple[float, float] | None:
     """(input, output) USD per 1M tokens for a model label, or None if unknown."""
+    return _price(label, prices_file())
+
+
+@cache
+def _price(label: str, table: Path) -> tuple[float, float] | None:
+    # Asked after every model call, so remembered per label, like the prices file
+    # it reads (a change to that file is seen by the next run).
     if label.split(":", 1)[0] in FREE_KINDS or label.startswith("offline"):
         return (0.0, 0.0)
-    return _user_prices(prices_file()).get(label) or PRICES.get(label)
+    return _user_prices(table).get(label) or PRICES.get(label)
 
 
 def cost_of(label: str, usage: Usage) -> float | None:
