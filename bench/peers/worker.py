@@ -106,30 +106,40 @@ async def _agentroom_store(path: str) -> tuple[Any, Any, Any, str]:
     return store, bus, handle, room
 
 
-async def agentroom_append(n: int, deadline: float | None, batched: bool) -> dict[str, Any]:
+async def agentroom_append(n: int, deadline: float | None, each: bool) -> dict[str, Any]:
+    """N appends one at a time, as a live room makes them.
+
+    Live (``each=False``): every message is its own ``publish``, and the loop
+    turns over between two of them (a live room always awaits something
+    between messages), so the store's writer commits what has arrived in
+    groups while the appends go on; the clock stops when the last group is
+    committed.  ``each=True``: a ``flush`` after every append, so each message
+    is committed (and synced) before the next is made, as the SDK's
+    ``add_items`` does.
+    """
     with _tmp() as folder:
         path = os.path.join(folder, "bench.db")
         store, bus, handle, _ = await _agentroom_store(path)
         gc.collect()
         count = 0
+        commits = store.commits if hasattr(store, "commits") else None
         start = now()
-        if batched:
-            for _ in range(n):
-                await handle.publish(REPLY)
-            await store.flush()
-            count = n
-        else:
-            stop = None if deadline is None else start + deadline
-            for _ in range(n):
-                await handle.publish(REPLY)
-                await store.flush()  # durable before the next one, as a live room
-                count += 1
-                if stop is not None and now() > stop:
-                    break
+        stop = None if deadline is None else start + deadline
+        for _ in range(n):
+            await handle.publish(REPLY)
+            if each:
+                await store.flush()  # durable before the next one
+            else:
+                await asyncio.sleep(0)
+            count += 1
+            if stop is not None and now() > stop:
+                break
+        await store.flush()
         elapsed = now() - start
+        groups = None if commits is None else store.commits - commits
         await bus.aclose()
         await store.close()
-        return {"seconds": elapsed, "count": count, "bytes": db_bytes(path)}
+        return {"seconds": elapsed, "count": count, "bytes": db_bytes(path), "commits": groups}
 
 
 async def agentroom_build(path: str, n: int) -> None:
@@ -415,8 +425,8 @@ async def openai_reload(path: str) -> dict[str, Any]:
 
 ROOM = {"agentroom": agentroom_room, "autogen": autogen_room, "langgraph": langgraph_room}
 APPEND = {
-    "agentroom": lambda n, d: agentroom_append(n, d, batched=False),
-    "agentroom-batched": lambda n, d: agentroom_append(n, d, batched=True),
+    "agentroom": lambda n, d: agentroom_append(n, d, each=False),
+    "agentroom-each": lambda n, d: agentroom_append(n, d, each=True),
     "openai-agents": openai_append,
     "langgraph": langgraph_append,
 }
