@@ -326,3 +326,18 @@ async def test_a_state_json_cannot_hold_is_refused_by_the_caller_or_skipped(db_p
 def test_encode_metadata_is_compact_utf8_json_as_before(metadata):
     expected = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False) if metadata else None
     assert encode_metadata(metadata) == expected
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 255, 256, 257, 600])
+def test_rows_go_in_whole_and_in_order_through_multi_row_statements(count):
+    """A batch is inserted a few statements at a time (256, 128, ... 1 rows each)."""
+
+    from agentroom.store.writer import _insert_rows
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c BLOB)")
+    rows = [(i, f"row {i}", bytes([i % 256])) for i in range(count)]
+    _insert_rows(conn, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows)
+    assert conn.execute("SELECT a, b, c FROM t ORDER BY a").fetchall() == rows
+    with pytest.raises(sqlite3.IntegrityError):  # a clash fails the statement, as before
+        _insert_rows(conn, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows[-1:])

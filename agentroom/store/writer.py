@@ -14,6 +14,8 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import chain
 from typing import Any
 
 import aiosqlite
@@ -401,11 +403,39 @@ def _append(
     if participants:
         conn.executemany(_INSERT_PARTICIPANT, participants)
     if envelopes:
-        conn.executemany(_INSERT_ENVELOPE, envelopes)
+        _insert_rows(conn, _INSERT_ENVELOPE, envelopes)
     if history:
-        conn.executemany(_INSERT_HISTORY, history)
+        _insert_rows(conn, _INSERT_HISTORY, history)
     for sql, params in small:
         conn.execute(sql, params)
     if counters:
         conn.executemany(_UPDATE_COUNTERS, counters)
     conn.commit()
+
+
+_MOST_ROWS = 256
+
+
+def _insert_rows(conn: sqlite3.Connection, insert: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` with a few multi-row statements instead of one step per row.
+
+    Each statement step lets go of the GIL and must win it back from the event
+    loop's thread; a batch in a handful of steps (chunks of 256, 128, ... 1
+    rows, few enough distinct texts for the statement cache) contends far less
+    than one step per row.
+    """
+    width = len(rows[0])
+    most = max(1, min(_MOST_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    i, total = 0, len(rows)
+    while i < total:
+        k = most
+        while k > total - i:
+            k //= 2
+        conn.execute(_many(insert, k), list(chain.from_iterable(rows[i : i + k])))
+        i += k
+
+
+@cache
+def _many(insert: str, k: int) -> str:
+    head, values = insert.split(" VALUES ", 1)
+    return f"{head} VALUES {', '.join([values] * k)}"
