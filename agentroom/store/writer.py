@@ -128,6 +128,7 @@ class GroupCommitWriter:
         self.inbox: Inbox[Any] = Inbox(max_batch)
         self.enqueued = 0
         self.committed = 0
+        self.commits = 0  # transactions committed: how many groups the records went in
         self.failure: BaseException | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._kick = asyncio.Event()
@@ -216,6 +217,7 @@ class GroupCommitWriter:
         pending.merge()
         self.failure = None
         self.committed += len(batch)
+        self.commits += 1
         self._wake_waiters()
         return True
 

@@ -122,7 +122,7 @@ async def agentroom_append(n: int, deadline: float | None, each: bool) -> dict[s
         store, bus, handle, _ = await _agentroom_store(path)
         gc.collect()
         count = 0
-        commits = store.commits if hasattr(store, "commits") else None
+        commits = store.sink.commits
         start = now()
         stop = None if deadline is None else start + deadline
         for _ in range(n):
@@ -136,7 +136,7 @@ async def agentroom_append(n: int, deadline: float | None, each: bool) -> dict[s
                 break
         await store.flush()
         elapsed = now() - start
-        groups = None if commits is None else store.commits - commits
+        groups = store.sink.commits - commits
         await bus.aclose()
         await store.close()
         return {"seconds": elapsed, "count": count, "bytes": db_bytes(path), "commits": groups}
