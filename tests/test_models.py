@@ -136,6 +136,8 @@ async def test_offline_streams_at_a_readable_pace_and_stops_at_once_when_cancell
         ("replay:tests/script.yaml", "replay", "tests/script.yaml", None),
         ("offline", "offline", "", None),
         (" OFFLINE ", "offline", "", None),
+        ("local", "local", "", None),
+        ("local:~/models/qwen.gguf", "local", "~/models/qwen.gguf", None),
     ],
 )
 def test_spec_parsing_round_trips(text, kind, model, url):
@@ -194,7 +196,12 @@ async def test_resolution_order():
     assert str(chosen.spec) == "openai:gpt-4.1"
     local = await resolve(env={}, probe=_ollama_with)
     assert (str(local.spec), local.source) == ("ollama:qwen2.5:0.5b", "ollama")
-    fallback = await resolve(env={}, probe=_no_ollama)
+    packaged = await resolve(env={}, probe=_no_ollama, local_missing=lambda: None)
+    assert (str(packaged.spec), packaged.source) == ("local", "local")
+    assert "SmolLM2-135M-Instruct is installed" in packaged.reason
+    fallback = await resolve(
+        env={}, probe=_no_ollama, local_missing=lambda: "llama-cpp-python is not installed"
+    )
     assert fallback.spec.kind == "offline"
     assert [s.source for s in fallback.steps] == [
         "workflow",
@@ -202,10 +209,12 @@ async def test_resolution_order():
         "$AGENTROOM_MODEL",
         "$OPENAI_API_KEY",
         "ollama",
+        "local",
         "offline",
     ]
     assert "no server at http://localhost:11434" in fallback.steps[4].outcome
-    assert "for a real model set AGENTROOM_MODEL" in fallback.reason
+    assert fallback.steps[5].outcome == "llama-cpp-python is not installed"
+    assert "for a real model install the local one" in fallback.reason
 
 
 # -- prices ------------------------------------------------------------------------------------

@@ -121,8 +121,10 @@ class LLMAgent(Agent):
     # -- the prompt -----------------------------------------------------------------------
 
     def system_prompt(self, turn: Turn) -> str:
+        """The agent's own prompt (``{task}`` in it stands for the room's task), or one made
+        from its id, role, description and the task."""
         if self.settings.system_prompt:
-            return self.settings.system_prompt
+            return self.settings.system_prompt.replace("{task}", turn.task or "the task at hand")
         who = f"You are {self.id}" + (f", the {self.role}" if self.role else "")
         parts = [f"{who}, in a group chat with other agents and a human."]
         if self.description:

@@ -1,10 +1,11 @@
 """Model spec strings, and which model a room uses when nobody names one.
 
 Specs: ``openai:MODEL``, ``ollama:MODEL``, ``openai-compat:MODEL@BASE_URL``,
-``replay:FILE``, ``offline``.  When an agent names none, the first of these
-that applies wins: the workflow's setting, ``--model``, ``$AGENTROOM_MODEL``,
-``$OPENAI_API_KEY`` (OpenAI), an Ollama server answering on localhost, then
-the offline demo model.  :func:`resolve` reports every step, so
+``local`` (the packaged SmolLM2), ``local:PATH.gguf``, ``replay:FILE``,
+``offline``.  When an agent names none, the first of these that applies wins:
+the workflow's setting, ``--model``, ``$AGENTROOM_MODEL``, ``$OPENAI_API_KEY``
+(OpenAI), an Ollama server answering on localhost, the packaged local model
+when it is installed, then the offline demo model.  :func:`resolve` reports every step, so
 ``agentroom models`` can say what was chosen and why.
 """
 
@@ -18,8 +19,8 @@ from typing import Literal
 from agentroom.errors import ModelConfigError
 from agentroom.models.types import ModelClient
 
-Kind = Literal["openai", "ollama", "openai-compat", "replay", "offline"]
-KINDS: tuple[Kind, ...] = ("openai", "ollama", "openai-compat", "replay", "offline")
+Kind = Literal["openai", "ollama", "openai-compat", "local", "replay", "offline"]
+KINDS: tuple[Kind, ...] = ("openai", "ollama", "openai-compat", "local", "replay", "offline")
 
 MODEL_ENV = "AGENTROOM_MODEL"
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
@@ -29,7 +30,8 @@ DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 OLLAMA_URL = "http://localhost:11434"
 
 USAGE = (
-    "use openai:MODEL, ollama:MODEL, openai-compat:MODEL@BASE_URL, replay:FILE or offline "
+    "use openai:MODEL, ollama:MODEL, openai-compat:MODEL@BASE_URL, local, local:PATH.gguf, "
+    "replay:FILE or offline "
     "(for example ollama:llama3.2 or openai-compat:qwen@http://localhost:8000/v1)"
 )
 
@@ -45,8 +47,8 @@ class ModelSpec:
         raw = (text or "").strip()
         kind, _, rest = raw.partition(":")
         kind = kind.lower()
-        if kind == "offline" and not rest:
-            return cls("offline")
+        if kind in ("offline", "local") and not rest:
+            return cls(kind)  # type: ignore[arg-type]
         if kind not in KINDS or kind == "offline":
             raise ModelConfigError(f"unknown model spec {raw!r}: {USAGE}")
         if not rest.strip():
@@ -63,8 +65,8 @@ class ModelSpec:
         return cls(kind, rest)  # type: ignore[arg-type]
 
     def __str__(self) -> str:
-        if self.kind == "offline":
-            return "offline"
+        if self.kind in ("offline", "local") and not self.model:
+            return self.kind
         if self.kind == "openai-compat":
             return f"openai-compat:{self.model}@{self.base_url}"
         return f"{self.kind}:{self.model}"
@@ -80,6 +82,10 @@ def make_client(spec: ModelSpec | str, env: Mapping[str, str] | None = None) -> 
     env = os.environ if env is None else env
     if spec.kind == "offline":
         return OfflineModel()
+    if spec.kind == "local":
+        from agentroom.models.local import LocalClient
+
+        return LocalClient(spec.model or None)
     if spec.kind == "replay":
         return ReplayClient.from_file(spec.model)
     if spec.kind == "openai":
@@ -156,6 +162,7 @@ async def resolve(
     cli: str | None = None,
     env: Mapping[str, str] | None = None,
     probe: Probe = probe_ollama,
+    local_missing: Callable[[], str | None] | None = None,
 ) -> Resolution:
     """Which model a room uses when an agent names none; see the module docstring."""
     env = os.environ if env is None else env
@@ -188,9 +195,15 @@ async def resolve(
     steps.append(
         Step("ollama", f"no server at {url}" if models is None else f"{url} serves no models")
     )
+    from agentroom.models.local import PACKAGED_NAME, missing
+
+    absent = local_missing() if local_missing is not None else missing()
+    if absent is None:
+        return chosen("local", ModelSpec("local"), f"{PACKAGED_NAME} is installed; it runs here")
+    steps.append(Step("local", absent))
     return chosen(
         "offline",
         ModelSpec("offline"),
-        "nothing else is configured (for a real model set AGENTROOM_MODEL or "
-        "OPENAI_API_KEY, or start Ollama)",
+        "nothing else is configured (for a real model install the local one, set "
+        "AGENTROOM_MODEL or OPENAI_API_KEY, or start Ollama)",
     )
