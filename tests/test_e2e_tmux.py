@@ -44,6 +44,26 @@ def wait_for(session: str, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{shown}")
 
 
+def saved_session(env: dict[str, str]) -> tuple[dict, list[dict]]:
+    """The one session in ``env``'s database, and its envelopes, as the CLI shows them."""
+    listed = subprocess.run(
+        [str(AGENTROOM), "sessions", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    (room,) = json.loads(listed.stdout)
+    shown = subprocess.run(
+        [str(AGENTROOM), "sessions", "show", room["id"], "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    return room, json.loads(shown.stdout)["envelopes"]
+
+
 @pytest.fixture
 def room_env(tmp_path):
     return {
@@ -79,22 +99,7 @@ def test_a_person_talks_in_the_room_and_finds_it_saved(room_env, tmp_path):
             time.sleep(0.2)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
-    listed = subprocess.run(
-        [str(AGENTROOM), "sessions", "list", "--json"],
-        capture_output=True,
-        text=True,
-        env=room_env,
-        timeout=60,
-    )
-    (room,) = json.loads(listed.stdout)
-    shown = subprocess.run(
-        [str(AGENTROOM), "sessions", "show", room["id"], "--json"],
-        capture_output=True,
-        text=True,
-        env=room_env,
-        timeout=60,
-    )
-    envelopes = json.loads(shown.stdout)["envelopes"]
+    room, envelopes = saved_session(room_env)
     said = [e for e in envelopes if e["sender"] == "human" and e["type"] == "message"]
     assert [e["content"] for e in said] == ["hello from a real terminal"]
     assert room["state"] == "stopped"  # quitting closes the session cleanly

@@ -15,7 +15,7 @@ from agentroom.coordination.plan_driven import PlanDriven
 from agentroom.errors import StoreWriteError
 from agentroom.ids import new_id
 from agentroom.protocol import Session
-from agentroom.store import SqliteStore, codec, writer
+from agentroom.store import SqliteStore, codec, statements, writer
 from agentroom.store import opening as opening_module
 from agentroom.store.codec import encode_metadata
 from agentroom.store.schema import V1, V2
@@ -185,20 +185,20 @@ async def test_a_new_room_in_a_batch_still_commits_once_with_the_rest(db_path, m
 
 async def test_a_batch_that_fails_midway_is_rolled_back_and_retried_whole(db_path, monkeypatch):
     store, room, session, bus = await open_room_with_agent(db_path)
-    real_append = writer._append
+    real_append = writer.append_batch
     calls = []
 
     def append_then_fail(conn, participants, envelopes, history, small, counters):
         calls.append(len(small))
         if len(calls) == 1:  # write part of the batch, then fail before the commit
-            conn.executemany(writer._INSERT_PARTICIPANT, participants)
-            conn.executemany(writer._INSERT_ENVELOPE, envelopes)
+            conn.executemany(statements.INSERT_PARTICIPANT, participants)
+            conn.executemany(statements.INSERT_ENVELOPE, envelopes)
             for sql, params in small:
                 conn.execute(sql, params)
             raise OSError("disk full (simulated)")
         real_append(conn, participants, envelopes, history, small, counters)
 
-    monkeypatch.setattr(writer, "_append", append_then_fail)
+    monkeypatch.setattr(writer, "append_batch", append_then_fail)
     alice = bus.register("alice")
     sent = [await alice.publish(f"m{i}") for i in range(5)]
     store.save_room_state(room, 4, {"turns": 4})
@@ -332,12 +332,12 @@ def test_encode_metadata_is_compact_utf8_json_as_before(metadata):
 def test_rows_go_in_whole_and_in_order_through_multi_row_statements(count):
     """A batch is inserted a few statements at a time (256, 128, ... 1 rows each)."""
 
-    from agentroom.store.writer import _insert_rows
+    from agentroom.store.statements import insert_rows
 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c BLOB)")
     rows = [(i, f"row {i}", bytes([i % 256])) for i in range(count)]
-    _insert_rows(conn, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows)
+    insert_rows(conn, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows)
     assert conn.execute("SELECT a, b, c FROM t ORDER BY a").fetchall() == rows
     with pytest.raises(sqlite3.IntegrityError):  # a clash fails the statement, as before
-        _insert_rows(conn, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows[-1:])
+        insert_rows(conn, "INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows[-1:])

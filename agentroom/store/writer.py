@@ -14,8 +14,6 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass, field
-from functools import cache
-from itertools import chain
 from typing import Any
 
 import aiosqlite
@@ -25,6 +23,12 @@ from agentroom.ids import datetime_to_micros
 from agentroom.inbox import Inbox, InboxClosed
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store.codec import envelope_row, state_text
+from agentroom.store.statements import (
+    SAVE_CHECKPOINT,
+    SAVE_ROOM_CHECKPOINT,
+    UPDATE_ROOM_STATE,
+    append_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,30 +39,6 @@ AGENT_SESSION = "agent_session"
 HISTORY = "history"
 CHECKPOINT = "checkpoint"
 ROOM_CHECKPOINT = "room_checkpoint"
-
-_INSERT_ENVELOPE = (
-    "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "
-    "reply_to, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_UPDATE_COUNTERS = (
-    "UPDATE rooms SET last_seq = max(last_seq, ?), messages = messages + ?, "
-    "updated_at = max(updated_at, ?) WHERE id = ?"
-)
-_INSERT_HISTORY = (
-    "INSERT INTO history (agent_session, pos, seq, n, role, prev) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_INSERT_PARTICIPANT = "INSERT INTO participants (room, idx, name) VALUES (?, ?, ?)"
-_SAVE_CHECKPOINT = (
-    "INSERT OR REPLACE INTO checkpoints (agent_session, name, pos, created_at, state) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
-_SAVE_ROOM_CHECKPOINT = (
-    "INSERT OR REPLACE INTO room_state (room, seq, state, updated_at) VALUES (?, ?, ?, ?)"
-)
-_UPDATE_ROOM_STATE = (
-    "UPDATE rooms SET state = ?, updated_at = max(updated_at, ?), "
-    "metadata = json_patch(coalesce(metadata, '{}'), coalesce(?, '{}')) WHERE id = ?"
-)
 
 
 @dataclass
@@ -300,7 +280,7 @@ class GroupCommitWriter:
         # (Only a new room or agent session, which needs its rowid back, costs
         # a trip of its own above, in the same transaction.)
         await db._execute(
-            _append,
+            append_batch,
             db._conn,
             pending.participant_rows,
             envelope_rows,
@@ -376,68 +356,13 @@ def _small_rows(pending: _Pending, ops: list[tuple[Any, ...]]) -> list[tuple[str
             except (TypeError, ValueError) as exc:
                 log.error("room %s: checkpoint at seq %s not saved: %s", uid, seq, exc)
                 continue
-            rows.append((_SAVE_ROOM_CHECKPOINT, (key, seq, text, updated)))
+            rows.append((SAVE_ROOM_CHECKPOINT, (key, seq, text, updated)))
         elif tag == CHECKPOINT:
             _, uid, name, pos, created, state = op
-            rows.append((_SAVE_CHECKPOINT, (pending.agent_session(uid), name, pos, created, state)))
+            rows.append((SAVE_CHECKPOINT, (pending.agent_session(uid), name, pos, created, state)))
         elif tag == ROOM_STATE:
             _, uid, state, updated, metadata = op
-            rows.append((_UPDATE_ROOM_STATE, (state, updated, metadata, pending.room(uid))))
+            rows.append((UPDATE_ROOM_STATE, (state, updated, metadata, pending.room(uid))))
         else:  # pragma: no cover - a programming error, not a runtime condition
             raise StoreWriteError(f"unknown store operation {tag!r}")
     return rows
-
-
-def _append(
-    conn: sqlite3.Connection,
-    participants: list[tuple[Any, ...]],
-    envelopes: list[tuple[Any, ...]],
-    history: list[tuple[Any, ...]],
-    small: list[tuple[str, tuple[Any, ...]]],
-    counters: list[tuple[Any, ...]],
-) -> None:
-    """A batch's rows and its commit, run on the connection's own thread.
-
-    (aiosqlite's ``_execute`` is how its own methods get there; using it keeps the
-    statements and the commit of a batch in one hop.)  On an error nothing is
-    committed; the writer rolls back and retries the whole batch.
-    """
-    if participants:
-        conn.executemany(_INSERT_PARTICIPANT, participants)
-    if envelopes:
-        _insert_rows(conn, _INSERT_ENVELOPE, envelopes)
-    if history:
-        _insert_rows(conn, _INSERT_HISTORY, history)
-    for sql, params in small:
-        conn.execute(sql, params)
-    if counters:
-        conn.executemany(_UPDATE_COUNTERS, counters)
-    conn.commit()
-
-
-_MOST_ROWS = 256
-
-
-def _insert_rows(conn: sqlite3.Connection, insert: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` with a few multi-row statements instead of one step per row.
-
-    Each statement step lets go of the GIL and must win it back from the event
-    loop's thread; a batch in a handful of steps (chunks of 256, 128, ... 1
-    rows, few enough distinct texts for the statement cache) contends far less
-    than one step per row.
-    """
-    width = len(rows[0])
-    most = max(1, min(_MOST_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
-    i, total = 0, len(rows)
-    while i < total:
-        k = most
-        while k > total - i:
-            k //= 2
-        conn.execute(_many(insert, k), list(chain.from_iterable(rows[i : i + k])))
-        i += k
-
-
-@cache
-def _many(insert: str, k: int) -> str:
-    head, values = insert.split(" VALUES ", 1)
-    return f"{head} VALUES {', '.join([values] * k)}"

@@ -7,7 +7,6 @@ appear on screen and in the saved session.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ import uuid
 import pytest
 
 from agentroom.models.local import missing
-from tests.test_e2e_tmux import AGENTROOM, screen, tmux, wait_for
+from tests.test_e2e_tmux import AGENTROOM, saved_session, screen, tmux, wait_for
 
 WHY = missing()
 pytestmark = [
@@ -67,22 +66,7 @@ def test_the_default_room_runs_on_smollm2_and_shows_its_replies(tmp_path):
         raise
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
-    listed = subprocess.run(
-        [str(AGENTROOM), "sessions", "list", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    (room,) = json.loads(listed.stdout)
-    shown_json = subprocess.run(
-        [str(AGENTROOM), "sessions", "show", room["id"], "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    envelopes = json.loads(shown_json.stdout)["envelopes"]
+    _, envelopes = saved_session(env)
     replies = [e for e in envelopes if e["type"] == "message" and e["sender"] in ("pro", "con")]
     assert len(replies) >= 2 and all(e["content"].strip() for e in replies)
     assert {e["metadata"]["model"] for e in replies} == {"local:SmolLM2-135M-Instruct"}
