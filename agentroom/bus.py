@@ -34,10 +34,12 @@ from agentroom.protocol import (
     trusted_envelope,
 )
 from agentroom.subscriptions import EnvelopeFilter, Match, Subscription
+from agentroom.text import valid_text
 
 log = logging.getLogger(__name__)
 
-PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}\Z")
+"""Participant ids (use ``match``: ``\\Z`` refuses a trailing newline, which ``$`` lets by)."""
 RESERVED = frozenset({BROADCAST, ROOM})
 
 
@@ -201,13 +203,19 @@ class MessageBus:
 
         A receiver nobody answers to is not delivered: a ``status`` envelope
         comes back to the sender instead, naming who is in the room and
-        carrying the undelivered message so nothing is lost.
+        carrying the undelivered message so nothing is lost.  Text is made
+        valid Unicode here, the one door into the room, so no string can
+        later stop the store, a screen or a client.
         """
         self._check(handle)
         if not isinstance(content, str):
             raise TypeError(f"content must be a str, not {content.__class__.__name__}")
         if not isinstance(to, str) or not to.strip():
             raise InvalidParticipantError(f"receiver {to!r} is not a participant id")
+        content = valid_text(content)
+        to = valid_text(to)
+        if reply_to is not None:
+            reply_to = valid_text(reply_to)
         kind = type if type.__class__ is MessageType else MessageType(type)
         meta = check_metadata(metadata) if metadata else {}
         if to != BROADCAST and to != ROOM and to not in self._handles:

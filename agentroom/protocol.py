@@ -24,6 +24,7 @@ from pydantic import (
 
 from agentroom.errors import ProtocolError
 from agentroom.ids import mint, new_id
+from agentroom.text import valid_data
 
 BROADCAST = "*"
 """The receiver that means everyone in the room."""
@@ -161,23 +162,30 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
-    """Validate metadata as JSON-serialisable; the error names the offending key.
+    """Validate metadata as JSON-serialisable, with valid text; the error names the key.
 
-    Nearly all metadata is flat (an event name, a few counts and labels): a
-    dict of exactly-typed scalars needs no validator, only a copy (~4x faster,
-    and it runs twice per turn).  Anything else goes through pydantic.
+    Nearly all metadata is flat (an event name, a few counts and ASCII labels):
+    a dict of exactly-typed scalars needs no validator, only a copy (~4x faster,
+    and it runs twice per turn).  Anything else goes through pydantic, and then
+    every string in it is made valid Unicode (see :mod:`agentroom.text`).
     """
     if metadata.__class__ is dict:
         plain = _PLAIN
         for key, value in metadata.items():
-            if key.__class__ is not str or value.__class__ not in plain:
+            if (
+                key.__class__ is not str
+                or value.__class__ not in plain
+                or not key.isascii()
+                or (value.__class__ is str and not value.isascii())
+            ):
                 break
         else:
             return dict(metadata)
     try:
-        return _METADATA.validate_python(metadata)
+        checked = _METADATA.validate_python(metadata)
     except ValidationError as exc:
         raise ProtocolError.from_validation("metadata", exc) from None
+    return valid_data(checked)  # type: ignore[no-any-return]
 
 
 _set = object.__setattr__

@@ -15,6 +15,7 @@ from agentroom.models.types import (
     ToolCallRequested,
     Usage,
 )
+from agentroom.text import REPLACEMENT, split_surrogate, valid_text
 
 OnText = Callable[[str], Awaitable[None] | None]
 
@@ -30,17 +31,25 @@ async def collect(
     generating) and the reply keeps the text received so far, marked
     ``interrupted``; the cancellation then propagates.  Pass ``into`` to hold
     on to that partial reply.
+
+    Text is made valid here, as it enters the room: a character split across
+    two deltas (an emoji as two UTF-16 halves) is held back until its other
+    half arrives, and a half that never finds its partner becomes U+FFFD.
     """
     reply = into if into is not None else ModelReply()
     parts = reply.parts
+    held = ""
     try:
         async for event in events:
             if isinstance(event, TextDelta):
-                if not event.text:
+                text = held + event.text if held else event.text
+                text, held = split_surrogate(text)
+                if not text:
                     continue
-                parts.append(event.text)
+                text = valid_text(text)
+                parts.append(text)
                 if on_text is not None:
-                    result = on_text(event.text)
+                    result = on_text(text)
                     if inspect.isawaitable(result):
                         await result
             elif isinstance(event, ToolCallRequested):
@@ -49,6 +58,12 @@ async def collect(
                 reply.usage = event if reply.usage is None else reply.usage + event
             elif isinstance(event, Finished):
                 reply.finish_reason = event.reason
+        if held:  # the stream ended on half a character
+            parts.append(REPLACEMENT)
+            if on_text is not None:
+                result = on_text(REPLACEMENT)
+                if inspect.isawaitable(result):
+                    await result
     except asyncio.CancelledError:
         reply.interrupted = True
         reply.finish_reason = "interrupted"
