@@ -161,6 +161,19 @@ async def test_interrupting_a_streaming_agent_keeps_its_partial_reply(db_path):
         assert alice.has_class("interrupted")
 
 
+async def test_a_finished_streamed_reply_is_drawn_like_one_that_came_whole(db_path):
+    """Whether a reply streams depends on the model's pace; the finished screen must not."""
+    long = " ".join(f"w{i}" for i in range(40))
+    app, _ = make_app(db_path, [long, "short"], timeout=0.05, limit=3, delay=0.01)
+    async with app.run_test(size=(120, 40)) as pilot:
+        transcript = app.room_screen.query_one(Transcript)
+        await until(pilot, lambda: any(t.streaming for t in transcript.turns))
+        await until(pilot, lambda: settled(app))
+        alice = [t for t in transcript.turns if t.sender == "alice"]
+        assert [type(t).__name__ for t in alice] == ["SaidLine"]
+        assert alice[0].text == long
+
+
 async def test_theme_is_chosen_and_remembered(db_path, tmp_path):
     app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -218,6 +231,8 @@ def test_room_snapshot(snap_compare, db_path, monkeypatch):
     async def settle(pilot):
         done = partial(settled, app)
         await until(pilot, done)
+        # A blinking cursor is drawn or not by the clock: hold it still (shown) for the picture.
+        app.room_screen.query_one(HumanInput).cursor_blink = False
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(110, 32), run_before=settle)

@@ -176,7 +176,7 @@ class Transcript(VerticalScroll):
             if env.type is not MessageType.STATUS and isinstance(turn_id, str):
                 live = self._live.pop(turn_id, None)
                 if live is not None:
-                    await live.finish(env)
+                    await self._settle(live, env)
                     continue
             widget = self._widget_for(env)
             if widget is not None:
@@ -184,6 +184,19 @@ class Transcript(VerticalScroll):
         if new:
             await self.mount_all(new)
         await self._prune()
+
+    async def _settle(self, live: MessageTurn, env: Envelope) -> None:
+        """A streamed turn is finished: from now on it is drawn like any whole message.
+
+        Whether a reply was streamed depends on how fast it came (a quick one is
+        not); once it is complete the screen must not show that difference.
+        """
+        await live.finish(env)
+        widget = self._widget_for(env)
+        if widget is None:
+            return
+        await self.mount(widget, before=live)
+        await live.remove()
 
     async def _prune(self) -> None:
         extra = len(self.children) - self.window
