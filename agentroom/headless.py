@@ -21,6 +21,7 @@ from agentroom.agents import HumanAgent
 from agentroom.coordination.coordinator import MultiAgentCoordinator
 from agentroom.coordination.strategy import MENTION
 from agentroom.protocol import Envelope, MessageType
+from agentroom.text import decode_line
 
 Write = Callable[..., Any]
 
@@ -80,16 +81,23 @@ async def read_human_lines(
     """Feed the human's lines into the room until the input ends.
 
     A daemon thread does the blocking reads (an executor thread would keep
-    the process alive at exit, waiting for a line nobody types).
+    the process alive at exit, waiting for a line nobody types).  Bytes are
+    read and decoded here, with anything that is not UTF-8 shown as U+FFFD, so
+    a stray byte neither ends the input (a strict decoder raises) nor reaches
+    the room as a lone surrogate (a ``surrogateescape`` one).
     """
     source = stream or sys.stdin
+    raw = getattr(source, "buffer", None)
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> str:
+        return decode_line(raw.readline()) if raw is not None else source.readline()
 
     def pump() -> None:
         while True:
             try:
-                line = source.readline()
+                line = read()
             except (OSError, ValueError):
                 line = ""
             try:

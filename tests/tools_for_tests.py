@@ -16,3 +16,10 @@ async def shout(text: str, times: int = 1) -> str:
 def broken(x: int) -> int:
     """Always fails."""
     raise RuntimeError(f"cannot handle {x}")
+
+
+def list_folder(path: str) -> list[str]:
+    """The names in a folder (as the OS gives them: a non-UTF-8 name comes back escaped)."""
+    import os
+
+    return sorted(os.listdir(path))
