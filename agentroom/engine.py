@@ -31,6 +31,7 @@ from agentroom.errors import (
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import SqliteStore
 from agentroom.store.sqlite import Durability
+from agentroom.text import redact
 from agentroom.usage import UsageLedger
 
 
@@ -188,12 +189,15 @@ class Engine:
                 metadata={"event": "skipped", "agent": agent_id},
             )
         except Exception as exc:
+            # Redacted here too (a model client redacts its own errors): whatever an agent
+            # raises goes to the database and every screen, and servers echo keys back.
+            failure = redact(f"{agent_id} could not take its turn: {exc}")
             await self.bus.announce(
-                f"{agent_id} could not take its turn: {exc}",
+                failure,
                 type=MessageType.STATUS,
                 metadata={"event": "turn_failed", "agent": agent_id, "error": type(exc).__name__},
             )
-            raise AgentTurnError(f"{agent_id} could not take its turn: {exc}") from exc
+            raise AgentTurnError(failure) from exc
         finally:
             self._running.pop(agent_id, None)
 

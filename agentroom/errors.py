@@ -138,4 +138,18 @@ class ModelRateLimitError(ModelError):
 
 
 class ModelServerError(ModelError):
-    """The server kept failing (5xx) or broke off a reply."""
+    """The server kept failing (5xx), broke off a reply, or sent something that is not a
+    chat completion stream (a web page, a chunk of the wrong shape, an endless line)."""
+
+
+class ModelRequestError(ModelError):
+    """The server rejected the request itself (a 4xx other than the key, the model or the
+    rate); its own words say why."""
+
+
+class ReplayExhaustedError(ModelError, ScriptExhaustedError):
+    """A replay model was asked for more replies than its script holds.
+
+    A :class:`ModelError` like any other model failure, so a room reports
+    and counts it the same way; still a :class:`ScriptExhaustedError`.
+    """

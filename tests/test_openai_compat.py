@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Iterator
 
 import pytest
 
 from agentroom.errors import (
     ModelAuthError,
     ModelConnectionError,
+    ModelError,
     ModelNotFoundError,
     ModelRateLimitError,
     ModelServerError,
 )
 from agentroom.models.collect import collect
 from agentroom.models.http import http as httpx
-from agentroom.models.openai_compat import OpenAICompatClient, RetryPolicy
+from agentroom.models.openai_compat import LINE_LIMIT, OpenAICompatClient, RetryPolicy
 from agentroom.models.types import (
     ChatMessage,
     ModelReply,
@@ -23,6 +26,7 @@ from agentroom.models.types import (
     TextDelta,
     ToolSpec,
     Usage,
+    Waiting,
 )
 from tests.fake_openai import (
     BASE,
@@ -235,3 +239,202 @@ async def test_a_stream_that_ends_unfinished_is_an_error_not_a_stop():
     with pytest.raises(ModelServerError, match="without finishing it"):
         await collect(server.client().stream(REQUEST), into=reply)
     assert reply.text == "partial"
+
+
+# -- what a broken or hostile server sends ---------------------------------------------------
+
+
+def _stream_of(*chunks: object, done: bool = True) -> httpx.Response:
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks)
+    return httpx.Response(
+        200,
+        headers={"content-type": "text/event-stream"},
+        content=(body + ("data: [DONE]\n\n" if done else "")).encode(),
+    )
+
+
+def _choice(**fields: object) -> dict:
+    return {"id": "c1", "object": "chat.completion.chunk", "choices": [fields]}
+
+
+@pytest.mark.parametrize(
+    ("bad", "where"),
+    [
+        ({"choices": "abc"}, "choices is not a list"),
+        ({"choices": [5]}, r"choices\[0\] is not an object"),
+        (_choice(delta="x"), r"choices\[0\]\.delta is not an object"),
+        (_choice(delta={"content": 5}), r"choices\[0\]\.delta\.content is not text"),
+        (_choice(delta={"content": ["a"]}), r"choices\[0\]\.delta\.content is not text"),
+        ({"choices": [], "usage": 5}, "usage is not an object"),
+        ({"usage": {"prompt_tokens": "many"}}, r"usage\.prompt_tokens is not a whole number"),
+        (_choice(delta={"tool_calls": 3}), r"choices\[0\]\.delta\.tool_calls is not a list"),
+        (_choice(delta={"tool_calls": [7]}), r"tool_calls\[0\] is not an object"),
+        (_choice(delta={"tool_calls": [{"index": "one"}]}), r"tool_calls\[0\]\.index is not a"),
+        (_choice(delta={"tool_calls": [{"id": 9}]}), r"tool_calls\[0\]\.id is not text"),
+        (_choice(delta={"tool_calls": [{"function": "f"}]}), r"\.function is not an object"),
+        (
+            _choice(delta={"tool_calls": [{"function": {"arguments": {"a": 1}}}]}),
+            r"tool_calls\[0\]\.function\.arguments is not text",
+        ),
+        (_choice(delta={}, finish_reason=1), r"choices\[0\]\.finish_reason is not text"),
+        ([1, 2], "it is not an object"),
+        ("text", "it is not an object"),
+        (None, "it is not an object"),
+    ],
+)
+async def test_a_chunk_of_the_wrong_shape_is_a_server_error_saying_where(bad, where):
+    server = FakeServer(_stream_of(chunk("fine so far "), bad, chunk(finish="stop")))
+    reply = ModelReply()
+    with pytest.raises(ModelServerError, match=f"a chunk of an unexpected shape \\(.*{where}"):
+        await collect(server.client().stream(REQUEST), into=reply)
+    assert reply.text == "fine so far "
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "nan", "inf", "Wed, 99 Foo 2015", "1e999"])
+async def test_a_retry_after_that_is_no_number_or_date_is_ignored(value):
+    server = FakeServer(error(429, "slow down", {"retry-after": value}), text_stream(["ok"]))
+    client = server.client(retry=RetryPolicy(attempts=3, base_delay=1.0))
+    assert (await collect(client.stream(REQUEST))).text == "ok"
+    (slept,) = server.sleeps
+    assert 0 <= slept <= 1.0  # the usual jittered back-off
+
+
+async def test_a_retry_after_date_is_waited_for_and_one_in_the_past_is_no_wait():
+    server = FakeServer(
+        error(429, "slow down", {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+        text_stream(["ok"]),
+    )
+    assert (await collect(server.client().stream(REQUEST))).text == "ok"
+    assert server.sleeps == [0.0]
+
+
+async def test_a_long_retry_after_is_capped_and_the_wait_is_announced():
+    server = FakeServer(
+        error(429, "slow down", {"retry-after": "3600"}),
+        error(503, "busy"),
+        text_stream(["ok"]),
+    )
+    client = server.client(retry=RetryPolicy(attempts=4, base_delay=0.01))
+    waits: list[Waiting] = []
+    reply = await collect(client.stream(REQUEST), on_wait=waits.append)
+    assert reply.text == "ok"
+    assert server.sleeps[0] == RetryPolicy().max_retry_after == 30.0
+    assert [w.seconds for w in waits] == server.sleeps
+    assert waits[0].reason == (
+        f"the server at {BASE} is rate-limiting (429; it asked for 3600 s, the most agentroom "
+        "waits is 30 s); retry 1 of 3"
+    )
+    assert waits[1].reason == f"the server at {BASE} failed (503); retry 2 of 3"
+
+
+@pytest.mark.parametrize("kind", ["text/html; charset=utf-8", "application/json"])
+async def test_a_200_that_is_not_an_event_stream_says_the_url_may_be_wrong(kind):
+    page = httpx.Response(200, headers={"content-type": kind}, content=b"<html>login</html>")
+    server = FakeServer(page)
+    shown = kind.partition(";")[0]
+    with pytest.raises(
+        ModelServerError,
+        match=rf"the server at {BASE} answered with {shown}, not an event stream; is the URL an "
+        r"OpenAI-compatible API \(ending in /v1\)\?",
+    ):
+        await collect(server.client().stream(REQUEST))
+    assert len(server.requests) == 1  # not retried: the URL will not change by itself
+
+
+async def test_a_body_without_events_says_the_url_may_be_wrong():
+    server = FakeServer(httpx.Response(200, content=b"<html>hello</html>\n"))
+    with pytest.raises(ModelServerError, match="without any server-sent events; is the URL"):
+        await collect(server.client().stream(REQUEST))
+
+
+KEY = "sk-test-4f9b2c7d1e8a6b3c5d0e"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda r: error(400, f"bad request; you sent {r.headers['authorization']}"),
+        lambda r: error(500, f"upstream refused key {KEY}"),
+        lambda r: _stream_of(
+            chunk("hi"), {"error": {"message": f"Authorization: {r.headers['authorization']}"}}
+        ),
+        lambda r: _stream_of({"note": "x"}, f"{r.headers['authorization']}"),
+        lambda r: httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=f"data: {KEY}\n\n".encode()
+        ),
+    ],
+    ids=["400", "500", "error-chunk", "bad-shape", "not-json"],
+)
+async def test_an_error_echoing_the_key_never_carries_it(answer):
+    server = FakeServer(*[answer] * 4)
+    client = server.client(api_key=KEY, retry=RetryPolicy(attempts=2, base_delay=0.01))
+    with pytest.raises(ModelError) as info:
+        await collect(client.stream(REQUEST))
+    assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"  # it was echoed
+    assert KEY not in str(info.value) and KEY[3:15] not in str(info.value)
+    assert "[redacted]" in str(info.value)
+
+
+def _endless(sent: list[int]) -> Iterator[bytes]:
+    """64 MiB of one line, 64 KiB at a time, counting what was produced."""
+    piece = b"data: " + b"x" * (64 * 1024 - 6)
+    for _ in range(1024):
+        sent.append(len(piece))
+        yield piece
+
+
+async def test_an_endless_line_is_an_error_and_is_not_buffered_whole():
+    sent: list[int] = []
+    server = FakeServer(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=_endless(sent))
+    )
+    with server.serve() as url:
+        client = OpenAICompatClient("m", base_url=url, retry=RetryPolicy(attempts=1))
+        with pytest.raises(ModelServerError, match=f"a line longer than {LINE_LIMIT:,} bytes"):
+            await collect(client.stream(REQUEST))
+        await client.aclose()
+    # The client stopped reading soon after the limit (the rest of 64 MiB was never sent;
+    # sockets buffer a few MiB at most).
+    assert sum(sent) < 16 * LINE_LIMIT
+
+
+async def test_a_reply_past_the_size_limit_keeps_its_start_marked_cut_and_stops_reading():
+    sent: list[int] = []
+    block = f"data: {json.dumps(chunk('word '))}\n\n".encode() * 400  # about 64 KiB
+
+    def words() -> Iterator[bytes]:  # 64 MiB of words, never finished
+        for _ in range(1024):
+            sent.append(len(block))
+            yield block
+
+    server = FakeServer(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=words())
+    )
+    seen: list[str] = []
+    with server.serve() as url:
+        client = OpenAICompatClient("m", base_url=url)
+        reply = await collect(client.stream(REQUEST), on_text=seen.append, limit=1_000)
+        await client.aclose()
+    assert reply.cut and reply.finish_reason == "cut"
+    assert reply.text == "word " * 200 + "… [cut: the reply passed 1,000 characters]"
+    assert "".join(seen) == reply.text
+    assert sum(sent) < 16 * 2**20  # the stream was closed: the rest was never sent
+
+
+async def test_tool_calls_past_the_size_limit_are_an_error():
+    big = "x" * 100_000
+    parts = [
+        chunk(tool_calls=[{"index": i, "id": f"c{i}", "function": {"name": "f", "arguments": big}}])
+        for i in range(11)
+    ]
+    server = FakeServer(_stream_of(*parts, chunk(finish="tool_calls")))
+    with pytest.raises(ModelServerError, match="more than 1,000 tool calls or 1,000,000 char"):
+        await collect(server.client().stream(REQUEST))
+
+
+async def test_lone_surrogates_in_tool_calls_are_made_valid():
+    function = {"name": "f", "arguments": '"\udce9"'}
+    part = chunk(tool_calls=[{"index": 0, "id": "c\ud800", "function": function}])
+    server = FakeServer(_stream_of(part, chunk(finish="tool_calls")))
+    (call,) = (await collect(server.client().stream(REQUEST))).tool_calls
+    assert (call.id, call.arguments) == ("c\ufffd", '"\ufffd"')

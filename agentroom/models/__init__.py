@@ -16,6 +16,7 @@ from agentroom.models.types import (
     ToolCallRequested,
     ToolSpec,
     Usage,
+    Waiting,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "ToolCallRequested",
     "ToolSpec",
     "Usage",
+    "Waiting",
     "collect",
     "make_client",
     "resolve",

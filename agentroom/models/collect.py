@@ -6,24 +6,37 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from agentroom.models.types import (
     Finished,
     ModelEvent,
     ModelReply,
     TextDelta,
+    ToolCall,
     ToolCallRequested,
     Usage,
+    Waiting,
 )
 from agentroom.text import REPLACEMENT, split_surrogate, valid_text
 
 OnText = Callable[[str], Awaitable[None] | None]
+OnWait = Callable[[Waiting], Awaitable[None] | None]
+
+REPLY_LIMIT = 200_000
+"""Characters of one reply kept (about 50,000 tokens); past them the stream is closed.
+
+A model that never stops (or a server that streams without end) must not
+grow the room's memory, the database or the screen without bound."""
 
 
 async def collect(
     events: AsyncIterator[ModelEvent],
     into: ModelReply | None = None,
     on_text: OnText | None = None,
+    *,
+    on_wait: OnWait | None = None,
+    limit: int = REPLY_LIMIT,
 ) -> ModelReply:
     """Consume ``events`` into a :class:`ModelReply`.
 
@@ -35,10 +48,16 @@ async def collect(
     Text is made valid here, as it enters the room: a character split across
     two deltas (an emoji as two UTF-16 halves) is held back until its other
     half arrives, and a half that never finds its partner becomes U+FFFD.
+
+    A reply longer than ``limit`` characters keeps its first ``limit``, ends
+    with a note saying it was cut, and is marked ``cut``; the stream is closed
+    there, so nothing more is generated or paid for.  ``on_wait`` hears when
+    the backend waits before a retry, so the room can say so.
     """
     reply = into if into is not None else ModelReply()
     parts = reply.parts
     held = ""
+    size = 0
     try:
         async for event in events:
             if isinstance(event, TextDelta):
@@ -47,23 +66,37 @@ async def collect(
                 if not text:
                     continue
                 text = valid_text(text)
+                size += len(text)
+                if size > limit:
+                    text = text[: len(text) - (size - limit)]
+                    reply.cut = True
+                    reply.finish_reason = "cut"
+                    text += f"… [cut: the reply passed {limit:,} characters]"
+                    held = ""
                 parts.append(text)
                 if on_text is not None:
                     result = on_text(text)
                     if inspect.isawaitable(result):
                         await result
+                if reply.cut:
+                    break
             elif isinstance(event, ToolCallRequested):
-                reply.tool_calls.append(event.call)
+                call = event.call  # a server's JSON may hold lone surrogates too
+                reply.tool_calls.append(
+                    ToolCall(valid_text(call.id), valid_text(call.name), valid_text(call.arguments))
+                )
             elif isinstance(event, Usage):
                 reply.usage = event if reply.usage is None else reply.usage + event
             elif isinstance(event, Finished):
                 reply.finish_reason = event.reason
-        if held:  # the stream ended on half a character
+            elif isinstance(event, Waiting) and on_wait is not None:
+                await _call(on_wait, event)
+        if reply.cut:
+            await _close(events)
+        elif held:  # the stream ended on half a character
             parts.append(REPLACEMENT)
             if on_text is not None:
-                result = on_text(REPLACEMENT)
-                if inspect.isawaitable(result):
-                    await result
+                await _call(on_text, REPLACEMENT)
     except asyncio.CancelledError:
         reply.interrupted = True
         reply.finish_reason = "interrupted"
@@ -73,6 +106,12 @@ async def collect(
         await _close(events)
         raise
     return reply
+
+
+async def _call(callback: Callable[[Any], Awaitable[None] | None], value: Any) -> None:
+    result = callback(value)
+    if inspect.isawaitable(result):
+        await result
 
 
 async def _close(events: AsyncIterator[ModelEvent]) -> None:

@@ -3,11 +3,21 @@
 Built on the official ``openai`` SDK with its own retries switched off, so
 that the policy is ours and tested: 429, 5xx and dropped or refused
 connections are retried with exponential back-off and full jitter (a
-server's ``Retry-After`` wins when it gives one), but only until the first
-token has arrived: a reply broken off half-way is reported, with what arrived
-kept, rather than silently started again.  Failures that retrying cannot fix
-become errors that say what to do.  The API key is read from the environment
-when the client is made and is never stored in a label, a log or the room.
+server's ``Retry-After`` wins when it gives one, up to a cap), but only until
+the first token has arrived: a reply broken off half-way is reported, with
+what arrived kept, rather than silently started again.  Before each wait a
+:class:`~agentroom.models.types.Waiting` event says what it waits for, so the
+room never waits in silence.  Failures that retrying cannot fix become errors
+that say what to do.
+
+Whatever the server sends is untrusted: a line longer than :data:`LINE_LIMIT`
+or tool calls past :data:`TOOL_TEXT_LIMIT` end the reply with an error (memory
+stays bounded), a chunk of the wrong shape is reported as such (never a
+Python ``TypeError``), and every error is redacted (this client's key, the
+environment's secrets, anything shaped like a credential) before it becomes an
+exception's message, because servers echo headers back.  The API key is read
+from the environment when the client is made and is never stored in a label,
+a log or the room.
 """
 
 from __future__ import annotations
@@ -16,10 +26,12 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import openai
@@ -30,6 +42,7 @@ from agentroom.errors import (
     ModelError,
     ModelNotFoundError,
     ModelRateLimitError,
+    ModelRequestError,
     ModelServerError,
 )
 from agentroom.models.http import http
@@ -41,9 +54,20 @@ from agentroom.models.types import (
     ToolCall,
     ToolCallRequested,
     Usage,
+    Waiting,
 )
+from agentroom.text import one_line, redact
 
 log = logging.getLogger(__name__)
+
+LINE_LIMIT = 1 << 20
+"""Bytes in one server-sent line (a chunk is a few hundred); a longer line is an error."""
+
+TOOL_TEXT_LIMIT = 1_000_000
+"""Characters of tool calls (names and arguments) in one reply; more is an error."""
+
+TOOL_CALLS_LIMIT = 1_000
+"""Tool calls in one reply; more is an error (the agent runs only a few of them anyway)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +76,8 @@ class RetryPolicy:
     """Tries in all (the first and four retries)."""
     base_delay: float = 0.5
     max_delay: float = 20.0
-    max_retry_after: float = 60.0
+    max_retry_after: float = 30.0
+    """The longest wait a server's ``Retry-After`` gets (an hour would look like a hang)."""
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         if retry_after is not None:
@@ -94,6 +119,7 @@ class OpenAICompatClient:
         )
         self.base_url = str(self._client.base_url).rstrip("/")
         self.label = f"{provider}:{model}"
+        self._secrets = (api_key,) if api_key else ()
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAICompatClient({self.label!r}, base_url={self.base_url!r})"
@@ -130,35 +156,80 @@ class OpenAICompatClient:
                 # ~70 µs a token, this ~5 (see bench/stream.py).
                 streaming = self._client.chat.completions.with_streaming_response
                 async with streaming.create(**params) as response:
-                    async for event in _events(response.iter_lines()):
+                    self._check_event_stream(response.headers)
+                    lines = _lines(response.http_response.aiter_bytes())
+                    async for event in _events(lines):
                         if isinstance(event, TextDelta):
                             received += len(event.text)
                         yield event
                 return
             except asyncio.CancelledError:
                 raise
+            except ModelError as exc:  # the stream's own complaints, in the server's words
+                raise self._redacted(exc) from None
             except openai.APIStatusError as exc:
                 if received or not _retryable_status(exc.status_code):
-                    raise await self._explain(exc, received) from None
+                    raise await self._explain(exc) from None
                 retry_after = _retry_after(exc.response.headers)
                 error: Exception = exc
             except (openai.APIConnectionError, http.TransportError) as exc:
                 if received:
-                    raise ModelServerError(
-                        f"{self.base_url} broke off the reply after {received} characters "
-                        f"({_cause(exc)}); what arrived was kept"
+                    raise self._redacted(
+                        ModelServerError(
+                            f"{self.base_url} broke off the reply after {received} characters "
+                            f"({_cause(exc)}); what arrived was kept"
+                        )
                     ) from None
                 retry_after = None
                 error = exc
+            except (openai.OpenAIError, http.HTTPError) as exc:  # e.g. a body that will not decode
+                unreadable = f"{self.base_url} sent a reply that cannot be read ({_cause(exc)})"
+                raise self._redacted(ModelServerError(unreadable)) from None
             attempt += 1
             if attempt >= self.retry.attempts:
-                raise await self._explain(error, 0, tries=attempt) from None
+                raise await self._explain(error, tries=attempt) from None
             wait = self.retry.delay(attempt - 1, retry_after, self._rng)
-            log.info("%s: %s; retry %d in %.2fs", self.label, _cause(error), attempt, wait)
+            reason = self._redact(
+                f"{self._trouble(error, retry_after)}; retry {attempt} of {self.retry.attempts - 1}"
+            )
+            log.info("%s: %s; waiting %.2fs", self.label, reason, wait)
+            yield Waiting(wait, reason)
             await self._sleep(wait)
 
-    async def _explain(self, exc: Exception, received: int, tries: int = 1) -> ModelError:
-        """Turn an SDK/transport error into one that says what to do."""
+    def _check_event_stream(self, headers: http.Headers) -> None:
+        """A 200 that is not an event stream (a web page, a proxy's login form) is the wrong URL."""
+        kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind and kind != "text/event-stream":
+            raise ModelServerError(
+                f"the server at {self.base_url} answered with {one_line(kind, 60)}, not an event "
+                "stream; is the URL an OpenAI-compatible API (ending in /v1)?"
+            )
+
+    def _trouble(self, exc: Exception, retry_after: float | None) -> str:
+        """What a retry waits out, in a few words (for the room's status line)."""
+        where = self.base_url
+        if isinstance(exc, openai.APIStatusError):
+            if exc.status_code == 429:
+                asked = ""
+                if retry_after is not None and retry_after > self.retry.max_retry_after:
+                    asked = f"; it asked for {retry_after:.0f} s, the most agentroom waits is "
+                    asked += f"{self.retry.max_retry_after:.0f} s"
+                return f"the server at {where} is rate-limiting (429{asked})"
+            return f"the server at {where} failed ({exc.status_code})"
+        return f"no answer from the server at {where} ({_cause(exc)})"
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def _redacted(self, error: ModelError) -> ModelError:
+        """``error`` again, with every secret cut out of its message."""
+        return type(error)(self._redact(str(error)))
+
+    async def _explain(self, exc: Exception, tries: int = 1) -> ModelError:
+        """Turn an SDK/transport error into one that says what to do (and holds no secret)."""
+        return self._redacted(await self._describe(exc, tries))
+
+    async def _describe(self, exc: Exception, tries: int) -> ModelError:
         where = self.base_url
         after = f" after {tries} tries" if tries > 1 else ""
         if isinstance(exc, openai.APIStatusError):
@@ -181,7 +252,7 @@ class OpenAICompatClient:
                 )
             if status >= 500:
                 return ModelServerError(f"{where} kept failing ({status}){after}: {_body(exc)}")
-            return ModelError(f"{where} rejected the request ({status}): {_body(exc)}")
+            return ModelRequestError(f"{where} rejected the request ({status}): {_body(exc)}")
         cause = _cause(exc)
         if "refused" in cause.lower() or isinstance(exc.__cause__, http.ConnectError):
             return ModelConnectionError(
@@ -204,15 +275,59 @@ class OpenAICompatClient:
         await self._client.close()
 
 
+async def _lines(chunks: AsyncIterator[bytes], limit: int = LINE_LIMIT) -> AsyncIterator[str]:
+    """The body's lines as text, none longer than ``limit`` bytes (then an error).
+
+    httpx's own line reader keeps a line whole however long it grows: one
+    endless line from a broken (or hostile) server would take all the memory.
+    Lines are split as bytes (a newline byte is never inside a UTF-8
+    character) and decoded one by one, anything not UTF-8 replaced.
+    """
+    pending = bytearray()
+    async for chunk in chunks:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if pending:
+                pending += chunk[start:end]
+                line = bytes(pending)
+                pending.clear()
+            else:
+                line = chunk[start:end]
+            start = end + 1
+            if len(line) > limit:
+                raise _too_long(limit)
+            yield line.decode("utf-8", "replace")
+        if len(pending) + len(chunk) - start > limit:
+            raise _too_long(limit)
+        pending += chunk[start:]
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+def _too_long(limit: int) -> ModelServerError:
+    return ModelServerError(
+        f"the server sent a line longer than {limit:,} bytes; it is not a chat completion "
+        "stream, or the server is broken"
+    )
+
+
 async def _events(lines: AsyncIterator[str]) -> AsyncIterator[ModelEvent]:
-    """Server-sent chat completion chunks to our events; tool calls assembled across chunks."""
+    """Server-sent chat completion chunks to our events; tool calls assembled across chunks.
+
+    Every field is checked for its type on the way (a chunk of the wrong shape
+    is the server's fault, reported with where it is wrong); the checks are a
+    few identity tests a token, so a token still costs a few microseconds.
+    """
     calls: dict[int, dict[str, str]] = {}
+    tool_text = 0
     finish = ""
     done = False
+    seen = False
     loads = json.loads
     async for line in lines:
         if not line.startswith("data:"):
             continue  # blank separators, comments, "event:" names
+        seen = True
         data = line[5:].strip()
         if data == "[DONE]":
             done = True
@@ -223,29 +338,52 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[ModelEvent]:
             raise ModelServerError(
                 f"the server sent something that is not JSON: {data[:80]!r}"
             ) from None
-        if not isinstance(chunk, dict):
-            continue
-        if "error" in chunk:
-            error = chunk["error"]
-            message = error.get("message") if isinstance(error, dict) else error
-            raise ModelServerError(f"the server reported an error in the reply: {message}")
-        usage = chunk.get("usage")
-        if usage:
-            yield Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            content = delta.get("content")
-            if content:
-                yield TextDelta(content)
-            for part in delta.get("tool_calls") or ():
-                slot = calls.setdefault(part.get("index") or 0, {"id": "", "name": "", "args": ""})
-                if part.get("id"):
-                    slot["id"] = part["id"]
-                function = part.get("function") or {}
-                slot["name"] += function.get("name") or ""
-                slot["args"] += function.get("arguments") or ""
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]
+        try:
+            if "error" in chunk:
+                error = chunk["error"]
+                message = error.get("message") if isinstance(error, dict) else error
+                raise ModelServerError(
+                    f"the server reported an error in the reply: {one_line(str(message))}"
+                )
+            usage = chunk.get("usage")
+            if usage:
+                yield _usage(usage)
+            choices = chunk.get("choices")
+            if not choices:
+                continue
+            if type(choices) is not list:
+                raise TypeError
+            for choice in choices:
+                delta = choice.get("delta")
+                if delta:
+                    content = delta.get("content")
+                    if content:
+                        if type(content) is not str:
+                            raise TypeError
+                        yield TextDelta(content)
+                    parts = delta.get("tool_calls")
+                    if parts:
+                        tool_text += _add_calls(calls, parts)
+                        if tool_text > TOOL_TEXT_LIMIT or len(calls) > TOOL_CALLS_LIMIT:
+                            raise ModelServerError(
+                                f"the server sent more than {TOOL_CALLS_LIMIT:,} tool calls or "
+                                f"{TOOL_TEXT_LIMIT:,} characters of them in one reply"
+                            )
+                reason = choice.get("finish_reason")
+                if reason:
+                    if type(reason) is not str:
+                        raise TypeError
+                    finish = reason
+        except (AttributeError, TypeError):
+            raise ModelServerError(
+                f"the server sent a chunk of an unexpected shape ({_misshapen(chunk)}): "
+                f"{data[:80]!r}"
+            ) from None
+    if not seen:
+        raise ModelServerError(
+            "the server answered without any server-sent events; is the URL an "
+            "OpenAI-compatible API (ending in /v1)?"
+        )
     if not done and not finish:
         # The server closed a 200 response without finishing it (llama.cpp's server does
         # this when the prompt overflows its context): an error, never a normal "stop".
@@ -261,25 +399,133 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[ModelEvent]:
     yield Finished(finish or "stop")
 
 
+def _usage(usage: Any) -> Usage:
+    prompt = usage.get("prompt_tokens") or 0
+    completion = usage.get("completion_tokens") or 0
+    if type(prompt) is not int or type(completion) is not int:
+        raise TypeError
+    return Usage(prompt, completion)
+
+
+def _add_calls(calls: dict[int, dict[str, str]], parts: Any) -> int:
+    """Add a chunk's pieces of tool calls to ``calls``; returns the characters added."""
+    if type(parts) is not list:
+        raise TypeError
+    added = 0
+    for part in parts:
+        index = part.get("index") or 0
+        if type(index) is not int:
+            raise TypeError
+        slot = calls.get(index)
+        if slot is None:
+            slot = calls[index] = {"id": "", "name": "", "args": ""}
+        call_id = part.get("id")
+        if call_id:
+            if type(call_id) is not str:
+                raise TypeError
+            slot["id"] = call_id
+        function = part.get("function") or {}
+        name = function.get("name") or ""
+        arguments = function.get("arguments") or ""
+        slot["name"] += name  # a TypeError unless both are text
+        slot["args"] += arguments
+        added += len(name) + len(arguments)
+    return added
+
+
+def _misshapen(chunk: Any) -> str:
+    """Where ``chunk`` departs from the shape of a chat completion chunk, in a few words.
+
+    Only called once a chunk has failed, so it may take its time.
+    """
+
+    def text(value: Any) -> bool:
+        return isinstance(value or "", str)
+
+    def number(value: Any) -> bool:
+        return type(value or 0) is int
+
+    if not isinstance(chunk, dict):
+        return "it is not an object"
+    usage = chunk.get("usage")
+    if usage:
+        if not isinstance(usage, dict):
+            return "usage is not an object"
+        for key in ("prompt_tokens", "completion_tokens"):
+            if not number(usage.get(key)):
+                return f"usage.{key} is not a whole number"
+    choices = chunk.get("choices")
+    if choices and not isinstance(choices, list):
+        return "choices is not a list"
+    for i, choice in enumerate(choices or ()):
+        at = f"choices[{i}]"
+        if not isinstance(choice, dict):
+            return f"{at} is not an object"
+        delta = choice.get("delta")
+        if delta and not isinstance(delta, dict):
+            return f"{at}.delta is not an object"
+        delta = delta or {}
+        if not text(delta.get("content")):
+            return f"{at}.delta.content is not text"
+        parts = delta.get("tool_calls")
+        if parts and not isinstance(parts, list):
+            return f"{at}.delta.tool_calls is not a list"
+        for j, part in enumerate(parts or ()):
+            call = f"{at}.delta.tool_calls[{j}]"
+            if not isinstance(part, dict):
+                return f"{call} is not an object"
+            if not number(part.get("index")):
+                return f"{call}.index is not a whole number"
+            if not text(part.get("id")):
+                return f"{call}.id is not text"
+            function = part.get("function")
+            if function and not isinstance(function, dict):
+                return f"{call}.function is not an object"
+            for key in ("name", "arguments"):
+                if not text((function or {}).get(key)):
+                    return f"{call}.function.{key} is not text"
+        if not text(choice.get("finish_reason")):
+            return f"{at}.finish_reason is not text"
+    return "a field of the wrong type"
+
+
 def _retryable_status(status: int) -> bool:
     return status == 429 or status == 408 or status >= 500
 
 
 def _retry_after(headers: http.Headers) -> float | None:
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return float(millis) / 1000
-        except ValueError:
-            pass
+    """The seconds a server asks to wait, or None when it says nothing usable.
+
+    ``Retry-After-Ms``, or ``Retry-After`` as seconds or an HTTP date; anything
+    else (a word, a negative or endless number) is ignored and the usual
+    back-off applies.
+    """
+    millis = _seconds(headers.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000
     value = headers.get("retry-after")
     if not value:
         return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
-        return float(value)
+        when = email.utils.parsedate_to_datetime(value)
+        if when.tzinfo is None:  # "-0000": a date in UTC without a zone
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+        return None
+
+
+def _seconds(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _cause(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from agentroom.errors import ModelConfigError, ScriptExhaustedError
+from agentroom.errors import ModelConfigError, ReplayExhaustedError
 from agentroom.models.types import (
     Finished,
     ModelEvent,
@@ -74,7 +74,7 @@ class ReplayClient:
         index = len(self.requests)
         self.requests.append(request)
         if index >= len(self.script):
-            raise ScriptExhaustedError(
+            raise ReplayExhaustedError(
                 f"{self.label} has no reply left for request #{index + 1} "
                 f"(its script has {len(self.script)})"
             )

@@ -117,7 +117,19 @@ class Finished:
     """``stop``, ``length``, ``tool_calls``, ``interrupted``, ... as the backend says."""
 
 
-ModelEvent = TextDelta | ToolCallRequested | Usage | Finished
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """The backend is about to wait before trying again (a 429, a 5xx, a dropped connection).
+
+    Sent before the wait, so the room can say what it is waiting for instead
+    of falling silent; ``reason`` is one plain sentence without a full stop.
+    """
+
+    seconds: float
+    reason: str
+
+
+ModelEvent = TextDelta | ToolCallRequested | Usage | Finished | Waiting
 
 
 @runtime_checkable
@@ -142,6 +154,8 @@ class ModelReply:
     usage: Usage | None = None
     finish_reason: str = ""
     interrupted: bool = False
+    cut: bool = False
+    """The text reached the size limit of :func:`collect` and the rest was not read."""
 
     @property
     def text(self) -> str:
