@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 
 import pytest
 
 from agentroom import AgentTurnError, Engine, HumanAgent, MessageType, ScriptedAgent
 from agentroom.agents import AgentSettings, LLMAgent, Tool
 from agentroom.models.replay import ReplayClient
-from tests.fake_openai import CutStream, FakeServer, chunk, httpx, sse, text_stream
+from tests.fake_openai import CutStream, FakeServer, chunk, error, httpx, sse, text_stream
 
 
 async def test_a_turn_streams_chunks_then_publishes_one_message_and_usage(db_path):
@@ -111,7 +113,7 @@ async def test_tool_calls_and_results_are_actions_and_errors_become_results(db_p
 
 
 async def test_a_per_turn_tool_limit_stops_loops(db_path):
-    looping = [{"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 1}}]}] * 3
+    looping = [{"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 1}}]}] * 2
     model = ReplayClient([*looping, "giving up on tools"])
     async with Engine.open(db_path) as engine:
         engine.register_agent(
@@ -124,6 +126,100 @@ async def test_a_per_turn_tool_limit_stops_loops(db_path):
     last = model.requests[-1]
     assert last.tools == ()
     assert "used your 2 tool calls" in last.messages[-1].content
+
+
+async def test_one_reply_with_500_tool_calls_runs_only_the_limit_and_answers_every_call(db_path):
+    calls = [{"name": "add", "arguments": {"a": i, "b": 1}} for i in range(500)]
+    model = ReplayClient([{"tool_calls": calls}, "done adding"])
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("adder", model, tools=["tests.tools_for_tests:add"]))
+        watch = engine.bus.subscribe()
+        reply = await engine.run_agent_turn("adder")
+        seen = await watch.get_batch()
+    assert reply.content == "done adding"
+    results = [e for e in seen if e.metadata.get("event") == "tool_result"]
+    assert [r.content for r in results] == [str(i + 1) for i in range(8)]
+    (refused,) = [e for e in seen if e.metadata.get("event") == "tool_limit"]
+    assert refused.type is MessageType.STATUS
+    assert refused.content == "492 of adder's tool calls not run: this turn's limit of 8 tool " + (
+        "calls is used"
+    )
+    first, second = model.requests
+    assert first.tools and second.tools == ()
+    asked = [m for m in second.messages if m.tool_calls][-1].tool_calls
+    answers = {m.tool_call_id: m.content for m in second.messages if m.role == "tool"}
+    assert len(asked) == 500 and set(answers) == {c.id for c in asked}
+    assert answers[asked[7].id] == "8"
+    assert answers[asked[8].id] == "not run: this turn's limit of 8 tool calls is used"
+    assert "used your 8 tool calls" in second.messages[-1].content
+
+
+async def test_a_model_that_keeps_asking_for_tools_ends_its_turn(db_path):
+    looping = {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 1}}]}
+    model = ReplayClient([looping] * 3 + [{"text": "one more?", **looping}] + [looping] * 100)
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(
+            LLMAgent("loop", model, tools=["tests.tools_for_tests:add"], max_tool_calls=3)
+        )
+        reply = await engine.run_agent_turn("loop")
+        assert len(model.requests) == 4  # the limit's three, then one without tools
+        assert reply.type is MessageType.MESSAGE and reply.content == "one more?"
+        silent = await engine.run_agent_turn("loop")
+        assert len(model.requests) == 8
+    assert silent.type is MessageType.STATUS and silent.metadata["event"] == "tool_limit"
+    assert silent.content == (
+        "loop asked for more tools after this turn's limit of 3 tool calls; its turn ends "
+        "without a reply"
+    )
+
+
+async def test_a_server_that_always_answers_with_tool_calls_gets_a_bounded_number_of_requests(
+    db_path,
+):
+    def tool_call(request: httpx.Request) -> httpx.Response:
+        part = {"index": 0, "id": "c", "function": {"name": "add", "arguments": '{"a":1,"b":2}'}}
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=sse([chunk(tool_calls=[part]), chunk(finish="tool_calls")]),
+        )
+
+    server = FakeServer(*[tool_call] * 50)
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(
+            LLMAgent("loop", server.client(), tools=["tests.tools_for_tests:add"], max_tool_calls=4)
+        )
+        reply = await engine.run_agent_turn("loop")
+    assert reply.metadata["event"] == "tool_limit"
+    assert len(server.requests) == 5
+    assert ["tools" in body for body in server.bodies()] == [True] * 4 + [False]
+
+
+async def test_a_tool_result_that_is_not_valid_unicode_reaches_the_server_repaired(
+    db_path, tmp_path
+):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "notes.md").write_text("x")
+    os.close(os.open(os.fsencode(folder) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY, 0o600))
+    call = {"index": 0, "id": "c1", "function": {"name": "list_folder"}}
+    call["function"]["arguments"] = json.dumps({"path": str(folder)})
+    server = FakeServer(
+        httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=sse([chunk(tool_calls=[call]), chunk(finish="tool_calls")]),
+        ),
+        text_stream(["seen"]),
+    )
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(
+            LLMAgent("lister", server.client(), tools=["tests.tools_for_tests:list_folder"])
+        )
+        reply = await engine.run_agent_turn("lister")
+    assert reply.content == "seen"
+    (tool_message,) = [m for m in server.bodies()[1]["messages"] if m["role"] == "tool"]
+    assert tool_message["content"] == '["caf\ufffd.txt", "notes.md"]'
 
 
 def test_tool_schema_from_signature():
@@ -255,3 +351,55 @@ async def test_the_reused_prompt_always_equals_one_built_afresh(db_path):
         engine.register_agent(ScriptedAgent("bob", ["-"]))
         alice = engine.register_agent(LLMAgent("alice", model, settings=settings))
         await check(engine, alice, 10)
+
+
+async def test_interrupted_before_saying_anything_is_a_status_not_an_empty_message(db_path):
+    asked = asyncio.Event()
+    never = asyncio.Event()
+
+    class Silent(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            await never.wait()
+            yield b""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.set()
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Silent())
+
+    server = FakeServer(answer)
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("thinker", server.client()))
+        turn = asyncio.create_task(engine.run_agent_turn("thinker"))
+        await asyncio.wait_for(asked.wait(), 30)
+        assert engine.interrupt("thinker")
+        reply = await turn
+        await engine.flush()
+        said = [e async for e in engine.store.read_envelopes(engine.session_id)]
+    assert reply.type is MessageType.STATUS and reply.metadata["event"] == "interrupted"
+    assert reply.content == "thinker was interrupted before saying anything"
+    assert not [e for e in said if e.type is MessageType.MESSAGE and e.sender == "thinker"]
+
+
+async def test_a_long_wait_before_a_retry_is_told_to_the_room(db_path):
+    server = FakeServer(error(429, "slow down", {"retry-after": "3600"}), text_stream(["ok"]))
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("patient", server.client()))
+        watch = engine.bus.subscribe()
+        reply = await engine.run_agent_turn("patient")
+        seen = await watch.get_batch()
+    assert reply.content == "ok" and server.sleeps == [30.0]
+    (waiting,) = [e for e in seen if e.metadata.get("event") == "waiting"]
+    assert waiting.type is MessageType.STATUS and waiting.metadata["seconds"] == 30.0
+    assert waiting.content.startswith(
+        "waiting 30 s: the server at http://fake.local/v1 is rate-limiting (429; it asked for "
+        "3600 s"
+    )
+
+
+async def test_a_reply_past_the_size_limit_is_published_marked_cut(db_path):
+    model = ReplayClient(["word " * 1000])
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("talker", model, reply_limit=100))
+        reply = await engine.run_agent_turn("talker")
+    assert reply.type is MessageType.MESSAGE and reply.metadata["cut"] is True
+    assert reply.content == "word " * 20 + "… [cut: the reply passed 100 characters]"

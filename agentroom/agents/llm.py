@@ -5,8 +5,15 @@ model's reply (published as ``status`` chunks about 20 times a second, so a
 screen can follow and a crash keeps what was said), run any tools the model
 asks for (each call and result an ``action`` envelope), then publish the reply
 as one ``message``.  Token usage and cost go out as a ``status`` after every
-model call.  An interrupted turn publishes what it had, marked interrupted;
+model call, and so does every wait before a retry.  An interrupted turn
+publishes what it had, marked interrupted (or a ``status`` if it had nothing);
 a model failure publishes what it had, then raises so the room can report it.
+
+A turn is bounded whatever the model does: at most ``max_tool_calls`` calls
+run (the rest are answered "not run" so every call has its answer), the
+request after the limit offers no tools, and a model that still asks for
+tools ends its turn there.  So a turn makes at most ``max_tool_calls + 1``
+model requests.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from agentroom.agents.base import Agent, AgentSettings, Turn
 from agentroom.agents.tools import Tool, Toolbox
 from agentroom.errors import ModelError
 from agentroom.ids import new_id
-from agentroom.models.collect import collect
+from agentroom.models.collect import REPLY_LIMIT, collect
 from agentroom.models.pricing import cost_of
 from agentroom.models.spec import make_client, resolve
 from agentroom.models.types import (
@@ -28,7 +35,9 @@ from agentroom.models.types import (
     ModelClient,
     ModelReply,
     ModelRequest,
+    ToolCall,
     Usage,
+    Waiting,
 )
 from agentroom.protocol import Envelope, Message, MessageType, Role
 
@@ -92,6 +101,7 @@ class LLMAgent(Agent):
         stop: Sequence[str] = (),
         stream_interval: float = STREAM_INTERVAL,
         tool_audience: str = "*",
+        reply_limit: int = REPLY_LIMIT,
     ) -> None:
         super().__init__(id, role=role, description=description, settings=settings)
         if isinstance(model, str):
@@ -104,6 +114,7 @@ class LLMAgent(Agent):
         self.stop = tuple(stop)
         self.stream_interval = stream_interval
         self.tool_audience = tool_audience
+        self.reply_limit = reply_limit
         self._prompt_cache: list[ChatMessage] = []  # converted history, from _prompt_base on
         self._prompt_base = 0
         self._prompt_generation = 0
@@ -185,8 +196,20 @@ class LLMAgent(Agent):
         turn_id = new_id()
         stream = StreamPublisher(self, turn_id, label, self.stream_interval)
         reply = ModelReply()
-        calls_made = 0
-        use_tools = bool(self.toolbox)
+        calls_left = self.max_tool_calls
+
+        async def waiting(event: Waiting) -> None:
+            await self.handle.publish(
+                f"waiting {_duration(event.seconds)}: {event.reason}",
+                type=MessageType.STATUS,
+                metadata={
+                    "event": "waiting",
+                    "turn": turn_id,
+                    "model": label,
+                    "seconds": event.seconds,
+                },
+            )
+
         try:
             while True:
                 reply = ModelReply()
@@ -195,7 +218,7 @@ class LLMAgent(Agent):
                     temperature=self.settings.temperature,
                     max_tokens=self.settings.max_tokens,
                     stop=self.stop,
-                    tools=self.toolbox.specs if use_tools else (),
+                    tools=self.toolbox.specs if calls_left > 0 else (),
                     metadata={
                         "agent": self.id,
                         "role": self.role,
@@ -204,13 +227,29 @@ class LLMAgent(Agent):
                         **turn.hints,
                     },
                 )
-                await collect(client.stream(request), into=reply, on_text=stream.add)
+                await collect(
+                    client.stream(request),
+                    into=reply,
+                    on_text=stream.add,
+                    on_wait=waiting,
+                    limit=self.reply_limit,
+                )
                 await self._report_usage(label, reply, messages)
-                if not reply.tool_calls:
+                if not reply.tool_calls or reply.cut:
                     break
-                if calls_made >= self.max_tool_calls:
-                    use_tools = False
-                    messages.append(ChatMessage("assistant", reply.text or "(tool calls)"))
+                if calls_left <= 0:  # asked again, though offered none: the turn ends here
+                    await stream.flush(final=True)
+                    if reply.text.strip():
+                        return await self._publish(turn, reply, turn_id, label, interrupted=False)
+                    return await self.handle.publish(
+                        f"{self.id} asked for more tools after this turn's limit of "
+                        f"{self.max_tool_calls} tool calls; its turn ends without a reply",
+                        type=MessageType.STATUS,
+                        metadata={"event": "tool_limit", "turn": turn_id, "model": label},
+                    )
+                messages.extend(await self._run_tools(reply, turn_id, calls_left))
+                calls_left = max(0, calls_left - len(reply.tool_calls))
+                if not calls_left:
                     messages.append(
                         ChatMessage(
                             "user",
@@ -218,14 +257,20 @@ class LLMAgent(Agent):
                             "Answer now without tools.",
                         )
                     )
-                    continue
-                calls_made += len(reply.tool_calls)
-                messages.extend(await self._run_tools(reply, turn_id))
         except asyncio.CancelledError:
             await asyncio.shield(stream.flush())
-            envelope = await asyncio.shield(
-                self._publish(turn, reply, turn_id, label, interrupted=True)
-            )
+            if reply.text:
+                envelope = await asyncio.shield(
+                    self._publish(turn, reply, turn_id, label, interrupted=True)
+                )
+            else:  # nothing said: a status, never an empty message
+                envelope = await asyncio.shield(
+                    self.handle.publish(
+                        f"{self.id} was interrupted before saying anything",
+                        type=MessageType.STATUS,
+                        metadata={"event": "interrupted", "turn": turn_id, "agent": self.id},
+                    )
+                )
             if turn.control.absorb_interrupt():  # the room asked for it: the turn ends here
                 return envelope
             raise
@@ -253,6 +298,8 @@ class LLMAgent(Agent):
         }
         if interrupted:
             metadata["interrupted"] = True
+        if reply.cut:
+            metadata["cut"] = True
         return await self.publish_reply(turn, reply.text, metadata=metadata)
 
     async def _report_usage(
@@ -281,10 +328,11 @@ class LLMAgent(Agent):
             },
         )
 
-    async def _run_tools(self, reply: ModelReply, turn_id: str) -> list[ChatMessage]:
-        """Publish each call and its result as actions; return them as prompt messages."""
+    async def _run_tools(self, reply: ModelReply, turn_id: str, allowed: int) -> list[ChatMessage]:
+        """Run the first ``allowed`` calls, each call and result published as actions; answer
+        the rest "not run" (one status says how many).  Returns them all as prompt messages."""
         out = [ChatMessage("assistant", reply.text, tool_calls=tuple(reply.tool_calls))]
-        for call in reply.tool_calls:
+        for call in reply.tool_calls[:allowed]:
             await self.handle.publish(
                 f"{call.name}({call.arguments})",
                 to=self.tool_audience,
@@ -311,7 +359,21 @@ class LLMAgent(Agent):
                 },
             )
             out.append(ChatMessage("tool", result.content, tool_call_id=call.id))
+        refused: list[ToolCall] = reply.tool_calls[allowed:]
+        if refused:
+            limit = f"this turn's limit of {self.max_tool_calls} tool calls is used"
+            await self.handle.publish(
+                f"{len(refused)} of {self.id}'s tool calls not run: {limit}",
+                to=self.tool_audience,
+                type=MessageType.STATUS,
+                metadata={"event": "tool_limit", "turn": turn_id, "refused": len(refused)},
+            )
+            out.extend(ChatMessage("tool", f"not run: {limit}", tool_call_id=c.id) for c in refused)
         return out
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
 
 
 def _json_or_text(arguments: str) -> Any:

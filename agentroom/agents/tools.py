@@ -20,6 +20,7 @@ from pydantic import ValidationError, create_model
 
 from agentroom.errors import ModelConfigError
 from agentroom.models.types import ToolCall, ToolSpec
+from agentroom.text import valid_text
 
 RESULT_LIMIT = 8_000
 """Characters of a result the model is shown; the rest is cut (and says so)."""
@@ -64,13 +65,23 @@ class Tool:
         return cls(function)
 
     async def run(self, call: ToolCall, timeout: float | None = 30.0) -> ToolResult:
+        """Call the tool; its result (or what went wrong) as valid text for the model.
+
+        Valid Unicode because a result goes back to the model server as JSON: a
+        tool listing a file whose name is not UTF-8 returns a lone surrogate,
+        which no server would accept.
+        """
+        content, ok = await self._call(call, timeout)
+        return ToolResult(call, valid_text(content), ok)
+
+    async def _call(self, call: ToolCall, timeout: float | None) -> tuple[str, bool]:
         try:
             raw = json.loads(call.arguments or "{}")
             if not isinstance(raw, dict):
                 raise ValueError("arguments must be a JSON object")
             args = self._model.model_validate(raw)
         except (ValueError, ValidationError) as exc:
-            return ToolResult(call, f"error: bad arguments for {self.name}: {_short(exc)}", False)
+            return f"error: bad arguments for {self.name}: {_short(exc)}", False
         kwargs = {name: getattr(args, name) for name in type(args).model_fields}
         try:
             if inspect.iscoroutinefunction(self.function):
@@ -78,12 +89,10 @@ class Tool:
             else:  # a blocking function must not stall the room
                 value = await asyncio.wait_for(asyncio.to_thread(self.function, **kwargs), timeout)
         except TimeoutError:
-            return ToolResult(call, f"error: {self.name} took longer than {timeout:g}s", False)
+            return f"error: {self.name} took longer than {timeout:g}s", False
         except Exception as exc:
-            return ToolResult(
-                call, f"error: {self.name} failed: {type(exc).__name__}: {exc}", False
-            )
-        return ToolResult(call, _as_text(value), True)
+            return f"error: {self.name} failed: {type(exc).__name__}: {exc}", False
+        return _as_text(value), True
 
 
 class Toolbox:
