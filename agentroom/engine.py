@@ -229,6 +229,7 @@ class Engine:
         from agentroom.workflows import Workflow, load_workflow
 
         if not isinstance(workflow, Workflow):
+            options.setdefault("source", str(workflow))
             workflow = load_workflow(workflow)
         return await run_workflow(self, workflow, task, **options)
 

@@ -109,6 +109,11 @@ class WorkflowError(AgentroomError, ValueError):
     """A workflow file that cannot be used; the message names file, line and field."""
 
 
+class UnsafeToolError(WorkflowError):
+    """A workflow names a tool known to be dangerous (a shell, ``eval``, any file, the network)
+    without ``allow_unsafe_tools: true``; says which tool, why, and that field."""
+
+
 class HumanTimeoutError(AgentroomError, TimeoutError):
     """The human did not answer in time."""
 

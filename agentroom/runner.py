@@ -4,7 +4,9 @@ This is where the layers meet: it reads a :class:`~agentroom.workflows.Workflow`
 and builds the engine's participants and a
 :class:`~agentroom.coordination.MultiAgentCoordinator`, for a new run or to
 resume a saved one.  The workflow itself is saved in the session's metadata,
-so ``resume`` rebuilds the same room without needing the file.
+so ``resume`` rebuilds the same room without needing the file, except for
+its tools: they are code, imported only as a workflow file names them (see
+:func:`workflow_to_resume`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from agentroom.agents import AgentSettings, HumanAgent, LLMAgent
-from agentroom.agents.tools import Tool
+from agentroom.agents.tools import Tool, load_callable
 from agentroom.bus import Subscription
+from agentroom.config import resolve_db_path
 from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
 from agentroom.coordination.handoff import Handoff
 from agentroom.coordination.memory import Blackboard
@@ -43,7 +49,8 @@ from agentroom.errors import SessionNotFoundError, WorkflowError
 from agentroom.models.spec import Resolution, make_client, resolve
 from agentroom.models.types import ModelClient
 from agentroom.protocol import BROADCAST, Envelope
-from agentroom.workflows import STRATEGIES, TerminationSpec, Workflow
+from agentroom.store import RoomInfo, SqliteStore
+from agentroom.workflows import STRATEGIES, TerminationSpec, Workflow, load_workflow
 
 
 def build_termination(
@@ -86,7 +93,7 @@ def strategy_factory(workflow: Workflow, default_model: ModelClient) -> Callable
         if name == "role-based":
             rule = None
             if spec.selector == "rule" and spec.rule:
-                rule = Tool.load(spec.rule).function
+                rule = load_callable(spec.rule, allow_unsafe=workflow.allow_unsafe_tools)
             selector = make_client(spec.selector_model) if spec.selector_model else default_model
             return RoleBased(
                 candidates=spec.candidates,
@@ -139,7 +146,7 @@ def build_room(
             role=spec.role,
             description=spec.description,
             settings=settings,
-            tools=spec.tools,
+            tools=[Tool.load(p, allow_unsafe=workflow.allow_unsafe_tools) for p in spec.tools],
             stop=spec.stop,
         )
         llm_agents.append(engine.register_agent(agent))  # type: ignore[arg-type]
@@ -189,7 +196,8 @@ def build_room(
 
 
 def workflow_metadata(workflow: Workflow, source: str, model: str | None) -> dict[str, Any]:
-    """What a session keeps of its workflow, so that it can be resumed without the file.
+    """What a session keeps of its workflow, so that it can be resumed without the file
+    (a workflow with tools needs the file ``source`` again: :func:`workflow_to_resume`).
 
     ``model`` is the spec the room ran on (resume uses it unless told otherwise).
     """
@@ -197,6 +205,51 @@ def workflow_metadata(workflow: Workflow, source: str, model: str | None) -> dic
     if model:
         meta["model"] = model
     return meta
+
+
+def workflow_to_resume(
+    saved: Workflow,
+    session_id: str,
+    saved_path: str = "",
+    given: Workflow | None = None,
+    given_source: str = "",
+) -> Workflow:
+    """The workflow a saved session resumes with: the saved one, its tools vouched for by a file.
+
+    Tools are code that runs with the user's rights, so they are imported only
+    as a workflow file on this machine names them, never because a database
+    says so (a database travels, and anyone who can write it could name
+    ``os:system``).  A session whose workflow imports nothing resumes from the
+    database alone.  Otherwise the file (``given``, or the one the session was
+    started from) must name exactly the saved tools, and its
+    ``allow_unsafe_tools`` is the one that counts.
+    """
+    again = f"pass the workflow that started it: agentroom resume {session_id} --workflow FILE"
+    source = given_source or "the workflow given"
+    if given is None:
+        if not saved.imports:
+            return saved
+        if not saved_path:
+            raise WorkflowError(
+                f"session {session_id} runs tools, and which workflow file named them was not "
+                f"saved; {again}"
+            )
+        source = saved_path
+        try:
+            given = load_workflow(saved_path)
+        except WorkflowError as exc:
+            problem = str(exc).splitlines()[0] if str(exc) else "it cannot be read"
+            raise WorkflowError(
+                f"session {session_id} runs tools named by its workflow file, which cannot be "
+                f"used ({problem}); {again}"
+            ) from None
+    if given.imports != saved.imports:
+        named = ", ".join(f"{who}: {path}" for who, path in saved.imports) or "none"
+        raise WorkflowError(
+            f"{source} names other tools than session {session_id} was started with "
+            f"({named}); {again}"
+        )
+    return saved.model_copy(update={"allow_unsafe_tools": given.allow_unsafe_tools})
 
 
 async def run_workflow(
@@ -207,25 +260,38 @@ async def run_workflow(
     default_model: ModelClient | None = None,
     strategy: str | None = None,
     max_messages: int | None = None,
+    source: str = "",
 ) -> RunResult:
-    """Build the room on ``engine`` and run it on ``task`` (or the workflow's own)."""
+    """Build the room on ``engine`` and run it on ``task`` (or the workflow's own).
+
+    ``source`` is the workflow's file, if it came from one (resuming a room
+    with tools needs it).
+    """
     if default_model is None:
         from agentroom.models.spec import resolve
 
         default_model = make_client((await resolve(workflow=workflow.model)).spec)
     # Keep the workflow with the session, so `agentroom resume` can rebuild this room.
-    engine.store.set_room_state(engine.session_id, "running", workflow_metadata(workflow, "", None))
+    engine.store.set_room_state(
+        engine.session_id, "running", workflow_metadata(workflow, _absolute(source), None)
+    )
     coordinator = build_room(
         engine, workflow, default_model, strategy=strategy, max_messages=max_messages
     )
     return await coordinator.run(task or workflow.task or "Introduce yourselves.")
 
 
+def _absolute(source: str) -> str:
+    return str(Path(source).resolve()) if source else ""
+
+
 @dataclass
 class RoomOptions:
     db: str | os.PathLike[str]
     workflow: Workflow | None = None
+    """The workflow to run; with ``session_id``, the file that vouches for its tools."""
     source: str = ""
+    """The file ``workflow`` was read from (kept with a new session, named in errors)."""
     task: str | None = None
     strategy: str | None = None
     model: str | None = None
@@ -256,9 +322,15 @@ class LiveRoom:
     async def open(self) -> None:
         opts = self.options
         metadata = None
-        if self.workflow is not None and opts.session_id is None:
+        saved: RoomInfo | None = None
+        if opts.session_id is not None:
+            # Whatever can refuse a resume is decided before the session is claimed.
+            saved = await self._saved_room(opts.session_id)
+        elif self.workflow is not None:
             self.resolution = await resolve(workflow=self.workflow.model, cli=opts.model)
-            metadata = workflow_metadata(self.workflow, opts.source, str(self.resolution.spec))
+            metadata = workflow_metadata(
+                self.workflow, _absolute(opts.source), str(self.resolution.spec)
+            )
         engine = await self._stack.enter_async_context(
             Engine.open(
                 opts.db,
@@ -268,17 +340,10 @@ class LiveRoom:
             )
         )
         self.engine = engine
-        if opts.session_id is not None:
-            room = await engine.store.get_room(engine.session_id)
-            saved = room.metadata.get("workflow")
-            if not saved:
-                raise SessionNotFoundError(
-                    f"session {engine.session_id} was not started from a workflow; "
-                    "there is nothing to resume"
-                )
-            self.workflow = Workflow.model_validate(saved)
+        if saved is not None:
+            assert self.workflow is not None
             self.resolution = await resolve(
-                workflow=self.workflow.model, cli=opts.model or room.metadata.get("model")
+                workflow=self.workflow.model, cli=opts.model or saved.metadata.get("model")
             )
             checkpoint = await engine.store.load_room_state(engine.session_id)
             self._state = checkpoint[1] if checkpoint else None
@@ -298,6 +363,33 @@ class LiveRoom:
         if self._state is not None:
             fresh = self._state.get("stopped") is not None or opts.max_messages is not None
             await self.coordinator.resume_from(self._state, fresh_budget=fresh)
+
+    async def _saved_room(self, session_id: str) -> RoomInfo:
+        """The saved session to resume; sets the workflow it resumes with
+        (:func:`workflow_to_resume`).  Only reads: a refused resume changes nothing."""
+        async with await SqliteStore.open(resolve_db_path(self.options.db)) as store:
+            room = await store.get_room(session_id)
+        saved = room.metadata.get("workflow")
+        if not saved:
+            raise SessionNotFoundError(
+                f"session {room.id} was not started from a workflow; there is nothing to resume"
+            )
+        try:
+            workflow = Workflow.model_validate(saved)
+        except ValidationError as exc:
+            raise WorkflowError(
+                f"session {room.id}'s saved workflow is not valid ({exc.errors()[0]['msg']}); "
+                "it cannot be resumed"
+            ) from None
+        path = room.metadata.get("workflow_path")
+        self.workflow = workflow_to_resume(
+            workflow,
+            room.id,
+            path if isinstance(path, str) else "",
+            self.options.workflow,
+            self.options.source,
+        )
+        return room
 
     async def run(self) -> RunResult:
         """Run the room; returns when a termination condition or /stop ends it."""

@@ -16,6 +16,7 @@ import yaml
 from platformdirs import user_config_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agentroom.agents.tools import refusal, unsafe_reason
 from agentroom.bus import PARTICIPANT_ID
 from agentroom.errors import ModelConfigError, WorkflowError
 from agentroom.models.spec import ModelSpec
@@ -153,6 +154,9 @@ class Workflow(_Strict):
     delegation: DelegationSpec = Field(default_factory=DelegationSpec)
     """Give agents a ``delegate`` tool to hand sub-tasks to the others."""
     subagents: SubagentSpec = Field(default_factory=SubagentSpec)
+    allow_unsafe_tools: bool = False
+    """Let tools (and a strategy rule) come from modules known to be dangerous: a shell,
+    ``eval``, any file, the network (see ``agentroom.agents.tools.UNSAFE_MODULES``)."""
 
     @field_validator("model")
     @classmethod
@@ -162,6 +166,35 @@ class Workflow(_Strict):
     @property
     def participant_ids(self) -> list[str]:
         return [a.id for a in self.agents] + [h.id for h in self.humans]
+
+    @property
+    def imports(self) -> list[tuple[str, str]]:
+        """Every Python callable this workflow would import and run, as ``(who, path)``:
+        each agent's tools, then the strategy's rule.  They run with the user's rights."""
+        return [(who, path) for _, who, path in self._imports()]
+
+    def _imports(self) -> list[tuple[str, str, str]]:
+        found = [
+            (f"agents[{i}].tools[{j}]", agent.id, path)
+            for i, agent in enumerate(self.agents)
+            for j, path in enumerate(agent.tools)
+        ]
+        if self.strategy.selector == "rule" and self.strategy.rule:
+            found.append(("strategy.rule", "strategy rule", self.strategy.rule))
+        return found
+
+    @model_validator(mode="after")
+    def _known_dangers_are_allowed(self) -> Workflow:
+        """Refuse ``os:system`` and its kind here already, from the names alone (nothing is
+        imported); the room checks the functions themselves again when it loads them."""
+        for field, _, path in self._imports():
+            try:
+                why = unsafe_reason(path)
+            except ModelConfigError as exc:
+                raise _FieldError(field, str(exc)) from None
+            if why is not None and not self.allow_unsafe_tools:
+                raise _FieldError(field, refusal(path, why))
+        return self
 
     @model_validator(mode="after")
     def _names_refer_to_participants(self) -> Workflow:

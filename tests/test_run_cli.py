@@ -323,6 +323,38 @@ def test_resume_unknown_session_is_one_line_and_nonzero(env):
     ]
 
 
+TOOLS_WORKFLOW = """\
+name: Clerks
+agents:
+  - id: clerk
+    tools: [tests.tools_for_tests:add, tests.tools_for_tests:shout]
+  - id: quiet
+termination:
+  max_turns: 1
+"""
+
+
+def test_resume_of_a_session_with_tools_needs_its_workflow_file(env, tmp_path):
+    file = tmp_path / "clerks.yaml"
+    file.write_text(TOOLS_WORKFLOW)
+    first = agentroom(env, "run", str(file), "--headless")
+    assert first.returncode == 0, first.stderr
+    sid = session_of(first.stdout)
+    moved = file.rename(tmp_path / "moved.yaml")
+    refused = agentroom(env, "resume", sid, "--headless", "--max-messages", "1")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: session {sid} runs tools named by its workflow file")
+    assert line.endswith(
+        f"pass the workflow that started it: agentroom resume {sid} --workflow FILE"
+    )
+    again = agentroom(
+        env, "resume", sid, "--workflow", str(moved), "--headless", "--max-messages", "1"
+    )
+    assert again.returncode == 0, again.stderr
+    assert "resumed after 1 turns" in again.stdout
+
+
 # -- workflows --------------------------------------------------------------------------------
 
 
@@ -358,6 +390,27 @@ def test_workflows_validate_ok_and_broken(env, tmp_path):
     assert bad.returncode == 1 and bad.stdout == ""
     (line,) = bad.stderr.strip().splitlines()
     assert line.startswith(f"error: {broken}:5: agents[1].model: unknown model spec 'gpt4'")
+
+
+def test_workflows_validate_lists_the_tools_it_would_import_and_refuses_dangerous_ones(
+    env, tmp_path
+):
+    file = tmp_path / "clerks.yaml"
+    file.write_text(TOOLS_WORKFLOW)
+    ok = agentroom(env, "workflows", "validate", str(file))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[1:] == [
+        "Python it would import and run with your rights; a model chooses the arguments, so "
+        "trust each one as you would a program:",
+        "  clerk: tests.tools_for_tests:add",
+        "  clerk: tests.tools_for_tests:shout",
+    ]
+    file.write_text(TOOLS_WORKFLOW.replace("tests.tools_for_tests:shout", "os:system"))
+    bad = agentroom(env, "workflows", "validate", str(file))
+    assert bad.returncode == 1 and bad.stdout == ""
+    (line,) = bad.stderr.strip().splitlines()
+    assert line.startswith(f"error: {file}:4: agents[0].tools[1]: tool 'os:system' is refused")
+    assert "allow_unsafe_tools: true" in line
 
 
 def test_unknown_workflow_name_exits_nonzero_listing_the_known_ones(env):

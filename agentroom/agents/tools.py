@@ -4,6 +4,17 @@ A tool's JSON schema comes from the function's signature (through pydantic),
 its description from the docstring.  Whatever goes wrong inside a call (bad
 arguments, an exception, a timeout) becomes the call's *result*, which the
 model sees and can react to; it never crashes the room.
+
+A tool runs with the rights of whoever runs agentroom, and a model chooses
+its arguments: a workflow naming ``os:system`` hands a shell to whatever
+writes the model's replies.  So :meth:`Tool.load` refuses callables from
+modules known to run programs, run code given as text, import code, touch
+any file, open connections, load native code or unpickle data
+(:data:`UNSAFE_MODULES`), judged by the module the path names *and* by the
+module the function really comes from (an alias re-exported elsewhere is
+caught too), unless the caller allows it (a workflow's
+``allow_unsafe_tools: true``).  The list catches the obvious; a tool of your
+own can still do anything you can.
 """
 
 from __future__ import annotations
@@ -12,18 +23,98 @@ import asyncio
 import importlib
 import inspect
 import json
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError, create_model
 
-from agentroom.errors import ModelConfigError
+from agentroom.errors import ModelConfigError, UnsafeToolError
 from agentroom.models.types import ToolCall, ToolSpec
 from agentroom.text import valid_text
 
 RESULT_LIMIT = 8_000
 """Characters of a result the model is shown; the rest is cut (and says so)."""
+
+ALLOW_FIELD = "allow_unsafe_tools"
+"""The workflow field that lets a workflow use a callable from :data:`UNSAFE_MODULES`."""
+
+_UNSAFE: dict[str, tuple[str, ...]] = {
+    "runs programs or signals processes": (
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "_posixsubprocess",
+        "asyncio.subprocess",
+        "pty",
+        "signal",
+        "multiprocessing",
+        "_thread",
+        "webbrowser",
+        "pydoc",
+        "_winapi",
+        "msvcrt",
+        "winreg",
+    ),
+    "runs code given as text or imports code": (
+        "builtins",
+        "sys",
+        "importlib",
+        "_imp",
+        "pkgutil",
+        "zipimport",
+        "runpy",
+        "code",
+        "codeop",
+        "timeit",
+        "pdb",
+        "bdb",
+        "profile",
+        "cProfile",
+        "trace",
+        "doctest",
+        "logging.config",
+        "gc",
+        "ctypes",
+        "_ctypes",
+        "cffi",
+    ),
+    "turns data into code (unpickling)": ("pickle", "_pickle", "marshal", "shelve", "copyreg"),
+    "reads or writes any file": (
+        "io",
+        "_io",
+        "codecs",
+        "shutil",
+        "tempfile",
+        "fileinput",
+        "dbm",
+        "sqlite3",
+        "tarfile",
+        "zipfile",
+    ),
+    "opens network connections": (
+        "socket",
+        "_socket",
+        "ssl",
+        "socketserver",
+        "urllib.request",
+        "http.client",
+        "http.server",
+        "ftplib",
+        "smtplib",
+        "poplib",
+        "imaplib",
+        "telnetlib",
+        "xmlrpc",
+    ),
+    "installs packages": ("pip", "ensurepip", "venv", "setuptools"),
+}
+UNSAFE_MODULES: dict[str, str] = {
+    module: why for why, modules in _UNSAFE.items() for module in modules
+}
+"""Modules (and their submodules) whose callables are refused as tools, and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +137,14 @@ class Tool:
         self.spec = ToolSpec(self.name, self.description, schema)
 
     @classmethod
-    def load(cls, path: str) -> Tool:
-        """A tool from an import path, ``package.module:function`` (or dotted)."""
-        module_name, sep, attr = path.partition(":")
-        if not sep:
-            module_name, _, attr = path.rpartition(".")
-        if not module_name or not attr:
-            raise ModelConfigError(
-                f"tool {path!r} is not an import path; write package.module:function"
-            )
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ModelConfigError(f"tool {path!r}: cannot import {module_name} ({exc})") from None
-        function = getattr(module, attr, None)
-        if not callable(function):
-            raise ModelConfigError(f"tool {path!r}: {module_name} has no function {attr!r}")
-        return cls(function)
+    def load(cls, path: str, *, allow_unsafe: bool = False) -> Tool:
+        """A tool from an import path, ``package.module:function`` (or dotted).
+
+        A callable from :data:`UNSAFE_MODULES` is refused (:class:`UnsafeToolError`)
+        unless ``allow_unsafe``: the module named is judged before anything is
+        imported, the function's own module once it is found.
+        """
+        return cls(load_callable(path, allow_unsafe=allow_unsafe))
 
     async def run(self, call: ToolCall, timeout: float | None = 30.0) -> ToolResult:
         """Call the tool; its result (or what went wrong) as valid text for the model.
@@ -95,10 +177,113 @@ class Tool:
         return _as_text(value), True
 
 
+def load_callable(path: str, *, allow_unsafe: bool = False) -> Callable[..., Any]:
+    """The callable at ``path`` (``package.module:function`` or dotted), judged by
+    :func:`unsafe_reason` unless ``allow_unsafe`` (a strategy's rule is loaded this way too)."""
+    module_name, attr = _split(path)
+    if not allow_unsafe:
+        _refuse_if_unsafe(path, unsafe_reason(path))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelConfigError(f"tool {path!r}: cannot import {module_name} ({exc})") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise ModelConfigError(f"tool {path!r}: {module_name} has no function {attr!r}")
+    if not allow_unsafe:
+        _refuse_if_unsafe(path, unsafe_reason(path, function))
+    return function  # type: ignore[no-any-return]
+
+
+def unsafe_reason(path: str, function: Any = None) -> str | None:
+    """Why the callable at ``path`` is known to be dangerous as a tool, or None.
+
+    Without ``function`` only the module the path names is judged (no import
+    needed: ``workflows validate`` uses this); with it, every module the
+    function comes from too: its ``__module__``, the module a built-in belongs
+    to, and what a ``functools.partial`` or a decorator wraps.
+    """
+    module_name, _ = _split(path)
+    for module in (module_name, *(_origins(function) if function is not None else ())):
+        parts = module.split(".")
+        for end in range(len(parts), 0, -1):
+            family = ".".join(parts[:end])
+            why = UNSAFE_MODULES.get(family)
+            if why is not None:
+                part_of = f" (part of {family})" if family != module else ""
+                return f"it comes from {module}{part_of}, which {why}"
+    return None
+
+
+def _split(path: str) -> tuple[str, str]:
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ModelConfigError(
+            f"tool {path!r} is not an import path; write package.module:function"
+        )
+    return module_name, attr
+
+
+def _origins(function: Any) -> list[str]:
+    """The modules ``function`` comes from, through aliases, partials and wrappers."""
+    found: list[str] = []
+    todo, seen = [function], set()
+    while todo and len(seen) < 32:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        module = getattr(item, "__module__", None)
+        if isinstance(module, str):
+            found.append(module)
+        owner = getattr(item, "__self__", None)
+        if isinstance(owner, types.ModuleType):  # a built-in function: posix.system
+            found.append(owner.__name__)
+        elif owner is not None:  # a bound method: its object's class decides
+            todo.append(type(owner))
+        for name in ("__wrapped__", "func"):  # functools.wraps, functools.partial
+            inner = getattr(item, name, None)
+            if callable(inner):
+                todo.append(inner)
+        if not isinstance(item, _FUNCTION_TYPES):
+            todo.append(type(item))  # a callable object: its class's module
+    return found
+
+
+_FUNCTION_TYPES = (
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.MethodWrapperType,
+    types.WrapperDescriptorType,
+    types.MethodDescriptorType,
+    types.ClassMethodDescriptorType,
+)
+"""What is itself a function (its class, a built-in type, says nothing of where it comes from)."""
+
+
+def refusal(path: str, why: str) -> str:
+    """The one message for a refused tool: which one, why, and the field that allows it."""
+    return (
+        f"tool {path!r} is refused: {why}; a tool runs with your rights and a model chooses "
+        f"its arguments (add {ALLOW_FIELD}: true to the workflow if it really needs it)"
+    )
+
+
+def _refuse_if_unsafe(path: str, why: str | None) -> None:
+    if why is not None:
+        raise UnsafeToolError(refusal(path, why))
+
+
 class Toolbox:
     """An agent's tools by name."""
 
     def __init__(self, tools: Iterable[Tool | Callable[..., Any] | str] = ()) -> None:
+        """``tools`` as :class:`Tool` objects, functions, or import paths (loaded with
+        :meth:`Tool.load`, so a known-dangerous one is refused)."""
         self.tools: dict[str, Tool] = {}
         for item in tools:
             tool = (

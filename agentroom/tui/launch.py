@@ -96,6 +96,16 @@ def workflows_validate(file: Annotated[Path, typer.Argument(help="A workflow YAM
         f"{file}: ok ({wf.name}: {len(wf.agents)} agents, {len(wf.humans)} humans, "
         f"{wf.strategy.name}, stops on {build_termination_text(wf)})"
     )
+    if wf.imports:
+        allowed = " (allow_unsafe_tools: true)" if wf.allow_unsafe_tools else ""
+        plain = {"markup": False, "highlight": False}
+        out.print(
+            f"Python it would import and run with your rights{allowed}; a model chooses "
+            "the arguments, so trust each one as you would a program:",
+            **plain,
+        )
+        for who, path in wf.imports:
+            out.print(f"  {who}: {path}", **plain)
 
 
 def build_termination_text(wf: Any) -> str:
@@ -183,11 +193,24 @@ def resume_command(
     session_id: SessionArg = None,
     model: ModelOption = None,
     max_messages: Annotated[int | None, typer.Option(help="Stop after N more messages.")] = None,
+    workflow: Annotated[
+        str | None,
+        typer.Option(
+            help="The workflow file that started the session: a session whose agents have "
+            "tools takes them from this file (default: the file it was started from)."
+        ),
+    ] = None,
     headless: HeadlessOption = False,
     db: DbOption = None,
 ) -> None:
     """Continue a stopped or crashed session exactly where it was."""
+    from agentroom.workflows import find_workflow, load_workflow
+
     wanted = need_session(session_id)
+    wf, source = None, ""
+    if workflow is not None:
+        path = run_sync(lambda: find_workflow(workflow))
+        wf, source = run_sync(lambda: load_workflow(path)), str(path)
     if not headless and interactive():
         from agentroom.tui.app import AgentroomApp
         from agentroom.tui.live import RoomOptions
@@ -195,6 +218,8 @@ def resume_command(
         db_path = db_for(ctx, db)
         options = RoomOptions(
             db=db_path,
+            workflow=wf,
+            source=source,
             session_id=wanted,
             max_messages=max_messages,
             model=model or (ctx.obj or {}).get("model"),
@@ -204,8 +229,8 @@ def resume_command(
     run(
         play(
             db_for(ctx, db),
-            None,
-            "",
+            wf,
+            source,
             model=model or (ctx.obj or {}).get("model"),
             max_messages=max_messages,
             session_id=wanted,
