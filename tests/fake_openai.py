@@ -1,19 +1,13 @@
-"""An OpenAI-compatible server faked at the HTTP transport level (httpx.MockTransport),
-or served for real on a loopback port (:meth:`FakeServer.serve`).
+"""An OpenAI-compatible server faked at the HTTP transport level (httpx.MockTransport).
 
 Each queued answer is used by one request, in order; every request is kept,
-so tests assert on what the client really sent over the wire.  The real
-server answers with the same queue, so a test of the command line (another
-process) can point ``openai-compat:m@URL`` at it.
+so tests assert on what the client really sent over the wire.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from agentroom.models.http import http as httpx  # the SDK's own HTTP library
@@ -109,62 +103,6 @@ class FakeServer:
 
     async def _sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-
-    @contextlib.contextmanager
-    def serve(self) -> Iterator[str]:
-        """Serve the answers on a real port of 127.0.0.1; yields the base URL (``.../v1``).
-
-        A body is sent as it is produced (a generator's bytes as they come, the
-        connection closed at the end), so a test can see how much of an endless
-        body a client read.  An exception as an answer closes the connection
-        without a response.
-        """
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._answer()
-
-            def do_POST(self) -> None:
-                self._answer()
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                request = httpx.Request(
-                    self.command,
-                    f"http://{self.headers.get('host')}{self.path}",
-                    headers=dict(self.headers.items()),
-                    content=self.rfile.read(length),
-                )
-                try:
-                    response = fake.handler(request)
-                except Exception:
-                    self.close_connection = True
-                    return
-                self.send_response(response.status_code)
-                skip = {"content-length", "transfer-encoding", "connection"}
-                for name, value in response.headers.items():
-                    if name.lower() not in skip:
-                        self.send_header(name, value)
-                self.send_header("connection", "close")
-                self.end_headers()
-                with contextlib.suppress(OSError):  # the client hung up: stop sending
-                    for part in response.stream:  # type: ignore[union-attr]
-                        self.wfile.write(part)
-                        self.wfile.flush()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet: tests read stderr
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-        finally:
-            server.shutdown()
-            server.server_close()
 
     def client(self, model: str = "m", **kwargs: Any) -> OpenAICompatClient:
         kwargs.setdefault("retry", RetryPolicy(attempts=4, base_delay=0.01))

@@ -4,10 +4,15 @@ It answers ``POST .../chat/completions`` with canned answers, in order (the
 last one again once they run out, if ``repeat`` is set), ``GET .../models``
 with its model list, and keeps every request body, so a test can drive the
 real ``agentroom`` command (a subprocess) against it and check what was sent.
+
+A canned body may also be an iterable of byte strings: it is sent as it is
+produced, and the connection closed after it, so a test can offer an endless
+body and count how much of it a client ever read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterable
@@ -19,7 +24,7 @@ from typing import Any
 @dataclass
 class Canned:
     status: int = 200
-    body: bytes = b""
+    body: bytes | Iterable[bytes] = b""
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -61,7 +66,9 @@ class OpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -100,9 +107,18 @@ class OpenAIServer:
                 self.send_response(canned.status)
                 for name, value in canned.headers.items():
                     self.send_header(name, value)
-                self.send_header("content-length", str(len(canned.body)))
+                if isinstance(canned.body, bytes):
+                    self.send_header("content-length", str(len(canned.body)))
+                    self.end_headers()
+                    self.wfile.write(canned.body)
+                    return
+                self.send_header("connection", "close")  # the body ends when the socket does
                 self.end_headers()
-                self.wfile.write(canned.body)
+                self.close_connection = True
+                with contextlib.suppress(OSError):  # the client hung up: stop producing
+                    for part in canned.body:
+                        self.wfile.write(part)
+                        self.wfile.flush()
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):

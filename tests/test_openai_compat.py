@@ -37,6 +37,7 @@ from tests.fake_openai import (
     sse,
     text_stream,
 )
+from tests.openai_server import Canned, OpenAIServer
 
 REQUEST = ModelRequest(
     messages=(ChatMessage("system", "be brief"), ChatMessage("user", "alice: hi")),
@@ -375,9 +376,8 @@ async def test_an_error_echoing_the_key_never_carries_it(answer):
     assert "[redacted]" in str(info.value)
 
 
-def _endless(sent: list[int]) -> Iterator[bytes]:
-    """64 MiB of one line, 64 KiB at a time, counting what was produced."""
-    piece = b"data: " + b"x" * (64 * 1024 - 6)
+def _endless(sent: list[int], piece: bytes) -> Iterator[bytes]:
+    """64 MiB of ``piece`` (about 64 KiB) again and again, counting what was produced."""
     for _ in range(1024):
         sent.append(len(piece))
         yield piece
@@ -385,11 +385,9 @@ def _endless(sent: list[int]) -> Iterator[bytes]:
 
 async def test_an_endless_line_is_an_error_and_is_not_buffered_whole():
     sent: list[int] = []
-    server = FakeServer(
-        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=_endless(sent))
-    )
-    with server.serve() as url:
-        client = OpenAICompatClient("m", base_url=url, retry=RetryPolicy(attempts=1))
+    line = _endless(sent, b"data: " + b"x" * (64 * 1024 - 6))
+    with OpenAIServer(Canned(200, line, {"content-type": "text/event-stream"})) as server:
+        client = OpenAICompatClient("m", base_url=server.url, retry=RetryPolicy(attempts=1))
         with pytest.raises(ModelServerError, match=f"a line longer than {LINE_LIMIT:,} bytes"):
             await collect(client.stream(REQUEST))
         await client.aclose()
@@ -400,19 +398,10 @@ async def test_an_endless_line_is_an_error_and_is_not_buffered_whole():
 
 async def test_a_reply_past_the_size_limit_keeps_its_start_marked_cut_and_stops_reading():
     sent: list[int] = []
-    block = f"data: {json.dumps(chunk('word '))}\n\n".encode() * 400  # about 64 KiB
-
-    def words() -> Iterator[bytes]:  # 64 MiB of words, never finished
-        for _ in range(1024):
-            sent.append(len(block))
-            yield block
-
-    server = FakeServer(
-        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=words())
-    )
+    words = _endless(sent, f"data: {json.dumps(chunk('word '))}\n\n".encode() * 400)
     seen: list[str] = []
-    with server.serve() as url:
-        client = OpenAICompatClient("m", base_url=url)
+    with OpenAIServer(Canned(200, words, {"content-type": "text/event-stream"})) as server:
+        client = OpenAICompatClient("m", base_url=server.url)
         reply = await collect(client.stream(REQUEST), on_text=seen.append, limit=1_000)
         await client.aclose()
     assert reply.cut and reply.finish_reason == "cut"

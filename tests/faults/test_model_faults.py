@@ -30,7 +30,7 @@ from agentroom.errors import (
 from agentroom.models.openai_compat import LINE_LIMIT, OpenAICompatClient, RetryPolicy
 from agentroom.models.replay import ReplayClient
 from agentroom.models.types import ModelClient
-from tests.fake_openai import FakeServer, error, httpx, text_stream
+from tests.openai_server import Canned, OpenAIServer, error_reply, sse_reply
 
 KEY = "sk-fault-7d2e9b4c1a6f3e8d5b0c"
 QUICK = RetryPolicy(attempts=2, base_delay=0.01)
@@ -65,15 +65,14 @@ async def test_a_model_server_that_is_down(db_path):
 
 
 async def test_a_model_server_that_refuses_the_key(db_path):
-    server = FakeServer(error(401, "invalid api key"))
-    with server.serve() as url:
+    with OpenAIServer(error_reply(401, "invalid api key")) as server:
         client = OpenAICompatClient(
-            "m", base_url=url, api_key=KEY, api_key_env="AGENTROOM_API_KEY", retry=QUICK
+            "m", base_url=server.url, api_key=KEY, api_key_env="AGENTROOM_API_KEY", retry=QUICK
         )
         exc, seen = await failed_turn(db_path, client)
     assert isinstance(exc.__cause__, ModelAuthError)
     assert failure_status(seen) == (
-        f"agent could not take its turn: {url} refused the API key (401): set "
+        f"agent could not take its turn: {server.url} refused the API key (401): set "
         "AGENTROOM_API_KEY to a valid key"
     )
     assert len(server.requests) == 1  # a wrong key is not retried
@@ -95,11 +94,10 @@ async def test_one_endless_line_ends_the_turn_without_holding_it(db_path):
             sent.append(len(piece))
             yield piece
 
-    server = FakeServer(
-        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=endless())
-    )
-    with server.serve() as url:
-        exc, seen = await failed_turn(db_path, OpenAICompatClient("m", base_url=url, retry=QUICK))
+    stream = Canned(200, endless(), {"content-type": "text/event-stream"})
+    with OpenAIServer(stream) as server:
+        client = OpenAICompatClient("m", base_url=server.url, retry=QUICK)
+        exc, seen = await failed_turn(db_path, client)
     assert isinstance(exc.__cause__, ModelServerError)
     assert f"a line longer than {LINE_LIMIT:,} bytes" in failure_status(seen)
     assert sum(sent) < 16 * LINE_LIMIT
@@ -117,20 +115,14 @@ termination:
 def test_a_server_echoing_the_key_leaves_it_nowhere(tmp_path):
     """Through the real command: the key is in no byte of the database, the transcript or
     stderr, though the server put it in its error (which the room still shows, redacted)."""
-
-    def echo(request: httpx.Request) -> httpx.Response:
-        return error(
-            400, f"bad request; you sent Authorization: {request.headers['authorization']}"
-        )
-
-    server = FakeServer(echo, text_stream(["recovered"]))
     workflow = tmp_path / "echo.yaml"
     workflow.write_text(ECHO_ROOM)
     db = tmp_path / "room.db"
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AGENTROOM_MODEL")}
     env |= {"AGENTROOM_API_KEY": KEY, "AGENTROOM_DB": str(db), "COLUMNS": "200"}
-    with server.serve() as url:
-        command = ["run", str(workflow), "--headless", "--model", f"openai-compat:m@{url}"]
+    echo = error_reply(400, f"bad request; you sent Authorization: Bearer {KEY}")
+    with OpenAIServer(echo, sse_reply(["recovered"])) as server:
+        command = ["run", str(workflow), "--headless", "--model", server.spec()]
         done = subprocess.run(
             [sys.executable, "-m", "agentroom", *command],
             capture_output=True,
@@ -140,7 +132,8 @@ def test_a_server_echoing_the_key_leaves_it_nowhere(tmp_path):
             timeout=60,
         )
     assert done.returncode == 0, done.stderr
-    assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    sent = {k.lower(): v for k, v in server.requests[0]["_headers"].items()}
+    assert sent["authorization"] == f"Bearer {KEY}"  # what the server "echoed" was sent
     assert "you sent Authorization: [redacted]" in done.stdout
     assert "recovered" in done.stdout
     for where, text in (("stdout", done.stdout), ("stderr", done.stderr)):
