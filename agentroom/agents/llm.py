@@ -39,7 +39,7 @@ from agentroom.models.types import (
     Usage,
     Waiting,
 )
-from agentroom.protocol import Envelope, Message, MessageType, Role
+from agentroom.protocol import BROADCAST, Envelope, Message, MessageType, Role
 
 STREAM_INTERVAL = 0.05
 """Seconds between streamed chunks on the bus (20 Hz)."""
@@ -199,16 +199,8 @@ class LLMAgent(Agent):
         calls_left = self.max_tool_calls
 
         async def waiting(event: Waiting) -> None:
-            await self.handle.publish(
-                f"waiting {_duration(event.seconds)}: {event.reason}",
-                type=MessageType.STATUS,
-                metadata={
-                    "event": "waiting",
-                    "turn": turn_id,
-                    "model": label,
-                    "seconds": event.seconds,
-                },
-            )
+            text = f"waiting {_duration(event.seconds)}: {event.reason}"
+            await self._status(text, "waiting", turn_id, model=label, seconds=event.seconds)
 
         try:
             while True:
@@ -241,11 +233,12 @@ class LLMAgent(Agent):
                     await stream.flush(final=True)
                     if reply.text.strip():
                         return await self._publish(turn, reply, turn_id, label, interrupted=False)
-                    return await self.handle.publish(
+                    return await self._status(
                         f"{self.id} asked for more tools after this turn's limit of "
                         f"{self.max_tool_calls} tool calls; its turn ends without a reply",
-                        type=MessageType.STATUS,
-                        metadata={"event": "tool_limit", "turn": turn_id, "model": label},
+                        "tool_limit",
+                        turn_id,
+                        model=label,
                     )
                 messages.extend(await self._run_tools(reply, turn_id, calls_left))
                 calls_left = max(0, calls_left - len(reply.tool_calls))
@@ -264,12 +257,9 @@ class LLMAgent(Agent):
                     self._publish(turn, reply, turn_id, label, interrupted=True)
                 )
             else:  # nothing said: a status, never an empty message
+                said = f"{self.id} was interrupted before saying anything"
                 envelope = await asyncio.shield(
-                    self.handle.publish(
-                        f"{self.id} was interrupted before saying anything",
-                        type=MessageType.STATUS,
-                        metadata={"event": "interrupted", "turn": turn_id, "agent": self.id},
-                    )
+                    self._status(said, "interrupted", turn_id, agent=self.id)
                 )
             if turn.control.absorb_interrupt():  # the room asked for it: the turn ends here
                 return envelope
@@ -281,12 +271,21 @@ class LLMAgent(Agent):
             raise
         await stream.flush(final=True)
         if not reply.text.strip():
-            return await self.handle.publish(
-                f"{label} returned an empty reply",
-                type=MessageType.STATUS,
-                metadata={"event": "empty_reply", "turn": turn_id, "model": label},
+            return await self._status(
+                f"{label} returned an empty reply", "empty_reply", turn_id, model=label
             )
         return await self._publish(turn, reply, turn_id, label, interrupted=False)
+
+    async def _status(
+        self, text: str, event: str, turn_id: str, *, to: str = BROADCAST, **metadata: Any
+    ) -> Envelope:
+        """Tell the room something about this turn (a status: shown, never fed to a model)."""
+        return await self.handle.publish(
+            text,
+            to=to,
+            type=MessageType.STATUS,
+            metadata={"event": event, "turn": turn_id, **metadata},
+        )
 
     async def _publish(
         self, turn: Turn, reply: ModelReply, turn_id: str, label: str, *, interrupted: bool
@@ -362,11 +361,12 @@ class LLMAgent(Agent):
         refused: list[ToolCall] = reply.tool_calls[allowed:]
         if refused:
             limit = f"this turn's limit of {self.max_tool_calls} tool calls is used"
-            await self.handle.publish(
+            await self._status(
                 f"{len(refused)} of {self.id}'s tool calls not run: {limit}",
+                "tool_limit",
+                turn_id,
                 to=self.tool_audience,
-                type=MessageType.STATUS,
-                metadata={"event": "tool_limit", "turn": turn_id, "refused": len(refused)},
+                refused=len(refused),
             )
             out.extend(ChatMessage("tool", f"not run: {limit}", tool_call_id=c.id) for c in refused)
         return out
