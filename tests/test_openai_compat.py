@@ -383,6 +383,18 @@ def _endless(sent: list[int], piece: bytes) -> Iterator[bytes]:
         yield piece
 
 
+async def test_lines_and_characters_cut_anywhere_by_the_network_are_joined():
+    parts = [chunk("caf\u00e9 "), chunk("\U0001f600 done"), chunk(finish="stop")]
+    body = "".join(f"data: {json.dumps(c, ensure_ascii=False)}\r\n\r\n" for c in parts).encode()
+    assert "\U0001f600".encode() in body  # raw UTF-8, so a piece can end inside it
+    pieces = [body[i : i + 5] for i in range(0, len(body), 5)]  # mid-line, mid-character
+    with OpenAIServer(Canned(200, iter(pieces), {"content-type": "text/event-stream"})) as server:
+        client = OpenAICompatClient("m", base_url=server.url)
+        reply = await collect(client.stream(REQUEST))
+        await client.aclose()
+    assert reply.text == "caf\u00e9 \U0001f600 done" and reply.finish_reason == "stop"
+
+
 async def test_an_endless_line_is_an_error_and_is_not_buffered_whole():
     sent: list[int] = []
     line = _endless(sent, b"data: " + b"x" * (64 * 1024 - 6))

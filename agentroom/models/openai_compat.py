@@ -280,26 +280,27 @@ async def _lines(chunks: AsyncIterator[bytes], limit: int = LINE_LIMIT) -> Async
 
     httpx's own line reader keeps a line whole however long it grows: one
     endless line from a broken (or hostile) server would take all the memory.
-    Lines are split as bytes (a newline byte is never inside a UTF-8
-    character) and decoded one by one, anything not UTF-8 replaced.
+    Each chunk is cut at its last newline (a newline byte is never inside a
+    UTF-8 character), the complete part decoded at once (anything not UTF-8
+    replaced) and split; the rest waits for the next chunk, up to ``limit``.
     """
-    pending = bytearray()
+    pending = b""
     async for chunk in chunks:
-        start = 0
-        while (end := chunk.find(b"\n", start)) >= 0:
-            if pending:
-                pending += chunk[start:end]
-                line = bytes(pending)
-                pending.clear()
-            else:
-                line = chunk[start:end]
-            start = end + 1
-            if len(line) > limit:
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            if len(pending) + len(chunk) > limit:
                 raise _too_long(limit)
-            yield line.decode("utf-8", "replace")
-        if len(pending) + len(chunk) - start > limit:
+            pending += chunk
+            continue
+        complete = pending + chunk[:end] if pending else chunk[:end]
+        pending = chunk[end + 1 :]
+        lines = complete.decode("utf-8", "replace").split("\n")
+        if len(complete) > limit and max(map(len, lines)) > limit:
+            raise _too_long(limit)  # counted in characters here: at most 4 bytes each
+        if len(pending) > limit:
             raise _too_long(limit)
-        pending += chunk[start:]
+        for line in lines:
+            yield line
     if pending:
         yield pending.decode("utf-8", "replace")
 
