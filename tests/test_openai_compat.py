@@ -408,6 +408,17 @@ async def test_an_endless_line_is_an_error_and_is_not_buffered_whole():
     assert sum(sent) < 16 * LINE_LIMIT
 
 
+async def test_an_endless_error_body_is_read_only_to_its_limit():
+    sent: list[int] = []
+    page = _endless(sent, b'{"error": {"message": "overloaded"}} ' + b" " * (64 * 1024))
+    with OpenAIServer(Canned(503, page, {"content-type": "application/json"})) as server:
+        client = OpenAICompatClient("m", base_url=server.url, retry=RetryPolicy(attempts=1))
+        with pytest.raises(ModelServerError, match=r"kept failing \(503\)"):
+            await collect(client.stream(REQUEST))
+        await client.aclose()
+    assert sum(sent) < 16 * 2**20  # of 64 MiB offered
+
+
 async def test_a_reply_past_the_size_limit_keeps_its_start_marked_cut_and_stops_reading():
     sent: list[int] = []
     words = _endless(sent, f"data: {json.dumps(chunk('word '))}\n\n".encode() * 400)

@@ -69,6 +69,9 @@ TOOL_TEXT_LIMIT = 1_000_000
 TOOL_CALLS_LIMIT = 1_000
 """Tool calls in one reply; more is an error (the agent runs only a few of them anyway)."""
 
+ERROR_BODY_LIMIT = 64 * 1024
+"""Bytes of an error response read (the SDK reads an error's body whole); the rest is not."""
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -110,12 +113,16 @@ class OpenAICompatClient:
         self.include_usage = include_usage
         self._sleep = sleep
         self._rng = random.Random()
+        client = http_client or openai.DefaultAsyncHttpxClient()
+        hooks = client.event_hooks
+        hooks["response"] = [*hooks.get("response", ()), _cap_error_body]
+        client.event_hooks = hooks
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
             max_retries=0,
             timeout=http.Timeout(timeout, connect=connect_timeout),
-            http_client=http_client,
+            http_client=client,
         )
         self.base_url = str(self._client.base_url).rstrip("/")
         self.label = f"{provider}:{model}"
@@ -303,6 +310,36 @@ async def _lines(chunks: AsyncIterator[bytes], limit: int = LINE_LIMIT) -> Async
             yield line
     if pending:
         yield pending.decode("utf-8", "replace")
+
+
+async def _cap_error_body(response: http.Response) -> None:
+    """An httpx response hook: an error's body is read only to :data:`ERROR_BODY_LIMIT`.
+
+    The SDK reads the body of a 4xx/5xx whole to build its exception, and a
+    server may send any amount; the first bytes hold the message if there is
+    one.  An event stream is read by :func:`_lines`, which has its own limit.
+    """
+    if response.status_code >= 400:
+        response.stream = _Capped(response.stream, ERROR_BODY_LIMIT)  # type: ignore[arg-type]
+
+
+class _Capped(http.AsyncByteStream):
+    """The first ``limit`` bytes of a response stream (which is then closed)."""
+
+    def __init__(self, stream: http.AsyncByteStream, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        left = self._limit
+        async for part in self._stream:
+            yield part[:left]
+            left -= len(part)
+            if left <= 0:
+                return
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 def _too_long(limit: int) -> ModelServerError:
