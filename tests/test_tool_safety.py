@@ -247,3 +247,23 @@ async def test_a_session_without_tools_resumes_without_its_file(started):
     file.unlink()
     room = await resume(db, sid)
     assert room.engine is not None and not room.engine.get_agent("clerk").toolbox
+
+
+async def test_the_apps_resume_is_refused_the_same_way(started, monkeypatch, tmp_path):
+    """The session browser's resume opens RoomOptions(session_id=...): same rule, shown."""
+    from agentroom.tui.app import AgentroomApp
+
+    monkeypatch.setenv("AGENTROOM_CONFIG", str(tmp_path / "config.yaml"))
+    db, file, sid = await started()
+    file.unlink()
+    options = RoomOptions(db=db, session_id=sid, default_model=ReplayClient([]))
+    app = AgentroomApp(options, db=db)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        for _ in range(600):  # until the room screen has tried to open (30 s at most)
+            if list(app._notifications):
+                break
+            await pilot.pause(0.05)
+        (note,) = list(app._notifications)
+    assert note.title == "cannot open the room"
+    assert note.message.startswith(f"session {sid} runs tools named by its workflow file")
+    assert note.message.endswith(f"agentroom resume {sid} --workflow FILE")
