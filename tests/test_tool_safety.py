@@ -267,3 +267,17 @@ async def test_the_apps_resume_is_refused_the_same_way(started, monkeypatch, tmp
     assert note.title == "cannot open the room"
     assert note.message.startswith(f"session {sid} runs tools named by its workflow file")
     assert note.message.endswith(f"agentroom resume {sid} --workflow FILE")
+
+
+async def test_engine_run_workflow_keeps_the_file_a_resume_will_need(tmp_path):
+    from agentroom import Engine
+
+    file = tmp_path / "tools.yaml"
+    file.write_text(workflow_text())
+    async with Engine.open(tmp_path / "room.db") as engine:
+        await engine.run_workflow(file, default_model=ReplayClient(["done"]))
+        sid = engine.session_id
+    _, metadata = await room_row(tmp_path / "room.db", sid)
+    assert metadata["workflow_path"] == str(file.resolve())
+    room = await resume(tmp_path / "room.db", sid)
+    assert room.engine is not None and "add" in room.engine.get_agent("clerk").toolbox.tools
