@@ -450,3 +450,8 @@ async def test_lone_surrogates_in_tool_calls_are_made_valid():
     server = FakeServer(_stream_of(part, chunk(finish="tool_calls")))
     (call,) = (await collect(server.client().stream(REQUEST))).tool_calls
     assert (call.id, call.arguments) == ("c\ufffd", '"\ufffd"')
+
+
+async def test_a_chunk_saying_error_null_is_no_error():
+    server = FakeServer(_stream_of({**chunk("fine"), "error": None}, chunk(finish="stop")))
+    assert (await collect(server.client().stream(REQUEST))).text == "fine"

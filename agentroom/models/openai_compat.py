@@ -377,8 +377,8 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[ModelEvent]:
                 f"the server sent something that is not JSON: {data[:80]!r}"
             ) from None
         try:
-            if "error" in chunk:
-                error = chunk["error"]
+            error = chunk.get("error")
+            if error:
                 message = error.get("message") if isinstance(error, dict) else error
                 raise ModelServerError(
                     f"the server reported an error in the reply: {one_line(str(message))}"
