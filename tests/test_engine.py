@@ -55,6 +55,23 @@ async def test_a_failing_agent_is_reported_in_the_room_and_the_room_goes_on(db_p
     assert got[1] == ok
 
 
+async def test_a_failure_that_carries_a_secret_is_reported_without_it(db_path, monkeypatch):
+    key = "sk-engine-5e1d9c3b7a2f4e6d8c0b"
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", key)
+
+    def leaky(turn):
+        raise RuntimeError(f"upstream said: bad token {key}")
+
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("leaky", leaky))
+        watch = engine.bus.subscribe()
+        with pytest.raises(AgentTurnError) as info:
+            await engine.run_agent_turn("leaky")
+        (failed,) = await watch.get_batch()
+    assert failed.content == "leaky could not take its turn: upstream said: bad token [redacted]"
+    assert str(info.value) == failed.content
+
+
 async def test_replies_can_be_directed_and_typed(db_path):
     async with Engine.open(db_path) as engine:
         engine.register_agent(
