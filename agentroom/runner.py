@@ -35,6 +35,7 @@ from agentroom.coordination.termination import (
     AgentAnswered,
     AllOf,
     AnyOf,
+    FailedTurns,
     HandoffToHuman,
     MaxMessages,
     MaxTurns,
@@ -192,6 +193,9 @@ def build_room(
         participants=participants,
         memory=board,
         strategies=build,
+        failures=FailedTurns(
+            workflow.termination.max_agent_failures, workflow.termination.max_room_failures
+        ),
     )
 
 

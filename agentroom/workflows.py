@@ -106,6 +106,10 @@ class TerminationSpec(_Strict):
     handoff_to_human: bool = False
     combine: Literal["any", "all"] = "any"
     """``any``: stop at the first condition (``|``); ``all``: when every one has fired (``&``)."""
+    max_agent_failures: int = Field(default=3, ge=1)
+    """Failed turns in a row by one agent that end the room, whatever ``combine`` says."""
+    max_room_failures: int = Field(default=5, ge=1)
+    """Failed turns in a row in the room (any agents) that end it, whatever ``combine`` says."""
 
     @model_validator(mode="after")
     def _something(self) -> TerminationSpec:

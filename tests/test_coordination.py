@@ -9,6 +9,7 @@ import pytest
 from agentroom import Engine, HumanAgent, MessageType, ScriptedAgent
 from agentroom.agents import AgentSettings, LLMAgent
 from agentroom.coordination import (
+    FailedTurns,
     Handoff,
     MaxMessages,
     MaxTurns,
@@ -645,3 +646,64 @@ async def test_run_result_holds_the_runs_envelopes_in_seq_order_and_the_reason(d
     assert result.envelopes[0].metadata == {"event": "task"}
     assert result.envelopes[-1].metadata == {"event": "stopped", "reason": "reached 3 turns"}
     assert [m.content for m in result.messages] == ["say hello", "alice #1", "bob #1", "alice #2"]
+
+
+# -- turns that keep failing ------------------------------------------------------------------
+
+
+async def test_a_room_whose_model_has_run_out_of_script_ends_with_the_reason(db_path):
+    async with Engine.open(db_path) as engine:
+        for name in ("alice", "bob"):
+            engine.register_agent(LLMAgent(name, ReplayClient([], label="replay:x.yaml")))
+        coordinator = MultiAgentCoordinator(
+            engine, RoundRobin(["alice", "bob"]), MaxMessages(10) & MaxTurns(50)
+        )
+        result = await coordinator.run("go")
+        stored = [e async for e in engine.store.read_envelopes(engine.session_id)]
+    assert result.failed and result.turns == 5
+    assert result.reason == (
+        "alice failed 3 turns in a row: replay:x.yaml has no reply left for request #3 "
+        "(its script has 0)"
+    )
+    failed = events(result, "turn_failed")
+    assert [e.metadata["agent"] for e in failed] == ["alice", "bob", "alice", "bob", "alice"]
+    assert result.envelopes[-1].content == f"stopped: {result.reason}"
+    assert len(stored) == len(result.envelopes) == 7  # the task, 5 failures, the stop
+
+
+async def test_a_success_resets_the_count_and_an_empty_reply_is_a_failure(db_path):
+    outcomes = iter(["fail", "fail", "ok", "fail", "fail", "ok", "fail", "fail", "ok"])
+
+    def flaky(turn):
+        if next(outcomes) == "fail":
+            raise RuntimeError("the tool server is down")
+        return "it worked this time"
+
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("flaky", flaky))
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(["flaky"]), MaxTurns(9))
+        result = await coordinator.run("go")
+        assert not result.failed and result.reason == "reached 9 turns"
+        engine.register_agent(LLMAgent("mute", ReplayClient(["", "", ""]), stream_interval=0))
+        second = MultiAgentCoordinator(engine, RoundRobin(["mute"]), MaxTurns(9))
+        muted = await second.run()
+    assert (
+        muted.failed
+        and muted.reason == "mute failed 3 turns in a row: replay returned an empty reply"
+    )
+
+
+async def test_the_rooms_limit_ends_a_room_where_everyone_fails_once(db_path):
+    async with Engine.open(db_path) as engine:
+        names = ["a", "b", "c", "d"]
+        for name in names:
+            engine.register_agent(ScriptedAgent(name, []))
+        coordinator = MultiAgentCoordinator(
+            engine, RoundRobin(names), MaxTurns(100), failures=FailedTurns(per_room=3)
+        )
+        result = await coordinator.run("go")
+    assert result.failed and result.turns == 3
+    assert result.reason == (
+        "3 turns failed in a row, the last by c: scripted agent 'c' has no replies left "
+        "(it was given 0)"
+    )

@@ -9,6 +9,7 @@ from agentroom.coordination import (
     AllOf,
     AnyOf,
     ExternalStop,
+    FailedTurns,
     HandoffToHuman,
     MaxMessages,
     MaxTurns,
@@ -289,3 +290,47 @@ def test_build_termination_refuses_a_condition_set_that_can_never_fire():
     spec = TerminationSpec(handoff_to_human=True)
     with pytest.raises(ValueError):
         build_termination(spec, [])
+
+
+# -- failed turns -----------------------------------------------------------------------------
+
+
+def test_failed_turns_fire_on_one_agents_limit_and_a_success_resets_its_count():
+    cond = FailedTurns(per_agent=3, per_room=10)
+    cond.failed("alice", "boom")
+    cond.failed("alice", "boom")
+    cond.succeeded("alice")
+    cond.failed("alice", "boom")
+    cond.failed("bob", "bang")  # bob's failures are his own
+    cond.failed("alice", "boom")
+    assert not cond.fired and cond.agents == {"alice": 2, "bob": 1}
+    cond.failed("alice", "no server answered\n at http://x  (sk-abcdefghijklmnop1234)")
+    assert cond.reason == (
+        "alice failed 3 turns in a row: no server answered at http://x ([redacted])"
+    )
+
+
+def test_failed_turns_fire_on_the_rooms_limit_across_agents():
+    cond = FailedTurns(per_agent=3, per_room=4)
+    for name in ("a", "b", "c"):
+        cond.failed(name, "down")
+    cond.succeeded("d")  # anyone's success resets the room's count
+    for name in ("a", "b", "c"):
+        cond.failed(name, "down")
+    assert not cond.fired and cond.room == 3
+    cond.failed("d", "still down")
+    assert cond.reason == "4 turns failed in a row, the last by d: still down"
+
+
+def test_failed_turns_state_round_trips_and_reset_clears_it():
+    cond = FailedTurns(per_agent=2, per_room=5)
+    cond.failed("a", "x")
+    saved = cond.state()
+    again = FailedTurns(per_agent=2, per_room=5)
+    again.load(saved)
+    again.failed("a", "y")
+    assert again.reason == "a failed 2 turns in a row: y"
+    again.reset()
+    assert not again.fired and again.agents == {} and again.room == 0
+    with pytest.raises(ValueError):
+        FailedTurns(per_agent=0)

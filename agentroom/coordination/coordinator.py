@@ -20,7 +20,7 @@ from typing import Any
 
 from agentroom.coordination.memory import Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
-from agentroom.coordination.termination import ExternalStop, Termination
+from agentroom.coordination.termination import ExternalStop, FailedTurns, Termination
 from agentroom.engine import Engine
 from agentroom.errors import AgentTurnError
 from agentroom.protocol import Envelope, MessageType
@@ -34,6 +34,8 @@ class RunResult:
     reason: str
     envelopes: list[Envelope] = field(default_factory=list)
     turns: int = 0
+    failed: bool = False
+    """The run ended because turns kept failing (``reason`` says whose, and why)."""
 
     @property
     def messages(self) -> list[Envelope]:
@@ -56,11 +58,14 @@ class MultiAgentCoordinator:
         memory: Blackboard | None = None,
         strategies: StrategyFactory | None = None,
         keep_envelopes: bool = True,
+        failures: FailedTurns | None = None,
     ) -> None:
         self.engine = engine
         self.strategy = strategy
         self.external = ExternalStop()
-        self.termination = termination | self.external
+        self.failures = failures or FailedTurns()
+        """Always part of the termination: a room whose turns keep failing ends."""
+        self.termination = termination | self.failures | self.external
         self.memory = memory
         self.make_strategy = strategies
         if participants is None:
@@ -227,7 +232,8 @@ class MultiAgentCoordinator:
         )
         self.checkpoint()
         await engine.flush()
-        return RunResult(engine.session_id, reason, list(self._seen), self.turns)
+        failed = self.failures.fired and reason == self.failures.reason
+        return RunResult(engine.session_id, reason, list(self._seen), self.turns, failed)
 
     def _stop_reason(self) -> str | None:
         # The external stop is asked for between envelopes too (a /stop while paused).
@@ -248,16 +254,24 @@ class MultiAgentCoordinator:
                 self._running.set()
 
     async def _turn(self, speak: Speak) -> Envelope | None:
-        self._current = speak.agent_id
+        """Run one turn and tell :attr:`failures` how it went."""
+        agent_id = self._current = speak.agent_id
         try:
-            return await self.engine.run_agent_turn(
-                speak.agent_id, hints=speak.hints, address=speak.address
+            result = await self.engine.run_agent_turn(
+                agent_id, hints=speak.hints, address=speak.address
             )
         except AgentTurnError as exc:  # already told to the room as a status
             log.info("turn failed: %s", exc)
+            self.failures.failed(agent_id, str(exc.__cause__ or exc))
             return None
         finally:
             self._current = None
+        if result.type is not MessageType.STATUS:
+            self.failures.succeeded(agent_id)
+        elif result.metadata.get("event") == "empty_reply":  # a model that says nothing
+            self.failures.failed(agent_id, result.content)
+        # Anything else said nothing and failed at nothing: a person skipped, an interrupt.
+        return result
 
     def detach(self) -> None:
         self.engine.bus.detach(self)

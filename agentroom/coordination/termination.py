@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentroom.protocol import Envelope, MessageType
+from agentroom.text import one_line, redact
 
 
 class Termination:
@@ -297,6 +298,59 @@ class HandoffToHuman(Termination):
         meta = envelope.metadata
         if meta.get("event") == "handoff" and meta.get("to") in self.humans:
             self.fire(f"{meta.get('from', envelope.sender)} handed off to {meta['to']}")
+
+
+class FailedTurns(Termination):
+    """Stop when turns keep failing: ``per_agent`` in a row by one agent, or ``per_room`` in all.
+
+    A room whose model is down, refuses the key or has used up its script
+    publishes only failure statuses, so no other condition ever fires and the
+    room would write failure rows as fast as it can.  The coordinator reports
+    each turn's outcome here; a turn that said something resets its agent's
+    count and the room's.  Every coordinator has one, whatever the workflow's
+    own conditions are (see :attr:`MultiAgentCoordinator.failures`).
+    """
+
+    kind = "failed_turns"
+
+    def __init__(self, per_agent: int = 3, per_room: int = 5) -> None:
+        super().__init__()
+        if per_agent < 1 or per_room < 1:
+            raise ValueError("failure limits must be at least 1")
+        self.per_agent = per_agent
+        self.per_room = per_room
+        self.agents: dict[str, int] = {}
+        self.room = 0
+
+    def failed(self, agent_id: str, error: str) -> None:
+        """``agent_id``'s turn failed with ``error`` (said in the reason if this one ends it)."""
+        count = self.agents[agent_id] = self.agents.get(agent_id, 0) + 1
+        self.room += 1
+        error = one_line(redact(error))
+        if count >= self.per_agent:
+            self.fire(f"{agent_id} failed {count} turns in a row: {error}")
+        elif self.room >= self.per_room:
+            self.fire(f"{self.room} turns failed in a row, the last by {agent_id}: {error}")
+
+    def succeeded(self, agent_id: str) -> None:
+        self.agents.pop(agent_id, None)
+        self.room = 0
+
+    def reset(self) -> None:
+        super().reset()
+        self.agents = {}
+        self.room = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "agents": dict(self.agents), "room": self.room}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.agents = {str(k): int(v) for k, v in (state.get("agents") or {}).items()}
+        self.room = int(state.get("room", 0))
+
+    def describe(self) -> str:
+        return f"{self.per_agent} failed turns of one agent or {self.per_room} in the room"
 
 
 class ExternalStop(Termination):

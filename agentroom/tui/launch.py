@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from agentroom.console import (
     SHORT_ID,
@@ -309,7 +310,10 @@ async def play(
         await engine.flush()
         await printer.aclose()  # everything published is on screen before the last word
         write()
-        out.print(f"Session: [bold]{result.session_id}[/] ({result.reason})")
+        out.print(f"Session: [bold]{result.session_id}[/] ({escape(result.reason)})")
         out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")
     finally:
         await room.close()
+    if result.failed:  # turns kept failing: a script must see that the room did not work
+        err.print(Text.assemble(("error:", "bold red"), f" stopped: {result.reason}"))
+        raise typer.Exit(1)

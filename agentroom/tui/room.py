@@ -116,7 +116,11 @@ class RoomScreen(Screen[None]):
         self.app.sub_title = room.workflow.name if room.workflow else ""
         result = await room.run()
         self.stopped = result.reason
-        self.notify(f"stopped: {result.reason}", title="the room is over")
+        self.notify(
+            f"stopped: {result.reason}",
+            title="the room is over",
+            severity="error" if result.failed else "information",
+        )
         self._not_asked()
         self._status()
 
