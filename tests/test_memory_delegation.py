@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agentroom import Engine, MessageType, ScriptedAgent
 from agentroom.agents import LLMAgent, Reply
 from agentroom.coordination import MaxTurns, MultiAgentCoordinator, RoundRobin, RunResult
 from agentroom.coordination.memory import Blackboard
+from agentroom.coordination.strategy import RoomView
 from agentroom.coordination.tools import delegate_tool, memory_tools, spawn_tool
 from agentroom.models.replay import ReplayClient
+from agentroom.models.types import Finished, TextDelta
 from agentroom.protocol import Envelope
 from agentroom.runner import build_room
 from agentroom.workflows import parse_workflow
@@ -420,3 +424,85 @@ async def test_the_blackboard_is_rebuilt_when_a_session_resumes(db_path):
         await coordinator.resume_from(state, fresh_budget=True)
         assert coordinator.memory is not None
         assert coordinator.memory.get("venue") == "Porto"
+
+
+async def test_a_voter_whose_turn_fails_casts_no_vote_and_the_room_goes_on(db_path):
+    board = Blackboard("vote", voters=["v1", "v2", "v3"])
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(writes("alice", "Lisbon"))
+        engine.register_agent(writes("bob", "Porto"))
+        voter(engine, "v1", "2")
+        engine.register_agent(LLMAgent("v2", ReplayClient([]), stream_interval=0))  # no answer
+        voter(engine, "v3", "2")
+        result = await run_round(engine, board, ["alice", "bob"])
+    assert result.reason == "reached 2 turns"
+    assert [e.metadata["agent"] for e in events(result.envelopes, "turn_failed")] == ["v2"]
+    (resolved,) = events(result.envelopes, "memory_resolved")
+    assert resolved.metadata["votes"] == {"v1": "Porto", "v3": "Porto"}
+    assert board.get("venue") == "Porto"
+
+
+class HeldVotes:
+    """Answers in turn; ``None`` holds that request until the test cancels it (a crash)."""
+
+    label = "votes"
+
+    def __init__(self, answers: list[str | None]) -> None:
+        self.answers = answers
+        self.asked = 0
+        self.held = asyncio.Event()
+
+    async def stream(self, request):
+        answer = self.answers[self.asked]
+        self.asked += 1
+        if answer is None:
+            self.held.set()
+            await asyncio.Event().wait()
+        yield TextDelta(answer)
+        yield Finished("stop")
+
+
+async def test_a_round_cut_short_is_finished_from_the_log_without_asking_twice(db_path):
+    votes = HeldVotes(["1", "2", "1", None, "1"])
+    async with Engine.open(db_path) as engine:
+        for name in ("alice", "bob"):
+            engine.register_agent(ScriptedAgent(name, []))
+        for name in ("v1", "v2"):
+            engine.register_agent(LLMAgent(name, votes, stream_interval=0))
+        room = RoomView(engine, {})
+        first = Blackboard("vote", voters=["v1", "v2"])
+        engine.bus.attach(first)
+        for key, (a, b) in {"venue": ("Lisbon", "Porto"), "day": ("Monday", "Friday")}.items():
+            for writer, value in (("alice", a), ("bob", b)):
+                await engine.get_agent(writer).handle.publish(
+                    f"{key} = {value}",
+                    type=MessageType.ACTION,
+                    metadata={"event": "memory_write", "key": key, "value": value},
+                )
+        checkpoint = first.state()  # as the coordinator saves it before settling the round
+        settling = asyncio.create_task(first.end_round(room))
+        await votes.held.wait()  # venue settled; v1 voted on day; v2 is being asked
+        settling.cancel()  # the process dies here
+        with pytest.raises(asyncio.CancelledError):
+            await settling
+        engine.bus.detach(first)
+
+        again = Blackboard("vote", voters=["v1", "v2"])  # resumed: rebuilt from the log
+        async for env in engine.store.read_envelopes(engine.session_id, type=MessageType.ACTION):
+            again.offer(env)
+        again.load(checkpoint)
+        engine.bus.attach(again)
+        decisions = await again.end_round(room)
+        log = await logged(engine)
+    assert [d.metadata["key"] for d in decisions] == ["day"]  # venue was settled before
+    assert decisions[0].metadata["votes"] == {"v1": "Monday", "v2": "Monday"}
+    assert votes.asked == 5  # v2 once more on day; v1's vote on day was taken from the log
+    assert [(e.metadata["key"], e.receiver) for e in events(log, "vote_requested")] == [
+        ("venue", "v1"),
+        ("venue", "v2"),
+        ("day", "v1"),
+        ("day", "v2"),
+        ("day", "v2"),
+    ]
+    assert [e.metadata["key"] for e in events(log, "memory_resolved")] == ["venue", "day"]
+    assert again.snapshot() == {"day": "Monday", "venue": "Lisbon"}

@@ -82,6 +82,7 @@ class MultiAgentCoordinator:
         self._running = asyncio.Event()
         self._running.set()
         self._current: str | None = None
+        self._round_due = False
         engine.bus.attach(self)
         if memory is not None:
             engine.bus.attach(memory)
@@ -151,6 +152,7 @@ class MultiAgentCoordinator:
             "strategy_state": self.strategy.state(),
             "turns": self.turns,
             "rounds": self.rounds,
+            "round_due": self._round_due,
             "termination": self.termination.state(),
             "memory": self.memory.state() if self.memory is not None else None,
             "stopped": self.stopped,
@@ -175,6 +177,7 @@ class MultiAgentCoordinator:
         self.strategy.load(state.get("strategy_state") or {})
         self.turns = int(state.get("turns", 0))
         self.rounds = int(state.get("rounds", 0))
+        self._round_due = bool(state.get("round_due")) and self.memory is not None
         self.room.last_speaker = state.get("last_speaker")
         if self.memory is not None and state.get("memory"):
             self.memory.load(state["memory"])
@@ -203,6 +206,8 @@ class MultiAgentCoordinator:
         reason: str | None = None
         ticker = asyncio.get_running_loop().create_task(self._tick())
         try:
+            if self._round_due:  # a crash came while the last round was being settled
+                await self._end_round()
             while reason is None:
                 reason = self._stop_reason()
                 if reason is not None:
@@ -222,8 +227,12 @@ class MultiAgentCoordinator:
                 if strategy is self.strategy:  # a switch mid-turn starts the new one afresh
                     await strategy.turn_done(self.room, speak, result)
                 self.termination.turn_ended()
-                await self._end_round_if_due()
-                self.checkpoint()
+                self._round_due = self.memory is not None and (
+                    self.turns % self.strategy.round_size(self.room) == 0
+                )
+                self.checkpoint()  # the turn is done: whatever happens next, it never reruns
+                if self._round_due:
+                    await self._end_round()
         finally:
             ticker.cancel()
         self.stopped = reason
@@ -239,10 +248,18 @@ class MultiAgentCoordinator:
         # The external stop is asked for between envelopes too (a /stop while paused).
         return self.termination.reason or self.external.reason
 
-    async def _end_round_if_due(self) -> None:
-        if self.memory is not None and self.turns % self.strategy.round_size(self.room) == 0:
-            self.rounds += 1
-            await self.memory.end_round(self.room)
+    async def _end_round(self) -> None:
+        """Settle the round's memory conflicts; resumable, since the turn is checkpointed first.
+
+        A crash here leaves ``round_due`` and the round's writes in the checkpoint
+        and the votes already cast in the log, so the resumed run finishes this
+        (and only this) before anyone takes a turn.
+        """
+        assert self.memory is not None
+        await self.memory.end_round(self.room)
+        self.rounds += 1
+        self._round_due = False
+        self.checkpoint()
 
     async def _tick(self, every: float = 0.25) -> None:
         """Time-based conditions fire even while someone (a human) is silent for long."""

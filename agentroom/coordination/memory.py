@@ -12,7 +12,10 @@ action (``memory_resolved``), so the history of every key stays in the log:
 - ``arbiter``: one named agent decides.
 
 The blackboard is rebuilt from the log on resume: it holds nothing the log
-does not.
+does not.  That makes the end of a round resumable: the round's writes are in
+the coordinator's checkpoint, and the votes already cast and the keys already
+settled are in the log, so a round cut short by a crash is finished without
+asking anyone twice.  A voter whose turn fails casts no vote.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentroom.agents.base import Address
+from agentroom.errors import AgentTurnError
 from agentroom.protocol import Envelope, MessageType
 
 if TYPE_CHECKING:
@@ -63,6 +67,10 @@ class Blackboard:
         self.tie_break = tie_break
         self.entries: dict[str, Entry] = {}
         self._round: dict[str, list[Write]] = {}
+        self._ballots: dict[str, dict[str, tuple[str, int]]] = {}
+        """Answers cast on an open conflict: key -> ballot -> (answer, seq); from the log."""
+        self._settled: dict[str, int] = {}
+        """The seq of each key's last resolution (a conflict older than it is settled)."""
 
     # -- the bus sink ---------------------------------------------------------------------
 
@@ -80,6 +88,12 @@ class Blackboard:
             self._apply(
                 key, Write(str(meta.get("writer", "room")), str(meta["value"]), envelope.seq or 0)
             )
+            self._settled[key] = envelope.seq or 0
+            self._ballots.pop(key, None)
+        elif event == "vote" and isinstance(meta.get("key"), str) and not meta.get("interrupted"):
+            ballot = str(meta.get("ballot") or f"vote:{envelope.sender}")
+            cast = (envelope.content, envelope.seq or 0)
+            self._ballots.setdefault(meta["key"], {})[ballot] = cast
         return True
 
     async def put(self, envelope: Envelope) -> None:
@@ -111,31 +125,46 @@ class Blackboard:
         return out
 
     async def end_round(self, room: RoomView) -> list[Envelope]:
-        """Settle this round's conflicts by the policy; returns the decisions published."""
+        """Settle this round's conflicts by the policy; returns the decisions published.
+
+        A conflict the log shows settled already (the round was cut short by a
+        crash after it) is not settled again.
+        """
         decisions = []
         conflicts = self.conflicts()
         self._round = {}
         for key, writes in conflicts.items():
+            if self._settled.get(key, -1) > writes[-1].seq:
+                continue
             decisions.append(await self._resolve(room, key, writes))
         self._round = {}  # the decisions themselves are not new conflicts
         return decisions
 
     async def _resolve(self, room: RoomView, key: str, writes: list[Write]) -> Envelope:
         values = list(dict.fromkeys(w.value for w in writes))  # distinct, in write order
+        since = writes[-1].seq  # ballots cast after the round's last write count
         votes: dict[str, str] = {}
         if self.policy == "last-writer":
             winner, how = writes[-1].value, f"last writer ({writes[-1].writer}) wins"
         elif self.policy == "arbiter" and self.arbiter:
-            choice = await self._ask(room, self.arbiter, key, values)
-            votes[self.arbiter] = choice
-            winner, how = choice, f"{self.arbiter} decided"
+            choice = await self._ask(room, self.arbiter, key, values, "arbiter", since)
+            if choice is None:
+                winner, how = values[0], f"{self.arbiter} could not decide; the first value wins"
+            else:
+                votes[self.arbiter] = choice
+                winner, how = choice, f"{self.arbiter} decided"
         else:
             for voter in self.voters:
-                votes[voter] = await self._ask(room, voter, key, values)
+                choice = await self._ask(room, voter, key, values, "vote", since)
+                if choice is not None:  # a voter whose turn failed casts no vote
+                    votes[voter] = choice
             winner, how = self._count(room, key, values, votes, writes)
             if winner is None:  # a tie the arbiter settles
-                choice = await self._ask(room, str(self.tie_break), key, values)
-                winner, how = choice, f"tie; {self.tie_break} decided"
+                choice = await self._ask(room, str(self.tie_break), key, values, "tie", since)
+                if choice is None:
+                    winner, how = values[0], "tie; the first value wins"
+                else:
+                    winner, how = choice, f"tie; {self.tie_break} decided"
         return await room.say(
             f"memory {key!r}: {winner!r} ({how})",
             metadata={
@@ -173,24 +202,38 @@ class Blackboard:
             return None, summary
         return leaders[0], f"tie ({summary}); the first value wins"
 
-    async def _ask(self, room: RoomView, agent_id: str, key: str, values: list[str]) -> str:
-        """One agent picks one of ``values`` (its answer is an attributed ``vote`` action)."""
+    async def _ask(
+        self, room: RoomView, agent_id: str, key: str, values: list[str], kind: str, since: int
+    ) -> str | None:
+        """One agent picks one of ``values`` (its answer is an attributed ``vote`` action).
+
+        ``kind`` (``vote``, ``arbiter``, ``tie``) and ``agent_id`` name the ballot:
+        one cast after ``since`` is taken from the log instead of asking again.
+        None when the agent's turn failed (the room was told by the engine).
+        """
+        ballot = f"{kind}:{agent_id}"
+        cast = self._ballots.get(key, {}).get(ballot)
+        if cast is not None and cast[1] > since:
+            return choose(cast[0], values)
         options = "\n".join(f"{i}. {value}" for i, value in enumerate(values, 1))
         request = await room.say(
             f"@{agent_id}: agents disagree on {key!r}. Pick one by its number:\n{options}",
             to=agent_id,
-            metadata={"event": "vote_requested", "key": key, "options": values},
+            metadata={"event": "vote_requested", "key": key, "options": values, "ballot": ballot},
         )
-        answer = await room.engine.run_agent_turn(
-            agent_id,
-            hints={"choose_from": values},
-            address=Address(
-                receiver="room",
-                type=MessageType.ACTION,
-                metadata={"event": "vote", "key": key},
-                reply_to=request.id,
-            ),
-        )
+        try:
+            answer = await room.engine.run_agent_turn(
+                agent_id,
+                hints={"choose_from": values},
+                address=Address(
+                    receiver="room",
+                    type=MessageType.ACTION,
+                    metadata={"event": "vote", "key": key, "ballot": ballot},
+                    reply_to=request.id,
+                ),
+            )
+        except AgentTurnError:
+            return None
         return choose(answer.content, values)
 
     def state(self) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""SIGKILL while the end of a round is being voted on, then resume: no turn runs twice.
+
+The coordinator checkpoints a turn before the round it closes is settled, and
+the settling itself resumes from the checkpoint and the log (the votes already
+cast), so the resumed run finishes the vote, asking only who had not voted,
+and never runs the last turn (and its tool call) again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_run_cli import TIMEOUT, agentroom, show
+
+CHILD = Path(__file__).with_name("vote_child.py")
+
+
+def of(doc: dict, event: str) -> list[dict]:
+    return [e for e in doc["envelopes"] if e["metadata"].get("event") == event]
+
+
+def test_a_crash_during_the_vote_resumes_the_vote_not_the_turn(env, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), env["AGENTROOM_DB"]],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    session = ""
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("SESSION "):
+                session = line.split()[1]
+            elif line.strip() == "VOTING":
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+    assert proc.returncode == -signal.SIGKILL and session
+    before = show(env, session)
+    assert [e["receiver"] for e in of(before, "vote_requested")] == ["alice", "bob"]
+    assert [e["sender"] for e in of(before, "vote")] == ["alice"]
+
+    script = tmp_path / "bob_votes.yaml"
+    script.write_text("- '2'\n")  # only bob's vote: any other request would fail a turn
+    done = agentroom(env, "resume", session, "--headless", "-m", f"replay:{script}")
+    assert done.returncode == 0, done.stderr
+    assert "stopped: reached 2 turns" in done.stdout
+
+    after = show(env, session)
+    assert of(after, "turn_failed") == []
+    said = [(e["sender"], e["content"]) for e in after["envelopes"] if e["type"] == "message"]
+    assert said == [
+        ("room", "where do we meet?"),
+        ("alice", "I wrote Lisbon."),
+        ("bob", "I wrote Porto."),  # once: the resumed run did not give bob the turn again
+    ]
+    calls = [(e["sender"], e["metadata"]["arguments"]) for e in of(after, "tool_call")]
+    assert calls == [
+        ("alice", {"key": "venue", "value": "Lisbon"}),
+        ("bob", {"key": "venue", "value": "Porto"}),
+    ]
+    assert [e["receiver"] for e in of(after, "vote_requested")] == ["alice", "bob", "bob"]
+    assert [(e["sender"], e["content"]) for e in of(after, "vote")] == [
+        ("alice", "2"),
+        ("bob", "2"),
+    ]
+    (resolved,) = of(after, "memory_resolved")
+    assert resolved["metadata"]["value"] == "Porto"
+    assert resolved["metadata"]["votes"] == {"alice": "Porto", "bob": "Porto"}
