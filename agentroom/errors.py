@@ -118,6 +118,14 @@ class HumanTimeoutError(AgentroomError, TimeoutError):
     """The human did not answer in time."""
 
 
+class HumanLeftError(HumanTimeoutError):
+    """The human can no longer answer (their input ended); their turns are skipped."""
+
+
+class RunInProgressError(AgentroomError, RuntimeError):
+    """A room was asked to run (or start over) while a run of it is still going."""
+
+
 class ModelError(AgentroomError):
     """A model backend failed in a way retrying did not fix; says what to do."""
 

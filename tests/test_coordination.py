@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 
 import pytest
 
@@ -20,6 +21,7 @@ from agentroom.coordination import (
     RunResult,
 )
 from agentroom.coordination.tools import handoff_tool
+from agentroom.errors import RunInProgressError
 from agentroom.models.replay import ReplayClient
 from agentroom.protocol import Envelope
 from agentroom.runner import build_room
@@ -707,3 +709,106 @@ async def test_the_rooms_limit_ends_a_room_where_everyone_fails_once(db_path):
         "3 turns failed in a row, the last by c: scripted agent 'c' has no replies left "
         "(it was given 0)"
     )
+
+
+# -- runs of one team, as AutoGen's teams run ---------------------------------------------------
+
+
+async def test_a_second_run_has_a_fresh_budget_and_continues_the_order(db_path):
+    async with Engine.open(db_path) as engine:
+        _team(engine, "a", "b", "c")
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(["a", "b", "c"]), MaxTurns(2))
+        first = await coordinator.run("count off")
+        second = await coordinator.run()
+        third = await coordinator.run("count again")
+    assert speakers(first) == ["a", "b"] and first.reason == "reached 2 turns"
+    assert speakers(second) == ["c", "a"] and second.reason == "reached 2 turns"
+    assert speakers(third) == ["b", "c"]
+    assert third.turns == 6
+
+
+async def test_a_second_run_keeps_the_active_handoff_agent_and_the_plan(db_path):
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("triage", ["HANDOFF: tech"]))
+        engine.register_agent(ScriptedAgent("tech", ["Restart it.", "Better?", "Good."]))
+        handoff = MultiAgentCoordinator(engine, Handoff("triage"), MaxTurns(2))
+        first = await handoff.run("my app crashes")
+        second = await handoff.run()
+        handoff.detach()
+        planner = ReplayClient(["1. writer drafts it\n2. writer reads it over", "1. writer again"])
+        engine.register_agent(LLMAgent("planner", planner, stream_interval=0))
+        engine.register_agent(
+            ScriptedAgent("writer", lambda t: f"done: {t.hints['step']}", role="writer")
+        )
+        plan = MultiAgentCoordinator(engine, PlanDriven("planner"), MaxTurns(2))
+        planned = await plan.run("write the note")
+        rest = await plan.run()
+        new_task = await plan.run("write another note")
+    assert speakers(first) == ["triage", "tech"] and speakers(second) == ["tech"] * 2
+    assert [m.content for m in planned.messages if m.sender == "writer"] == [
+        "done: writer drafts it"
+    ]
+    assert [m.content for m in rest.messages if m.sender == "writer"] == [
+        "done: writer reads it over"
+    ]
+    assert rest.reason == "the plan is complete (2 steps done)"
+    # A finished plan and a new task: the planner is asked for a new plan.
+    assert [m.content for m in new_task.messages if m.sender == "writer"] == ["done: writer again"]
+
+
+async def test_a_run_while_one_is_running_is_refused(db_path):
+    async with Engine.open(db_path) as engine:
+        inside = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow(turn):
+            inside.set()
+            await release.wait()
+            return "done at last"
+
+        engine.register_agent(ScriptedAgent("slow", slow))
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(["slow"]), MaxTurns(1))
+        running = asyncio.create_task(coordinator.run("go"))
+        await inside.wait()
+        with pytest.raises(RunInProgressError, match="already running"):
+            await coordinator.run("again")
+        with pytest.raises(RunInProgressError, match="cannot reset the room while it runs"):
+            await coordinator.reset()
+        release.set()
+        result = await running
+    assert speakers(result) == ["slow"] and result.reason == "reached 1 turns"
+
+
+async def test_reset_starts_the_team_over(db_path):
+    async with Engine.open(db_path) as engine:
+        _team(engine, "a", "b", "c")
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(["a", "b", "c"]), MaxTurns(2))
+        await coordinator.run("count off")
+        await coordinator.reset()
+        again = await coordinator.run()
+        _, state = await engine.store.load_room_state(engine.session_id)
+        log = [e async for e in engine.store.read_envelopes(engine.session_id)]
+    assert speakers(again) == ["a", "b"] and again.turns == 2
+    assert state["turns"] == 2 and state["strategy_state"] == {"cursor": 2}
+    (reset,) = [e for e in log if e.metadata.get("event") == "reset"]
+    assert reset.content == "the room starts over: order, counters and strategy reset"
+
+
+async def test_loading_a_checkpoint_never_changes_the_callers_state(db_path):
+    planner = ReplayClient(["1. writer drafts it\n2. writer reads it over"])
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("planner", planner, stream_interval=0))
+        engine.register_agent(ScriptedAgent("writer", ["drafted", "read over"], role="writer"))
+        first = MultiAgentCoordinator(engine, PlanDriven("planner"), MaxTurns(2))
+        await first.run("write the note")
+        first.detach()
+        _, state = await engine.store.load_room_state(engine.session_id)
+        kept = copy.deepcopy(state)
+        second = MultiAgentCoordinator(engine, PlanDriven("planner"), MaxTurns(5))
+        second.load(state, fresh_budget=True)
+        result = await second.run()
+        snapshot = second.state()
+        snapshot["strategy_state"]["steps"][0]["status"] = "scribbled on"
+    assert result.reason == "the plan is complete (2 steps done)"
+    assert state == kept  # the steps' statuses changed in the coordinator, not in the caller's
+    assert second.strategy.steps[0]["status"] == "done"  # and a state() handed out is a copy

@@ -334,3 +334,19 @@ def test_failed_turns_state_round_trips_and_reset_clears_it():
     assert not again.fired and again.agents == {} and again.room == 0
     with pytest.raises(ValueError):
         FailedTurns(per_agent=0)
+
+
+def test_timeout_reset_restarts_its_clock():
+    now = [0.0]
+    cond = Timeout(30, clock=lambda: now[0])
+    cond.started()
+    now[0] = 31.0
+    cond.tick()
+    assert cond.reason == "ran for 30s"
+    cond.reset()  # a fresh budget of 30 s from now, not from the first start
+    now[0] = 60.0
+    cond.tick()
+    assert not cond.fired
+    now[0] = 61.0
+    cond.tick()
+    assert cond.reason == "ran for 30s"

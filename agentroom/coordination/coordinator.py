@@ -8,11 +8,17 @@ whole state is checkpointed (one small row), so a stopped or crashed session
 resumes exactly where it was.  Control from a human interface arrives as
 method calls: :meth:`stop`, :meth:`pause`, :meth:`resume`,
 :meth:`switch_strategy`; each is announced as a ``status`` envelope.
+
+Runs behave as AutoGen's teams do: each :meth:`run` starts with a fresh
+termination budget and carries on the order (cursor, active agent, plan)
+where the last one left it; only one run at a time; :meth:`reset` starts the
+team over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +28,7 @@ from agentroom.coordination.memory import Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.coordination.termination import ExternalStop, FailedTurns, Termination
 from agentroom.engine import Engine
-from agentroom.errors import AgentTurnError
+from agentroom.errors import AgentTurnError, RunInProgressError
 from agentroom.protocol import Envelope, MessageType
 
 log = logging.getLogger(__name__)
@@ -83,6 +89,7 @@ class MultiAgentCoordinator:
         self._running.set()
         self._current: str | None = None
         self._round_due = False
+        self._in_run = False
         engine.bus.attach(self)
         if memory is not None:
             engine.bus.attach(memory)
@@ -171,7 +178,11 @@ class MultiAgentCoordinator:
         self.load(state, fresh_budget=fresh_budget)
 
     def load(self, state: dict[str, Any], *, fresh_budget: bool) -> None:
-        """Continue from a checkpoint; ``fresh_budget`` restarts the termination counters."""
+        """Continue from a checkpoint; ``fresh_budget`` restarts the termination counters.
+
+        Nothing of ``state`` is kept by reference: the caller's object never changes.
+        """
+        state = copy.deepcopy(state)
         if state.get("strategy") != self.strategy.name and self.make_strategy is not None:
             self.strategy = self.make_strategy(state["strategy"])
         self.strategy.load(state.get("strategy_state") or {})
@@ -194,14 +205,56 @@ class MultiAgentCoordinator:
 
     # -- the run --------------------------------------------------------------------------
 
+    async def reset(self) -> None:
+        """Start the team over: the order, the counters and the strategy's state.
+
+        The session's log and every agent's history stay as they are (they
+        are the record); the next :meth:`run` begins as a new team's first.
+        """
+        if self._in_run:
+            raise RunInProgressError(
+                "cannot reset the room while it runs: stop() it and wait for run() to return"
+            )
+        self.strategy.reset()
+        self.termination.reset()
+        self.turns = self.rounds = 0
+        self.stopped = None
+        self.room.last_speaker = None
+        self.room.recent.clear()
+        if self.memory is not None:
+            self.memory.load({})  # the open round's writes are forgotten; the board stays
+        self._round_due = False
+        await self.engine.bus.announce(
+            "the room starts over: order, counters and strategy reset",
+            metadata={"event": "reset", "strategy": self.strategy.name},
+        )
+        self.checkpoint()
+
     async def run(self, task: str | None = None) -> RunResult:
-        """Run until a termination condition fires (or the strategy runs out)."""
+        """Run until a termination condition fires (or the strategy runs out).
+
+        Refused while another run is going.  When it returns, the termination
+        conditions are reset, so the next run has a budget of its own.
+        """
+        if self._in_run:
+            raise RunInProgressError(
+                "this room is already running: wait for run() to return, or stop() it first"
+            )
+        self._in_run = True
+        try:
+            return await self._run(task)
+        finally:
+            self._in_run = False
+            self.termination.reset()
+
+    async def _run(self, task: str | None) -> RunResult:
         engine = self.engine
         self.stopped = None
         self._seen = []
         self.termination.started()
         if task:
             engine.task = task
+            self.strategy.new_task(task)
             await engine.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": "task"})
         reason: str | None = None
         ticker = asyncio.get_running_loop().create_task(self._tick())

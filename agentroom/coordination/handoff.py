@@ -28,6 +28,7 @@ class Handoff(Strategy):
     name = "handoff"
 
     def __init__(self, start: str, *, partner: str | None = None) -> None:
+        self.start = start
         self.active = start
         self.partner = partner
         self.partner_next = False
@@ -97,5 +98,6 @@ class Handoff(Strategy):
         return {"active": self.active, "partner_next": self.partner_next}
 
     def load(self, state: dict[str, Any]) -> None:
-        self.active = state.get("active", self.active)
+        self.active = state.get("active", self.start)
         self.partner_next = bool(state.get("partner_next", False))
+        self._requested = None

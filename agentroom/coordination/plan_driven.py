@@ -10,6 +10,7 @@ re-plan.  When every step is done, the run is over.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -188,16 +189,20 @@ class PlanDriven(Strategy):
     def round_size(self, room: RoomView) -> int:
         return max(1, len(self.steps))
 
+    def new_task(self, task: str) -> None:
+        if self.phase == "done":  # the last plan is finished: plan for the new task
+            self.phase, self.steps, self.stalled = "plan", [], 0
+
     def state(self) -> dict[str, Any]:
         return {
             "phase": self.phase,
-            "steps": self.steps,
+            "steps": copy.deepcopy(self.steps),  # a copy: the steps change as work is done
             "stalled": self.stalled,
             "plans": self.plans,
         }
 
     def load(self, state: dict[str, Any]) -> None:
         self.phase = state.get("phase", "plan")
-        self.steps = list(state.get("steps", []))
+        self.steps = copy.deepcopy(list(state.get("steps", [])))
         self.stalled = int(state.get("stalled", 0))
         self.plans = int(state.get("plans", 0))

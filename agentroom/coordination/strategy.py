@@ -99,8 +99,18 @@ class Strategy:
         """Turns in one round (for memory conflicts: writes in the same round clash)."""
         return max(1, len(room.participants))
 
+    def new_task(self, task: str) -> None:
+        """A run begins on a new task (the order carries on; a finished plan starts again)."""
+
     def state(self) -> dict[str, Any]:
         return {}
 
     def load(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state` (a resumed session, or a switch mid-session)."""
+        """Restore from :meth:`state` (a resumed session, or a switch mid-session).
+
+        ``load({})`` is the strategy as it was built: :meth:`reset` relies on it.
+        """
+
+    def reset(self) -> None:
+        """Start over, as first built (the team's :meth:`~MultiAgentCoordinator.reset`)."""
+        self.load({})

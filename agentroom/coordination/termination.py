@@ -233,6 +233,11 @@ class Timeout(Termination):
     def started(self) -> None:
         self._start = self._clock()
 
+    def reset(self) -> None:
+        """A fresh budget: the clock starts again now."""
+        super().reset()
+        self._start = self._clock()
+
     def _check(self) -> None:
         if self._start is not None and self._clock() - self._start >= self.seconds:
             self.fire(f"ran for {self.seconds:g}s")
