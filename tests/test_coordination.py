@@ -670,7 +670,8 @@ async def test_a_room_whose_model_has_run_out_of_script_ends_with_the_reason(db_
     failed = events(result, "turn_failed")
     assert [e.metadata["agent"] for e in failed] == ["alice", "bob", "alice", "bob", "alice"]
     assert result.envelopes[-1].content == f"stopped: {result.reason}"
-    assert len(stored) == len(result.envelopes) == 7  # the task, 5 failures, the stop
+    # The task, then for each turn who speaks and its failure, then the stop.
+    assert len(stored) == len(result.envelopes) == 12
 
 
 async def test_a_success_resets_the_count_and_an_empty_reply_is_a_failure(db_path):
@@ -812,3 +813,152 @@ async def test_loading_a_checkpoint_never_changes_the_callers_state(db_path):
     assert result.reason == "the plan is complete (2 steps done)"
     assert state == kept  # the steps' statuses changed in the coordinator, not in the caller's
     assert second.strategy.steps[0]["status"] == "done"  # and a state() handed out is a copy
+
+
+# -- who speaks next is said, whatever the strategy --------------------------------------------
+
+
+def announced(result: RunResult) -> list[tuple[str, str]]:
+    """(agent, why) of each speaker_selected status, checked to come right before that turn."""
+    out = []
+    envs = result.envelopes
+    for i, env in enumerate(envs):
+        if env.metadata.get("event") == "speaker_selected":
+            assert env.type is MessageType.STATUS and env.sender == "room"
+            assert env.content == f"next: {env.metadata['agent']}, chosen by {env.metadata['by']}"
+            following = next(e for e in envs[i + 1 :] if e.sender != "room")
+            assert following.sender == env.metadata["agent"]
+            out.append((env.metadata["agent"], env.metadata["by"]))
+    return out
+
+
+async def test_every_strategy_announces_the_chosen_speaker_before_each_turn(db_path):
+    async with Engine.open(db_path) as engine:
+        _team(engine, "a", "b")
+        engine.register_agent(ScriptedAgent("triage", ["HANDOFF: b"]))
+        engine.register_agent(ScriptedAgent("customer", ["hello?"], cycle=True))
+        planner = ReplayClient(["1. a does it"])
+        engine.register_agent(LLMAgent("planner", planner, stream_interval=0))
+        runs = [
+            MultiAgentCoordinator(engine, RoundRobin(["a", "b"]), MaxTurns(3)),
+            MultiAgentCoordinator(engine, Handoff("triage", partner="customer"), MaxTurns(3)),
+            MultiAgentCoordinator(engine, PlanDriven("planner", workers=["a"]), MaxTurns(5)),
+        ]
+        results = []
+        for coordinator in runs:
+            results.append(await coordinator.run("go"))
+            coordinator.detach()
+    assert announced(results[0]) == [
+        ("a", "the round-robin order"),
+        ("b", "the round-robin order"),
+        ("a", "the round-robin order"),
+    ]
+    assert announced(results[1]) == [
+        ("triage", "the handoff (triage has the floor)"),
+        ("b", "the handoff (b has the floor)"),
+        ("customer", "the handoff (customer answers b)"),
+    ]
+    assert announced(results[2]) == [
+        ("planner", "the plan (the planner plans)"),
+        ("a", "the plan (step 1)"),
+    ]
+
+
+# -- role-based: who is asked, and what a failing selector does ---------------------------------
+
+
+async def test_role_based_asks_nobody_when_only_one_may_speak(db_path):
+    selector = ReplayClient(["alice"])  # one answer: the other turns have one candidate
+    async with Engine.open(db_path) as engine:
+        _team(engine, "alice", "bob", "carol")
+        strategy = RoleBased(candidates=["alice", "bob"], selector=selector)
+        coordinator = MultiAgentCoordinator(engine, strategy, MaxTurns(3))
+        result = await coordinator.run("go")
+    assert speakers(result) == ["alice", "bob", "alice"]
+    assert len(selector.requests) == 1
+    assert [e.metadata["by"] for e in events(result, "speaker_selected")] == [
+        "the selector (replay)",
+        "the only one who may speak now",
+        "the only one who may speak now",
+    ]
+
+
+async def test_role_based_a_failing_selector_or_rule_falls_back_to_the_default(db_path):
+    def broken(eligible, recent):
+        raise RuntimeError("the rule table is gone")
+
+    async with Engine.open(db_path) as engine:
+        _team(engine, "alice", "bob", "carol")
+        down = RoleBased(selector=ReplayClient([], label="replay:x"), default="carol")
+        first = MultiAgentCoordinator(engine, down, MaxTurns(1))
+        by_model = await first.run("go")
+        first.detach()
+        second = MultiAgentCoordinator(engine, RoleBased(rule=broken), MaxTurns(1))
+        by_rule = await second.run()
+    assert speakers(by_model) == ["carol"] and by_model.reason == "reached 1 turns"
+    (failed,) = events(by_model, "selector_failed")
+    assert failed.type is MessageType.STATUS
+    assert failed.content == (
+        "the selector (replay:x) failed: replay:x has no reply left for request #1 "
+        "(its script has 0); the default speaks"
+    )
+    assert [e.metadata["by"] for e in events(by_model, "speaker_selected")] == ["the default"]
+    # No default named: the first who may speak (carol spoke last, so alice).
+    assert speakers(by_rule) == ["alice"]
+    (failed,) = events(by_rule, "selector_failed")
+    assert failed.content == (
+        "the workflow's rule failed: the rule table is gone; the default speaks"
+    )
+
+
+async def test_role_based_a_candidate_function_narrows_who_may_speak(db_path):
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def reviewers_after_the_author(eligible, recent):
+        seen.append(([p.id for p in eligible], [e.sender for e in recent]))
+        if recent[-1].sender == "author":
+            return ["reviewer", "security"]
+        return "author"  # one id is fine too
+
+    selector = ReplayClient(["security"])
+    async with Engine.open(db_path) as engine:
+        _team(engine, "author", "reviewer", "security", "lead")
+        strategy = RoleBased(selector=selector, candidate_func=reviewers_after_the_author)
+        coordinator = MultiAgentCoordinator(engine, strategy, MaxTurns(3))
+        result = await coordinator.run("review this")
+    assert speakers(result) == ["author", "security", "author"]
+    (asked,) = selector.requests  # only when two were left
+    assert asked.metadata["choose_from"] == ["reviewer", "security"]
+    assert seen[0] == (["author", "reviewer", "security", "lead"], ["room"])
+    assert [e.metadata["by"] for e in events(result, "speaker_selected")] == [
+        "the only one who may speak now",
+        "the selector (replay)",
+        "the only one who may speak now",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "status"),
+    [
+        (
+            lambda eligible, recent: ["nobody"],
+            "the candidate function named nobody who may speak now (nobody); "
+            "anyone eligible may speak",
+        ),
+        (
+            lambda eligible, recent: 1 / 0,
+            "the candidate function failed: division by zero; anyone eligible may speak",
+        ),
+    ],
+)
+async def test_role_based_a_candidate_function_that_names_nobody_or_fails_is_said(
+    db_path, candidates, status
+):
+    async with Engine.open(db_path) as engine:
+        _team(engine, "alice", "bob")
+        strategy = RoleBased(rule=lambda eligible, recent: "bob", candidate_func=candidates)
+        coordinator = MultiAgentCoordinator(engine, strategy, MaxTurns(1))
+        result = await coordinator.run("go")
+    assert speakers(result) == ["bob"]
+    (said,) = [e for e in result.envelopes if e.content == status]
+    assert said.type is MessageType.STATUS

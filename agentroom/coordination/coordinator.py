@@ -5,7 +5,9 @@ the termination conditions, the strategy, the shared memory and the room view
 see every envelope, including what a human says at any moment (which the next
 speaker then finds in its own context).  After every turn the coordinator's
 whole state is checkpointed (one small row), so a stopped or crashed session
-resumes exactly where it was.  Control from a human interface arrives as
+resumes exactly where it was.  Before each turn the room says who speaks
+and why (a ``speaker_selected`` status), whatever the strategy.  Control from
+a human interface arrives as
 method calls: :meth:`stop`, :meth:`pause`, :meth:`resume`,
 :meth:`switch_strategy`; each is announced as a ``status`` envelope.
 
@@ -274,6 +276,7 @@ class MultiAgentCoordinator:
                 if speak is None:
                     reason = strategy.finished_reason
                     break
+                await self._announce(speak, strategy)
                 result = await self._turn(speak)
                 self.turns += 1
                 self.room.last_speaker = speak.agent_id
@@ -322,6 +325,14 @@ class MultiAgentCoordinator:
             if self.termination.fired and self._current is not None:
                 self.engine.interrupt(self._current)
                 self._running.set()
+
+    async def _announce(self, speak: Speak, strategy: Strategy) -> None:
+        """Say who speaks next and why, once here for every strategy."""
+        by = speak.by or f"the {strategy.name} strategy"
+        await self.engine.bus.announce(
+            f"next: {speak.agent_id}, chosen by {by}",
+            metadata={"event": "speaker_selected", "agent": speak.agent_id, "by": by},
+        )
 
     async def _turn(self, speak: Speak) -> Envelope | None:
         """Run one turn and tell :attr:`failures` how it went."""

@@ -36,13 +36,17 @@ class Handoff(Strategy):
 
     async def next_speaker(self, room: RoomView) -> Speak | None:
         if self.partner and self.partner_next:
-            return Speak(self.partner)
+            return Speak(self.partner, by=f"the handoff ({self.partner} answers {self.active})")
         targets = [
             {"id": p.id, "role": p.role, "description": p.description}
             for p in room.participants.values()
             if p.id not in (self.active, self.partner)
         ]
-        return Speak(self.active, hints={"handoff_targets": targets})
+        return Speak(
+            self.active,
+            hints={"handoff_targets": targets},
+            by=f"the handoff ({self.active} has the floor)",
+        )
 
     def observe(self, envelope: Envelope) -> None:
         meta = envelope.metadata

@@ -100,6 +100,7 @@ class PlanDriven(Strategy):
                 self.planner,
                 hints={"expect": "plan", "team": team},
                 address=Address(type=MessageType.ACTION, metadata={"event": "plan"}),
+                by="the plan (the planner plans)",
             )
         step = self._pending()
         assert step is not None
@@ -108,7 +109,11 @@ class PlanDriven(Strategy):
             to=step["assignee"],
             metadata={"event": "step_assigned", "step": step["n"]},
         )
-        return Speak(step["assignee"], hints={"expect": "step", "step": step["text"]})
+        return Speak(
+            step["assignee"],
+            hints={"expect": "step", "step": step["text"]},
+            by=f"the plan (step {step['n']})",
+        )
 
     async def turn_done(self, room: RoomView, speak: Speak, result: Envelope | None) -> None:
         if self.phase == "plan":

@@ -1,16 +1,20 @@
 """Role-based: the next speaker is picked for their role.
 
-In order: an explicit ``@name`` in the last message wins; else a rule
-function from the workflow; else a selector model reads the roles and the
-recent history and names one.  An unusable answer (no name, several, or one
-nobody here has) is retried up to ``retries`` times, then the stated default
-speaks.  Nobody speaks twice in a row unless the workflow allows it.
+Who may speak: the candidates, less the last speaker (unless the workflow
+allows a repeat), narrowed each turn by an optional candidate function (like
+AutoGen's ``candidate_func``).  When that leaves one, they speak: nobody is
+asked.  Else, in order: an explicit ``@name`` in the last message wins; else
+a rule function from the workflow; else a selector model reads the roles and
+the recent history and names one.  An unusable answer (no name, several, or
+one nobody here has) is retried up to ``retries`` times, then the stated
+default speaks; so does it when the selector or the rule fails (a model
+error, an exception), which the room is told as a status.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy, mentions
@@ -18,8 +22,11 @@ from agentroom.models.collect import collect
 from agentroom.models.pricing import cost_of
 from agentroom.models.types import ChatMessage, ModelClient, ModelRequest, Usage
 from agentroom.protocol import Envelope, MessageType
+from agentroom.text import one_line, redact
 
 Rule = Callable[[list[Participant], list[Envelope]], str | None]
+Candidates = Callable[[list[Participant], list[Envelope]], Iterable[str] | str]
+"""Who may speak this turn: given the eligible participants and the recent messages."""
 
 SELECTOR_PROMPT = (
     "You choose who speaks next in a group chat. The participants:\n{roster}\n"
@@ -41,8 +48,10 @@ class RoleBased(Strategy):
         allow_repeat: bool = False,
         retries: int = 3,
         history: int = 10,
+        candidate_func: Candidates | None = None,
     ) -> None:
         self.candidates = list(candidates) if candidates else None
+        self.candidate_func = candidate_func
         self.selector = selector
         self.rule = rule
         self.default = default
@@ -62,32 +71,52 @@ class RoleBased(Strategy):
 
     async def next_speaker(self, room: RoomView) -> Speak | None:
         eligible = self._eligible(room)
+        if self.candidate_func is not None and eligible:
+            eligible = await self._narrowed(room, eligible)
         if not eligible:
             return None
+        if len(eligible) == 1:
+            return Speak(eligible[0].id, by="the only one who may speak now")
         ids = {p.id: p for p in eligible}
         last = room.last_message
         if last is not None:
             named = [n for n in mentions(last.content, ids) if n != last.sender]
             if named:
-                return await self._chose(room, named[0], f"@{named[0]} in {last.sender}'s message")
+                return Speak(named[0], by=f"@{named[0]} in {last.sender}'s message")
         if self.rule is not None:
-            picked = self.rule(eligible, list(room.recent))
+            try:
+                picked = self.rule(eligible, list(room.recent))
+            except Exception as exc:  # a broken rule must not end the run
+                await _failed(room, "the workflow's rule", exc, "the default speaks")
+                picked = None
             if picked in ids:
-                return await self._chose(room, picked, "the workflow's rule")
+                return Speak(picked, by="the workflow's rule")
         if self.selector is not None:
             picked = await self._ask_selector(room, eligible)
             if picked is not None:
-                return await self._chose(room, picked, f"the selector ({self.selector.label})")
+                return Speak(picked, by=f"the selector ({self.selector.label})")
         fallback = self.default if self.default in ids else eligible[0].id
-        return await self._chose(room, fallback, "the default")
+        return Speak(fallback, by="the default")
 
-    async def _chose(self, room: RoomView, agent_id: str, why: str) -> Speak:
-        await room.say(
-            f"next: {agent_id}, chosen by {why}",
-            type=MessageType.STATUS,
-            metadata={"event": "speaker_selected", "agent": agent_id, "by": why},
-        )
-        return Speak(agent_id)
+    async def _narrowed(self, room: RoomView, eligible: list[Participant]) -> list[Participant]:
+        """The eligible whom the candidate function names (all of them if it names none)."""
+        assert self.candidate_func is not None
+        try:
+            named = self.candidate_func(eligible, list(room.recent))
+            allowed = {named} if isinstance(named, str) else {str(n) for n in named}
+        except Exception as exc:
+            await _failed(room, "the candidate function", exc, "anyone eligible may speak")
+            return eligible
+        narrowed = [p for p in eligible if p.id in allowed]
+        if not narrowed:
+            await room.say(
+                f"the candidate function named nobody who may speak now "
+                f"({', '.join(sorted(allowed)) or 'nobody'}); anyone eligible may speak",
+                type=MessageType.STATUS,
+                metadata={"event": "candidates_ignored", "named": sorted(allowed)},
+            )
+            return eligible
+        return narrowed
 
     async def _ask_selector(self, room: RoomView, eligible: list[Participant]) -> str | None:
         assert self.selector is not None
@@ -112,11 +141,19 @@ class RoleBased(Strategy):
             "task": room.engine.task,
         }
         for attempt in range(1 + self.retries):
-            reply = await collect(
-                self.selector.stream(
-                    ModelRequest(tuple(messages), temperature=0.0, max_tokens=20, metadata=hints)
+            try:
+                reply = await collect(
+                    self.selector.stream(
+                        ModelRequest(
+                            tuple(messages), temperature=0.0, max_tokens=20, metadata=hints
+                        )
+                    )
                 )
-            )
+            except Exception as exc:  # the model is down, refuses the key, ...: not the end
+                await _failed(
+                    room, f"the selector ({self.selector.label})", exc, "the default speaks"
+                )
+                return None
             await self._report_usage(room, reply.usage, reply.text, messages)
             picked, problem = pick_name(reply.text, ids, set(room.participants))
             if picked is not None:
@@ -163,6 +200,16 @@ class RoleBased(Strategy):
                 "estimated": estimated,
             },
         )
+
+
+async def _failed(room: RoomView, who: str, exc: Exception, then: str) -> None:
+    """Tell the room that part of the choice failed, and what happens instead."""
+    error = one_line(redact(str(exc))) or type(exc).__name__
+    await room.say(
+        f"{who} failed: {error}; {then}",
+        type=MessageType.STATUS,
+        metadata={"event": "selector_failed", "by": who, "error": type(exc).__name__},
+    )
 
 
 def pick_name(answer: str, eligible: list[str], everyone: set[str]) -> tuple[str | None, str]:

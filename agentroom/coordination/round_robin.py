@@ -19,7 +19,7 @@ class RoundRobin(Strategy):
         self.cursor = 0
 
     async def next_speaker(self, room: RoomView) -> Speak | None:
-        return Speak(self.order[self.cursor % len(self.order)])
+        return Speak(self.order[self.cursor % len(self.order)], by="the round-robin order")
 
     async def turn_done(self, room: RoomView, speak: Speak, result: Envelope | None) -> None:
         self.cursor = (self.cursor + 1) % len(self.order)

@@ -37,6 +37,8 @@ class Speak:
     agent_id: str
     hints: dict[str, Any] = field(default_factory=dict)
     address: Address | None = None
+    by: str = ""
+    """Why this speaker (``the round-robin order``, ``the selector (...)``): the room says so."""
 
 
 class RoomView:

@@ -55,7 +55,7 @@ def ended_with(env: dict[str, str], done, reason_start: str) -> dict:
     doc = show(env, session_of(done.stdout))
     assert doc["state"] == "stopped"
     assert doc["envelopes"][-1]["metadata"] == {"event": "stopped", "reason": reason}
-    assert len(doc["envelopes"]) < 30  # no spinning: a handful of turns, then the end
+    assert len(doc["envelopes"]) < 50  # no spinning: a run or two of a handful of turns
     return doc
 
 
