@@ -8,7 +8,12 @@ import pytest
 
 from agentroom import AgentTurnError, Engine, HumanAgent, MessageType, ScriptedAgent
 from agentroom.agents import AgentSettings
-from agentroom.errors import HumanTimeoutError, InvalidParticipantError, ScriptExhaustedError
+from agentroom.errors import (
+    HumanLeftError,
+    HumanTimeoutError,
+    InvalidParticipantError,
+    ScriptExhaustedError,
+)
 
 
 async def test_scripted_agent_replies_in_order_then_cycles_or_stops(db_path):
@@ -117,3 +122,25 @@ async def test_human_timeout_error_says_how_long(db_path):
         human = engine.register_agent(HumanAgent("human"))
         with pytest.raises(HumanTimeoutError, match=r"within 0\.01s"):
             await human.ask(timeout=0.01)
+
+
+@pytest.mark.parametrize("timeout", [None, 60.0])
+async def test_a_human_who_leaves_mid_turn_is_skipped_with_that_reason(db_path, timeout):
+    async with Engine.open(db_path) as engine:
+        human = engine.register_agent(
+            HumanAgent("human", settings=AgentSettings(turn_timeout=timeout))
+        )
+        watch = engine.bus.subscribe()
+        turn = asyncio.create_task(engine.run_agent_turn("human"))
+        (asked,) = await watch.get_batch()  # the turn is waiting for the human
+        assert asked.metadata["event"] == "input_requested"
+        human.leave("has no input any more (stdin ended)")
+        skipped = await turn
+        later = await engine.run_agent_turn("human")  # and every turn after, at once
+        seen = [(e.metadata.get("event"), e.content) for e in await watch.get_batch()]
+    reason = "human has no input any more (stdin ended); skipping their turn"
+    assert skipped.content == later.content == reason
+    assert seen == [("skipped", reason), ("skipped", reason)]  # not asked again
+    assert human.gone == "human has no input any more (stdin ended)"
+    with pytest.raises(HumanLeftError, match="stdin ended"):
+        await human.ask()

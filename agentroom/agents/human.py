@@ -13,7 +13,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from agentroom.agents.base import Agent, AgentSettings, Turn
-from agentroom.errors import HumanTimeoutError
+from agentroom.errors import HumanLeftError, HumanTimeoutError
 from agentroom.protocol import BROADCAST, Envelope, MessageType
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ class HumanAgent(Agent):
         self._inbox_size = inbox_size
         self._inbox: Subscription | None = None
         self._pending: asyncio.Future[Envelope] | None = None
+        self.gone: str | None = None
+        """Why the human can no longer answer (set by :meth:`leave`); None while they can."""
 
     def bind(self, handle: AgentHandle, conversation: ConversationSystem) -> None:
         super().bind(handle, conversation)
@@ -54,11 +56,15 @@ class HumanAgent(Agent):
         return self._inbox
 
     def leave(self, reason: str = "left the room") -> None:
-        """The human can no longer answer (their input ended): skip them from now on."""
-        self.settings.turn_timeout = 0.001
+        """The human can no longer answer (their input ended): skip them from now on.
+
+        A turn waiting for them ends now, and every later one at once, each
+        with :class:`HumanLeftError` saying ``reason``.
+        """
+        self.gone = f"{self.id} {reason}"
         pending = self._pending
         if pending is not None and not pending.done():
-            pending.set_exception(HumanTimeoutError(f"{self.id} {reason}"))
+            pending.set_exception(HumanLeftError(self.gone))
 
     @property
     def waiting(self) -> bool:
@@ -88,11 +94,14 @@ class HumanAgent(Agent):
     async def ask(self, prompt: str = "", *, timeout: float | None = None) -> Envelope:
         """Announce that the human's input is wanted and wait for what they say next.
 
-        Raises :class:`HumanTimeoutError` after ``timeout`` seconds; cancelling
-        the caller withdraws the request.
+        Raises :class:`HumanTimeoutError` after ``timeout`` seconds (None: no
+        limit), :class:`HumanLeftError` once the human has left; cancelling the
+        caller withdraws the request.
         """
         if self.waiting:
             raise RuntimeError(f"already waiting for {self.id!r} to answer")
+        if self.gone is not None:
+            raise HumanLeftError(self.gone)
         fut: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
         self._pending = fut
         try:
@@ -104,6 +113,8 @@ class HumanAgent(Agent):
             )
             try:
                 return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            except HumanLeftError:  # leave() while waiting: say why, not "did not answer"
+                raise
             except TimeoutError:
                 raise HumanTimeoutError(f"{self.id} did not answer within {timeout:g}s") from None
         finally:
