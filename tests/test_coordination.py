@@ -12,9 +12,11 @@ from agentroom.agents import AgentSettings, LLMAgent
 from agentroom.coordination import (
     FailedTurns,
     Handoff,
+    HandoffToHuman,
     MaxMessages,
     MaxTurns,
     MultiAgentCoordinator,
+    Participant,
     PlanDriven,
     RoleBased,
     RoundRobin,
@@ -331,7 +333,7 @@ async def test_handoff_the_active_agent_survives_a_checkpoint(db_path):
         second = MultiAgentCoordinator(engine, Handoff("triage", partner="customer"), MaxTurns(1))
         second.load(state, fresh_budget=True)
         result = await second.run()
-    assert state["strategy_state"] == {"active": "tech", "partner_next": False}
+    assert state["strategy_state"] == {"active": "tech", "partner_next": False, "handed_by": None}
     assert speakers(result) == ["tech"]
 
 
@@ -962,3 +964,73 @@ async def test_role_based_a_candidate_function_that_names_nobody_or_fails_is_sai
     assert speakers(result) == ["bob"]
     (said,) = [e for e in result.envelopes if e.content == status]
     assert said.type is MessageType.STATUS
+
+
+# -- handoff to the human, and back -------------------------------------------------------------
+
+
+def answering(engine: Engine, human: HumanAgent, lines: list[str]) -> None:
+    """The human says the next line each time their input is wanted."""
+    queue = iter(lines)
+
+    async def answer(env: Envelope) -> None:
+        if env.metadata.get("event") == "input_requested":
+            line = next(queue)
+            to, _, text = line[1:].partition(" ") if line.startswith("@") else ("*", "", line)
+            await human.say(text, to=to)
+
+    engine.bus.subscribe(answer, types=MessageType.STATUS)
+
+
+async def test_the_humans_answer_gives_the_floor_back_unless_they_hand_it_on(db_path):
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(
+            ScriptedAgent(
+                "triage",
+                ["Not mine. HANDOFF: human", "Thanks, I'll take it from here.", "HANDOFF: human"],
+            )
+        )
+        engine.register_agent(ScriptedAgent("billing", ["Refund issued."]))
+        human = engine.register_agent(HumanAgent("human"))
+        answering(engine, human, ["Refund it, please.", "@billing this one is yours"])
+        participants = {
+            "triage": Participant("triage"),
+            "billing": Participant("billing"),
+            "human": Participant("human", human=True),
+        }
+        coordinator = MultiAgentCoordinator(
+            engine, Handoff("triage"), MaxTurns(6), participants=participants
+        )
+        result = await coordinator.run("a customer writes in")
+    assert speakers(result) == ["triage", "human", "triage", "triage", "human", "billing"]
+    assert [(e.metadata["from"], e.metadata["to"]) for e in events(result, "handoff")] == [
+        ("triage", "human"),
+        ("human", "triage"),  # the answer returns the floor
+        ("triage", "human"),
+        ("human", "billing"),  # said to billing: billing has it now
+    ]
+
+
+async def test_the_floor_goes_back_after_the_human_answers_a_resumed_session(db_path):
+    participants = {
+        "triage": Participant("triage"),
+        "human": Participant("human", human=True),
+    }
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("triage", ["HANDOFF: human", "Back to me, thanks."]))
+        human = engine.register_agent(HumanAgent("human"))
+        first = MultiAgentCoordinator(
+            engine, Handoff("triage"), HandoffToHuman(["human"]), participants=participants
+        )
+        before = await first.run("help")
+        first.detach()
+        _, state = await engine.store.load_room_state(engine.session_id)
+        answering(engine, human, ["Done: refunded."])
+        second = MultiAgentCoordinator(
+            engine, Handoff("triage"), MaxTurns(2), participants=participants
+        )
+        second.load(state, fresh_budget=True)
+        after = await second.run()
+    assert before.reason == "triage handed off to human"
+    assert state["strategy_state"]["handed_by"] == "triage"
+    assert speakers(after) == ["human", "triage"]

@@ -5,6 +5,11 @@ name`` in its reply; the room records it as a ``handoff`` action (with
 ``from`` and ``to``) and the new agent becomes active.  The active agent is
 sticky and part of the checkpointed state.  An optional ``partner`` (the
 customer, say) speaks between the active agent's turns.
+
+A human who is handed the floor answers, and the floor goes back to the
+agent that handed it over, unless the human hands it elsewhere (``@name``,
+a line said to one agent, or ``HANDOFF: name``).  Who to give it back to is
+checkpointed too, so this holds across a resume.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import json
 import re
 from typing import Any
 
-from agentroom.coordination.strategy import RoomView, Speak, Strategy
-from agentroom.protocol import Envelope, MessageType
+from agentroom.coordination.strategy import RoomView, Speak, Strategy, mentions
+from agentroom.protocol import BROADCAST, Envelope, MessageType
 
 HANDOFF = re.compile(
     r"\bHANDOFF:\s*@?([A-Za-z0-9_][A-Za-z0-9_.\-]*)"
@@ -32,6 +37,8 @@ class Handoff(Strategy):
         self.active = start
         self.partner = partner
         self.partner_next = False
+        self.handed_by: str | None = None
+        """The agent that handed the floor to the human who has it (it gets it back)."""
         self._requested: str | None = None
 
     async def next_speaker(self, room: RoomView) -> Speak | None:
@@ -71,9 +78,11 @@ class Handoff(Strategy):
             return
         target = self._requested
         self._requested = None
+        human = self._human(room, self.active)
         if target is None and result is not None and result.type is MessageType.MESSAGE:
-            found = HANDOFF.search(result.content)
-            target = (found.group(1) or found.group(2)).rstrip(".-") if found else None
+            target = _named(result, room.participants if human else None)
+        if human and target in (None, self.active) and self.handed_by is not None:
+            target = self.handed_by  # the human has answered: back to who asked them
         if target is None or target == self.active:
             self.partner_next = True
             return
@@ -91,17 +100,45 @@ class Handoff(Strategy):
             metadata={"event": "handoff", "from": self.active, "to": target},
             reply_to=result.id if result is not None else None,
         )
+        if self._human(room, target):
+            self.handed_by = self.handed_by if human else self.active
+        else:
+            self.handed_by = None
         self.active = target
         # The new agent picks up at once; the partner then answers it.
         self.partner_next = target == self.partner
+
+    @staticmethod
+    def _human(room: RoomView, who: str) -> bool:
+        participant = room.participants.get(who)
+        return participant is not None and participant.human
 
     def round_size(self, room: RoomView) -> int:
         return 2 if self.partner else 1
 
     def state(self) -> dict[str, Any]:
-        return {"active": self.active, "partner_next": self.partner_next}
+        return {
+            "active": self.active,
+            "partner_next": self.partner_next,
+            "handed_by": self.handed_by,
+        }
 
     def load(self, state: dict[str, Any]) -> None:
         self.active = state.get("active", self.start)
         self.partner_next = bool(state.get("partner_next", False))
+        self.handed_by = state.get("handed_by")
         self._requested = None
+
+
+def _named(said: Envelope, participants: dict[str, Any] | None) -> str | None:
+    """Whom a reply hands off to: ``HANDOFF: name``; for a human also ``@name`` or a line
+    said to one participant (``participants`` given)."""
+    found = HANDOFF.search(said.content)
+    if found:
+        return (found.group(1) or found.group(2)).rstrip(".-")
+    if participants is None:
+        return None
+    if said.receiver != BROADCAST and said.receiver in participants:
+        return said.receiver
+    named = [n for n in mentions(said.content, participants) if n != said.sender]
+    return named[0] if named else None
