@@ -19,7 +19,7 @@ from typing import Any, overload
 
 from agentroom.errors import DuplicateAgentError, UnknownAgentError
 from agentroom.ids import micros_to_datetime, next_micros
-from agentroom.protocol import BROADCAST, Envelope, Message, MessageType, Role, Session
+from agentroom.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
 from agentroom.store import CheckpointRecord, SqliteStore
 from agentroom.store.codec import CODE_ROLE, RESTORE_MARKER, ROLE_CODE
 
@@ -271,7 +271,9 @@ class ConversationManager:
     Attached to the bus as an inline sink, it records each envelope in the
     conversation of every agent it was addressed to (or sent by) before the
     publisher's call returns, so a turn that returns is already recorded.
-    ``status`` envelopes are never recorded: no model is fed them.
+    ``status`` envelopes are not recorded (no model is fed them), but for the
+    room's bounce of a message nobody could receive: the sender is told, so a
+    model learns that its message went nowhere.
     """
 
     def __init__(self, session_id: str, store: SqliteStore | None = None) -> None:
@@ -324,10 +326,22 @@ class ConversationManager:
         manager = cls(session_id, store)
         sessions = await store.agent_sessions(session_id)
         refs = {s.id: await store.history_refs(s) for s in sessions}
-        # Each envelope is decoded once, however many agents saw it (status never is seen).
+        # Each envelope is decoded once, however many agents saw it; a status only when
+        # someone saw it (a bounce), read by its seq.
         envelopes: dict[int, Envelope] = {}
         for kind in (MessageType.MESSAGE, MessageType.ACTION):
             async for env in store.read_envelopes(session_id, type=kind):
+                envelopes[env.seq or 0] = env
+        missing = {
+            seq + offset
+            for rows in refs.values()
+            for _, seq, count, _, _ in rows
+            if seq is not None
+            for offset in range(count)
+            if seq + offset not in envelopes
+        }
+        for seq in sorted(missing):
+            async for env in store.read_envelopes(session_id, after_seq=seq - 1, limit=1):
                 envelopes[env.seq or 0] = env
         for session in sessions:
             manager.agent_sessions[session.agent_id] = ConversationSystem.rebuild(
@@ -341,6 +355,10 @@ class ConversationManager:
 
     def offer(self, envelope: Envelope) -> bool:
         if envelope.type is MessageType.STATUS:
+            if envelope.sender == ROOM and envelope.metadata.get("event") == "undelivered":
+                bounced = self._listening.get(envelope.receiver)
+                if bounced is not None:
+                    bounced._append(Message.from_envelope(envelope, Role.USER), None)
             return True
         sender, receiver = envelope.sender, envelope.receiver
         # Messages are immutable: everyone who hears it in the same role shares one.

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentroom import Engine, Role, ScriptedAgent
+from agentroom import Engine, LLMAgent, Role, ScriptedAgent
 from agentroom.errors import DuplicateAgentError, UnknownAgentError
+from agentroom.models.replay import ReplayClient
 
 
 async def room_with(engine: Engine, *names: str) -> dict:
@@ -189,3 +190,27 @@ def test_context_window_matches_the_obvious_definition(sizes, max_messages, max_
         conv.record(Envelope(sender="b", content=text, seq=seq))
     got = [m.content for m in conv.context(max_messages, max_chars)]
     assert got == _naive_context(contents, max_messages, max_chars)
+
+
+async def test_a_bounce_reaches_the_senders_own_context_and_survives_a_reopen(db_path):
+    model = ReplayClient(["Sorry, I will ask bob instead."])
+    async with Engine.open(db_path) as engine:
+        alice = engine.register_agent(LLMAgent("alice", model, stream_interval=0))
+        engine.register_agent(ScriptedAgent("bob", ["hi"]))
+        await alice.handle.publish("carol, are you there?", to="carol")  # nobody named carol
+        await engine.run_agent_turn("alice")
+        bob_saw = [m.content for m in engine.conversations.get_agent_conversation("bob").messages]
+        session_id = engine.session_id
+    bounce = (
+        "No participant named 'carol' is in the room; your message was not delivered. "
+        "Known participants: alice, bob."
+    )
+    prompt = [(m.role, m.content) for m in model.requests[0].messages[1:]]
+    assert prompt == [("user", f"room (to you): {bounce}")]
+    assert bob_saw == ["Sorry, I will ask bob instead."]  # the bounce was alice's alone
+    async with Engine.open(db_path, session_id=session_id) as engine:
+        again = engine.conversations.get_agent_conversation("alice")
+        assert [(m.role, m.agent_id, m.content) for m in again.messages] == [
+            (Role.USER, "room", bounce),
+            (Role.ASSISTANT, "alice", "Sorry, I will ask bob instead."),
+        ]
