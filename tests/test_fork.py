@@ -74,27 +74,29 @@ async def transcript(store: SqliteStore, sid: str) -> list[Envelope]:
 
 async def test_a_fork_is_the_source_prefix_with_new_ids_and_the_agents_views(db_path):
     source = await run_trio(db_path)
-    upto = 6  # task (1), alice (2), bob (3), carol (4), alice -> bob privately (5), bob (6)
+    # task (1), alice (3), bob (5), carol (7), alice -> bob privately (9), bob (11); before
+    # each turn, the room says who speaks (2, 4, 6, 8, 10)
+    upto = 11
     async with await SqliteStore.open(db_path) as store:
         fork = await fork_session(store, source, upto)
         src = await transcript(store, source)
         got = await transcript(store, fork)
-        assert [e.content for e in src[:6]] == [
+        assert [e.content for e in src[:upto] if e.type is MessageType.MESSAGE] == [
             "talk among yourselves",
             "alice one",
-            "bob answers #2",
+            "bob answers #3",
             "carol saw 3",
             "psst, bob",
-            "bob answers #5",
+            "bob answers #9",
         ]
-        assert src[4].receiver == "bob"
+        assert src[8].receiver == "bob"
         assert [shape(e) for e in got] == [shape(e) for e in src if e.seq <= upto]
         assert {e.id for e in got}.isdisjoint(e.id for e in src)
         assert all(e.session_id == fork for e in got)
         # reply_to follows the copies: bob's answers point at the fork's own envelopes
         by_id = {e.id: e for e in got}
         replies = [e for e in got if e.reply_to is not None]
-        assert [(e.seq, by_id[e.reply_to].seq) for e in replies] == [(3, 2), (6, 5)]
+        assert [(e.seq, by_id[e.reply_to].seq) for e in replies] == [(5, 3), (11, 9)]
 
         # each agent's own view: the source's, cut at the fork point
         from agentroom.conversation import ConversationManager
@@ -116,7 +118,7 @@ async def test_a_fork_is_the_source_prefix_with_new_ids_and_the_agents_views(db_
 
         room = await store.get_room(fork)
         origin = await store.get_room(source)
-        assert room.title == "trio (fork at #6)"
+        assert room.title == "trio (fork at #11)"
         assert room.metadata["forked_from"] == {"session": source, "seq": upto}
         for key in ("workflow", "workflow_path", "model"):
             assert room.metadata[key] == origin.metadata[key]
@@ -137,7 +139,7 @@ async def test_a_fork_is_the_source_prefix_with_new_ids_and_the_agents_views(db_
 async def test_a_fork_resumes_at_the_next_seq_and_leaves_the_source_alone(db_path):
     source = await run_trio(db_path)
     async with await SqliteStore.open(db_path) as store:
-        fork = await fork_session(store, source[:12], 6, title="what if")
+        fork = await fork_session(store, source[:12], 11, title="what if")
         before = await transcript(store, source)
         source_room = await store.get_room(source)
     assert (await _title(db_path, fork)) == "what if"
@@ -150,16 +152,16 @@ async def test_a_fork_resumes_at_the_next_seq_and_leaves_the_source_alone(db_pat
         await coordinator.resume_from(state, fresh_budget=False)
         result = await coordinator.run(None)
     said = [e for e in result.envelopes if e.type is MessageType.MESSAGE]
-    # the round goes on where the fork point left it: carol, then alice; seq from 7
-    assert [(e.seq, e.sender) for e in said] == [(7, "carol"), (8, "alice")]
-    assert said[0].content == "carol saw 5"  # the 6 envelopes but bob's secret
+    # the round goes on where the fork point left it: carol, then alice; seq from 12
+    assert [(e.seq, e.sender) for e in said] == [(13, "carol"), (15, "alice")]
+    assert said[0].content == "carol saw 5"  # the 6 messages but bob's secret
     assert said[0].session_id == fork
 
     async with await SqliteStore.open(db_path) as store:
         assert await transcript(store, source) == before
         again = await store.get_room(source)
         assert (again.last_seq, again.messages) == (source_room.last_seq, source_room.messages)
-        assert (await store.get_room(fork)).last_seq > 6
+        assert (await store.get_room(fork)).last_seq > 11
 
 
 async def _title(db_path, sid: str) -> str:
