@@ -43,6 +43,7 @@ from agentroom.coordination.termination import (
     TextMention,
     Timeout,
     TokenBudget,
+    ToolCalled,
 )
 from agentroom.coordination.tools import delegate_tool, handoff_tool, memory_tools, spawn_tool
 from agentroom.engine import Engine
@@ -71,12 +72,14 @@ def build_termination(
         parts.append(TokenBudget(spec.token_budget))
     if spec.agent_answered:
         parts.append(AgentAnswered(spec.agent_answered))
+    if spec.tool_called:
+        parts.append(ToolCalled(spec.tool_called))
     if spec.handoff_to_human and humans:
         parts.append(HandoffToHuman(humans))
     if not parts:
         raise WorkflowError(
             "termination: no condition can fire (handoff_to_human needs a human in the room); "
-            "add max_messages, max_turns, text or timeout"
+            "add max_messages, max_turns, text, timeout or tool_called"
         )
     if spec.combine == "all" and len(parts) > 1:
         return AllOf(parts)
@@ -103,6 +106,9 @@ def strategy_factory(workflow: Workflow, default_model: ModelClient) -> Callable
                 default=spec.default,
                 allow_repeat=spec.allow_repeat,
                 retries=spec.retries,
+                candidate_func=(
+                    Tool.load(spec.candidate_func).function if spec.candidate_func else None
+                ),
             )
         if name == "plan-driven":
             return PlanDriven(

@@ -9,6 +9,7 @@ spec ...``), so a typo is a one-line fix.  Sample workflows ship in
 from __future__ import annotations
 
 import importlib.resources
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,29 @@ STRATEGIES: tuple[str, ...] = ("round-robin", "role-based", "plan-driven", "hand
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::|\.)[A-Za-z_]\w*\Z")
+"""``package.module:function`` (or ``package.module.function``)."""
+
+ROOM_TOOLS = {
+    "delegate": "delegation",
+    "spawn_subagent": "subagents",
+    "remember": "memory",
+    "recall": "memory",
+}
+"""The room's own tools, by the workflow section that gives them (``handoff`` always may)."""
+
+
+def _check_import_path(value: str | None) -> str | None:
+    if value is not None and not IMPORT_PATH.match(value):
+        raise ValueError(f"{value!r} is not an import path; write package.module:function")
+    return value
+
+
+def _tool_name(path: str) -> str:
+    """The name a tool given as ``package.module:function`` is called by."""
+    return path.rpartition(":")[2] if ":" in path else path.rpartition(".")[2]
 
 
 def _check_spec(value: str | None) -> str | None:
@@ -78,6 +102,9 @@ class StrategySpec(_Strict):
     selector_model: str | None = None
     rule: str | None = None
     """role-based: ``package.module:function(participants, recent) -> id``."""
+    candidate_func: str | None = None
+    """role-based: ``package.module:function(participants, recent) -> ids`` who may speak
+    this turn (the eligible participants, the recent messages), like AutoGen's."""
     default: str | None = None
     allow_repeat: bool = False
     retries: int = Field(default=3, ge=0, le=10)
@@ -94,6 +121,11 @@ class StrategySpec(_Strict):
     def _model(cls, value: str | None) -> str | None:
         return _check_spec(value)
 
+    @field_validator("rule", "candidate_func")
+    @classmethod
+    def _function(cls, value: str | None) -> str | None:
+        return _check_import_path(value)
+
 
 class TerminationSpec(_Strict):
     max_messages: int | None = Field(default=None, ge=1)
@@ -103,6 +135,8 @@ class TerminationSpec(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     token_budget: int | None = Field(default=None, ge=1)
     agent_answered: str | None = None
+    tool_called: list[str] | None = None
+    """Stop once an agent has called one of these tools (by name)."""
     handoff_to_human: bool = False
     combine: Literal["any", "all"] = "any"
     """``any``: stop at the first condition (``|``); ``all``: when every one has fired (``&``)."""
@@ -113,13 +147,25 @@ class TerminationSpec(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> TerminationSpec:
-        fields = ("max_messages", "max_turns", "text", "timeout", "token_budget", "agent_answered")
-        if not any(getattr(self, f) for f in fields) and not self.handoff_to_human:
+        if not self.conditions() and not self.handoff_to_human:
             raise ValueError(
                 "give at least one condition (max_messages, max_turns, text, timeout, "
-                "token_budget, agent_answered, handoff_to_human), or a run never ends"
+                "token_budget, agent_answered, tool_called, handoff_to_human), or a run never ends"
             )
         return self
+
+    def conditions(self) -> list[str]:
+        """The conditions set, but ``handoff_to_human`` (which needs a human to fire)."""
+        fields = (
+            "max_messages",
+            "max_turns",
+            "text",
+            "timeout",
+            "token_budget",
+            "agent_answered",
+            "tool_called",
+        )
+        return [f for f in fields if getattr(self, f)]
 
 
 class MemorySpec(_Strict):
@@ -237,15 +283,21 @@ class Workflow(_Strict):
             )
         check("termination.agent_answered", self.termination.agent_answered)
         t = self.termination
-        only_handoff = t.handoff_to_human and not any(
-            (t.max_messages, t.max_turns, t.text, t.timeout, t.token_budget, t.agent_answered)
-        )
+        only_handoff = t.handoff_to_human and not t.conditions()
         if only_handoff and not self.humans:
             raise _FieldError(
                 "termination.handoff_to_human", "there is no human to hand off to; add humans:"
             )
         for i, name in enumerate(self.termination.text_from or []):
             check(f"termination.text_from[{i}]", name)
+        tools = {_tool_name(path) for a in self.agents for path in a.tools} | {"handoff"}
+        tools |= {name for name, part in ROOM_TOOLS.items() if getattr(self, part).enabled}
+        for i, name in enumerate(t.tool_called or []):
+            if name not in tools:
+                raise _FieldError(
+                    f"termination.tool_called[{i}]",
+                    f"no agent has a tool named {name!r}; tools: {', '.join(sorted(tools))}",
+                )
         for i, name in enumerate(self.memory.voters):
             check(f"memory.voters[{i}]", name, agents)
         check("memory.arbiter", self.memory.arbiter, agents)

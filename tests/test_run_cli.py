@@ -109,10 +109,11 @@ def said(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def turns(envelopes: list[dict[str, Any]]) -> list[str]:
-    """Who was given each turn, in order: an LLM agent's turn shows first as its ``usage``
-    status (published before its reply), a human's as ``input_requested``."""
+    """Who was given each turn, in order: the room says so before each (``speaker_selected``)."""
     return [
-        e["sender"] for e in envelopes if e["metadata"].get("event") in ("usage", "input_requested")
+        e["metadata"]["agent"]
+        for e in envelopes
+        if e["metadata"].get("event") == "speaker_selected"
     ]
 
 

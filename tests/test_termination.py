@@ -16,6 +16,7 @@ from agentroom.coordination import (
     TextMention,
     Timeout,
     TokenBudget,
+    ToolCalled,
 )
 from agentroom.protocol import Envelope, MessageType
 from agentroom.runner import build_termination
@@ -350,3 +351,20 @@ def test_timeout_reset_restarts_its_clock():
     now[0] = 61.0
     cond.tick()
     assert cond.reason == "ran for 30s"
+
+
+def test_tool_called_fires_when_a_named_tools_result_comes_back():
+    cond = ToolCalled(["finish", "escalate"])
+
+    def tool(event: str, name: str) -> Envelope:
+        meta = {"event": event, "tool": name}
+        return Envelope(sender="lead", content="", type=MessageType.ACTION, metadata=meta)
+
+    cond.observe(tool("tool_result", "search"))
+    cond.observe(tool("tool_call", "finish"))  # asked for, not run yet
+    assert not cond.fired
+    cond.observe(tool("tool_result", "finish"))
+    assert cond.reason == "lead called finish"
+    assert cond.describe() == "tool_called=escalate,finish"
+    built = build_termination(TerminationSpec(tool_called=["finish"]), [])
+    assert isinstance(built, ToolCalled)

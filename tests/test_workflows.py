@@ -316,3 +316,83 @@ async def test_sample_workflow_runs_headless_to_its_end(path, db_path):
     # Everything the run saw is in SQLite, in order and without gaps.
     assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
     assert stored[-1].id == last.id
+
+
+# -- the candidate function and the tool_called condition ------------------------------------
+
+
+def test_candidate_func_and_rule_must_be_import_paths():
+    text = (
+        "name: x\nagents:\n  - id: a\n  - id: b\nstrategy:\n  name: role-based\n"
+        "  candidate_func: not a path\n  rule: tools_for_tests\n"
+    )
+    assert sorted(error_of(text).splitlines()) == [
+        "room.yaml:7: strategy.candidate_func: 'not a path' is not an import path; "
+        "write package.module:function",
+        "room.yaml:8: strategy.rule: 'tools_for_tests' is not an import path; "
+        "write package.module:function",
+    ]
+    ok = parse_workflow(
+        "name: x\nagents:\n  - id: a\nstrategy:\n  name: role-based\n"
+        "  candidate_func: tests.tools_for_tests:not_the_author_twice\n"
+    )
+    assert ok.strategy.candidate_func == "tests.tools_for_tests:not_the_author_twice"
+
+
+def test_tool_called_names_a_tool_someone_has():
+    text = (
+        "name: x\nagents:\n  - id: a\n    tools: [tests.tools_for_tests:finish]\n"
+        "memory:\n  enabled: true\ntermination:\n  tool_called:\n    - finish\n    - finnish\n"
+    )
+    assert error_of(text) == (
+        "room.yaml:10: termination.tool_called[1]: no agent has a tool named 'finnish'; "
+        "tools: finish, handoff, recall, remember"
+    )
+    alone = parse_workflow(
+        "name: x\nagents:\n  - id: a\n    tools: [tests.tools_for_tests.finish]\n"
+        "termination:\n  tool_called: [finish]\n"
+    )
+    assert alone.termination.tool_called == ["finish"]  # a condition of its own
+
+
+CANDIDATES = """
+name: review
+agents:
+  - id: author
+  - id: reviewer
+  - id: lead
+    tools: [tests.tools_for_tests:finish]
+strategy:
+  name: role-based
+  candidate_func: tests.tools_for_tests:not_the_author_twice
+  rule: tests.tools_for_tests:not_the_author_twice
+  selector: model
+termination:
+  tool_called: [finish]
+  max_turns: 20
+"""
+
+
+async def test_a_workflows_candidate_function_and_tool_called_run_in_the_room(db_path):
+    from agentroom.models.replay import ReplayClient
+
+    workflow = parse_workflow(CANDIDATES)
+    workflow.strategy.rule = None  # the selector model picks among the candidates
+    finish = {"tool_calls": [{"name": "finish", "arguments": {"summary": "approved"}}]}
+    model = ReplayClient(
+        ["Here is the change.", "lead", finish, "Filed.", "never said"], label="replay"
+    )
+    async with Engine.open(db_path) as engine:
+        result = await engine.run_workflow(workflow, "review it", default_model=model)
+    picked = [
+        (e.metadata["agent"], e.metadata["by"])
+        for e in result.envelopes
+        if e.metadata.get("event") == "speaker_selected"
+    ]
+    assert picked == [
+        ("author", "the only one who may speak now"),  # the candidate function's one
+        ("lead", "the selector (replay)"),  # between reviewer and lead, the selector
+    ]
+    assert result.reason == "lead called finish" and not result.failed
+    assert model.requests[1].metadata["choose_from"] == ["reviewer", "lead"]
+    assert [m.content for m in result.messages] == ["review it", "Here is the change.", "Filed."]

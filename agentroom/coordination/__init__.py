@@ -20,6 +20,7 @@ from agentroom.coordination.termination import (
     TextMention,
     Timeout,
     TokenBudget,
+    ToolCalled,
 )
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "TextMention",
     "Timeout",
     "TokenBudget",
+    "ToolCalled",
 ]

@@ -290,6 +290,32 @@ class AgentAnswered(Termination):
         return f"agent_answered={self.agent}"
 
 
+class ToolCalled(Termination):
+    """Stop once one of the named tools has been called (like AutoGen's FunctionCallTermination).
+
+    It fires on the call's result, so the tool has run and the model has its
+    answer; the turn that called it ends as usual, and then the room stops.
+    """
+
+    kind = "tool_called"
+
+    def __init__(self, tools: Iterable[str]) -> None:
+        super().__init__()
+        self.tools = frozenset(tools)
+
+    def observe(self, envelope: Envelope) -> None:
+        meta = envelope.metadata
+        if (
+            envelope.type is MessageType.ACTION
+            and meta.get("event") == "tool_result"
+            and meta.get("tool") in self.tools
+        ):
+            self.fire(f"{envelope.sender} called {meta['tool']}")
+
+    def describe(self) -> str:
+        return f"tool_called={','.join(sorted(self.tools))}"
+
+
 class HandoffToHuman(Termination):
     """Stop when the turn is handed to one of the humans."""
 
