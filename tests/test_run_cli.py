@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -438,6 +439,34 @@ def test_run_with_a_broken_file_prints_its_errors_in_order(env, tmp_path):
 # -- SIGKILL mid-run, then resume -------------------------------------------------------------
 
 
+def killed_at(
+    child: Path, db: Path | str, env: dict[str, str], when: Callable[[list[str]], bool]
+) -> tuple[str, list[str]]:
+    """Run ``child DB``; SIGKILL it once ``when`` holds for the lines it printed so far.
+
+    The child prints ``SESSION <id>`` first; returns the id and the other lines.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, str(child), str(db)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    session, lines = "", []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("SESSION "):
+                session = line.split()[1]
+                continue
+            lines.append(line.rstrip("\n"))
+            if when(lines):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+    assert proc.returncode == -signal.SIGKILL and session
+    return session, lines
+
+
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory) -> dict[str, Any]:
     """Run the debate in a child, SIGKILL it after ~30 messages, then resume it for 4 more."""
@@ -453,25 +482,8 @@ def killed_and_resumed(tmp_path_factory) -> dict[str, Any]:
         "XDG_DATA_HOME": str(folder / "data"),
         "PYTHONUNBUFFERED": "1",
     }
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), str(db)], stdout=subprocess.PIPE, text=True, env=environ
-    )
-    session, printed = "", []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            kind, value, *rest = line.split()
-            if kind == "SESSION":
-                session = value
-                continue
-            printed.append((int(value), rest[0]))
-            if len(printed) >= 30:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=TIMEOUT)
-    assert proc.returncode == -signal.SIGKILL and session
+    session, lines = killed_at(CHILD, db, environ, lambda lines: len(lines) >= 30)
+    printed = [(int(seq), sender) for _, seq, sender in (line.split() for line in lines)]
     with sqlite3.connect(db) as conn:
         integrity_after_kill = conn.execute("PRAGMA integrity_check").fetchone()[0]
     before = show(environ, session)

@@ -8,13 +8,9 @@ and never runs the last turn (and its tool call) again.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.test_run_cli import TIMEOUT, agentroom, show
+from tests.test_run_cli import agentroom, killed_at, show
 
 CHILD = Path(__file__).with_name("vote_child.py")
 
@@ -24,25 +20,7 @@ def of(doc: dict, event: str) -> list[dict]:
 
 
 def test_a_crash_during_the_vote_resumes_the_vote_not_the_turn(env, tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), env["AGENTROOM_DB"]],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    session = ""
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("SESSION "):
-                session = line.split()[1]
-            elif line.strip() == "VOTING":
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=TIMEOUT)
-    assert proc.returncode == -signal.SIGKILL and session
+    session, _ = killed_at(CHILD, env["AGENTROOM_DB"], env, lambda lines: lines[-1] == "VOTING")
     before = show(env, session)
     assert [e["receiver"] for e in of(before, "vote_requested")] == ["alice", "bob"]
     assert [e["sender"] for e in of(before, "vote")] == ["alice"]
