@@ -2,7 +2,7 @@
 
 Real rooms (``python -m agentroom run --headless`` in a subprocess) on a
 model that cannot answer: a server that is down (a closed port), a server
-that answers 401 (the fake OpenAI server on a real port), a replay script
+that answers 401 (tests/openai_server.py, on a real port), a replay script
 used up.  Each used to spin for ever, writing failure rows as fast as it
 could; now the workflow's failure limits end it (3 failed turns in a row by
 one agent, 5 in the room, by default), so the number of envelopes is bounded.
@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_openai import FakeServer, error
-from tests.faults.served import served
+from tests.openai_server import OpenAIServer, error_reply
 from tests.test_run_cli import agentroom, session_of, show
 from tests.test_tui_room import make_app, settled, until
 
@@ -60,14 +59,13 @@ def ended_with(env: dict[str, str], done, reason_start: str) -> dict:
 
 
 def test_a_server_that_answers_401_ends_the_room_after_three_failed_turns(env, tmp_path):
-    fake = FakeServer(*[error(401, "invalid api key")] * 20)
-    with served(fake) as url:
-        done = agentroom(
-            env, "run", workflow(tmp_path), "--headless", "-m", f"openai-compat:m@{url}"
-        )
-    doc = ended_with(env, done, f"alice failed 3 turns in a row: {url} refused the API key (401)")
+    with OpenAIServer(error_reply(401, "invalid api key"), repeat=True) as server:
+        done = agentroom(env, "run", workflow(tmp_path), "--headless", "-m", server.spec())
+    doc = ended_with(
+        env, done, f"alice failed 3 turns in a row: {server.url} refused the API key (401)"
+    )
     assert failures(doc) == ["alice", "bob", "alice", "bob", "alice"]
-    assert len(fake.requests) == 5  # one request a turn: a 401 is not retried
+    assert len(server.requests) == 5  # one request a turn: a 401 is not retried
 
 
 def test_a_used_up_replay_script_ends_the_room_and_resume_ends_the_same_way(env, tmp_path):
