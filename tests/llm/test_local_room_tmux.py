@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
-import uuid
 
 import pytest
 
 from agentroom.models.local import missing
-from tests.test_e2e_tmux import AGENTROOM, saved_session, screen, tmux, wait_for
+from tests.terminal import Terminal
+from tests.test_e2e_tmux import AGENTROOM, saved_session
 
 WHY = missing()
 pytestmark = [
@@ -35,37 +33,12 @@ def test_the_default_room_runs_on_smollm2_and_shows_its_replies(tmp_path):
         OLLAMA_HOST="127.0.0.1:9",
         TERM="xterm-256color",
     )
-    session = f"agentroom-local-{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        [
-            "tmux",
-            "new-session",
-            "-d",
-            "-s",
-            session,
-            "-x",
-            "140",
-            "-y",
-            "45",
-            f"{AGENTROOM} run debate",
-        ],
-        env=env,
-        check=True,
-        timeout=30,
-    )
-    try:
-        shown = wait_for(session, "SmolLM2", timeout=60)  # the status bar names the model
-        shown = wait_for(session, "your turn, human", timeout=240)  # pro, con, moderator spoke
+    with Terminal(tmp_path, width=140, height=45).start(f"{AGENTROOM} run debate", env) as term:
+        shown = term.wait_for("SmolLM2", timeout=120)  # the status bar names the model
+        shown = term.wait_for("your turn, human", timeout=480)  # pro, con, moderator spoke
         assert "offline demo model" not in shown
-        tmux("send-keys", "-t", session, "C-q")
-        end = time.monotonic() + 20
-        while time.monotonic() < end and session in tmux("list-sessions"):
-            time.sleep(0.2)
-    except AssertionError:
-        print(screen(session))
-        raise
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+        term.keys("C-q")
+        assert term.wait_closed()
     _, envelopes = saved_session(env)
     replies = [e for e in envelopes if e["type"] == "message" and e["sender"] in ("pro", "con")]
     assert len(replies) >= 2 and all(e["content"].strip() for e in replies)
