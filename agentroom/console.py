@@ -9,18 +9,22 @@ never a traceback.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import json
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.highlighter import JSONHighlighter
+from rich.segment import Segment
 from rich.text import Text
 
 from agentroom import __version__
 from agentroom.config import resolve_db_path
 from agentroom.errors import AgentroomError
 from agentroom.protocol import Envelope, MessageType
+from agentroom.text import for_terminal, json_for_terminal
 
 T = TypeVar("T")
 
@@ -34,8 +38,63 @@ app = typer.Typer(
 sessions_app = typer.Typer(help="Saved sessions: list them, show one.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class TerminalConsole(Console):
+    """A Rich console that never writes a control character it was given as text.
+
+    The command line prints only through the two below (``out`` and ``err``),
+    so this is the one place where text from models, tools, people and files
+    leaves for the terminal.  Markup is off unless a call asks for it: a title
+    or an error quoting ``[/]`` is text, not a tag.  Control characters
+    (ESC/CSI/OSC, C1, bidirectional overrides) become visible stand-ins
+    (:func:`~agentroom.text.for_terminal`) before a text lays itself out, so
+    tables stay aligned, and every segment is checked again on its way out,
+    whatever rendered it; Rich's own styles and cursor moves are not text and
+    pass.  JSON keeps being the same JSON: such characters become ``\\u`` escapes.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("markup", False)
+        kwargs.setdefault("highlight", False)
+        kwargs.setdefault("soft_wrap", True)
+        super().__init__(**kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(for_terminal(text), **kwargs)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        if isinstance(renderable, Text):
+            renderable = self._inert(renderable)
+        for segment in super().render(renderable, options):
+            if segment.control is None:
+                text = for_terminal(segment.text)
+                if text is not segment.text:
+                    segment = Segment(text, segment.style)
+            yield segment
+
+    def _inert(self, text: Text) -> Text:
+        """``text`` with its control characters made visible, styles kept."""
+        plain = text.plain
+        if for_terminal(plain) is plain:
+            return text
+        inert = text.blank_copy()
+        for segment in text.render(self):
+            inert.append(for_terminal(segment.text), segment.style)
+        return inert
+
+    def print_json(
+        self, json_text: str | None = None, *, data: Any = None, indent: int = 2, **_: Any
+    ) -> None:
+        value = json.loads(json_text) if json_text is not None else data
+        document = json_for_terminal(json.dumps(value, indent=indent, ensure_ascii=False))
+        shown = JSONHighlighter()(Text(document, no_wrap=True))
+        self.print(shown, soft_wrap=True)
+
+
+out = TerminalConsole()
+err = TerminalConsole(stderr=True)
 
 DbOption = Annotated[
     Path | None,
@@ -61,8 +120,13 @@ SessionArg = Annotated[
 ]
 
 
+def error_text(message: str) -> Text:
+    """``error: MESSAGE`` as printed on stderr; the message is text, never markup."""
+    return Text.assemble(("error:", "bold red"), " ", message)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(error_text(message))
     return typer.Exit(code)
 
 

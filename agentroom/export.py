@@ -1,4 +1,8 @@
-"""Saved sessions as text: JSONL (one envelope per line, every field) and Markdown."""
+"""Saved sessions as text: JSONL (one envelope per line, every field) and Markdown.
+
+A file gets the text exactly as it was said; stdout (a terminal, a pager) gets
+it with control characters made inert (:func:`inert_writer`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from collections.abc import AsyncIterator, Callable
 
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import RoomInfo
+from agentroom.text import for_terminal, json_for_terminal
 
 FORMATS = ("md", "jsonl")
+
+Write = Callable[[str], object]
 
 
 def is_stream_chunk(env: Envelope) -> bool:
@@ -43,11 +50,17 @@ def markdown_entry(env: Envelope) -> str:
     return f"\n> *{env.type.value}* · {who} · #{env.seq} · {stamp}: {text}\n"
 
 
+def inert_writer(fmt: str, write: Write) -> Write:
+    """``write`` for a terminal: no escape sequence reaches it; JSONL stays the same JSON."""
+    inert = json_for_terminal if fmt == "jsonl" else for_terminal
+    return lambda text: write(inert(text))
+
+
 async def write_export(
     room: RoomInfo,
     envelopes: AsyncIterator[Envelope],
     fmt: str,
-    write: Callable[[str], object],
+    write: Write,
 ) -> int:
     """Stream a session out in ``fmt``; returns how many envelopes were written."""
     if fmt not in FORMATS:

@@ -99,6 +99,23 @@ def one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+_JSON_CONTROL = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_for_terminal(document: str) -> str:
+    """JSON text safe to write to a terminal, and still the same JSON.
+
+    ``json.dumps`` escapes C0 controls (ESC among them) but, with
+    ``ensure_ascii=False``, writes DEL, the C1 controls (``\\x9b`` is CSI) and
+    bidirectional overrides raw.  Outside strings JSON has no such characters,
+    so each can become a ``\\uXXXX`` escape: a parser reads the same value, a
+    terminal sees only ASCII.  (:func:`for_terminal` would break the JSON.)
+    """
+    if document.isascii() and "\x7f" not in document:
+        return document
+    return _JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
+
+
 # -- secrets ---------------------------------------------------------------------------------
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)S?$|^AUTH", re.IGNORECASE)

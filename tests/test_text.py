@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,6 +13,7 @@ from agentroom.models.types import Finished, TextDelta
 from agentroom.text import (
     HIDDEN,
     for_terminal,
+    json_for_terminal,
     one_line,
     redact,
     split_surrogate,
@@ -99,3 +103,10 @@ async def test_a_poisoned_string_on_the_bus_is_saved_repaired_and_saving_goes_on
         said = [e async for e in store.read_envelopes(sid)]
     assert [e.content for e in said] == ["half an emoji \ufffd", "and the next line"]
     assert said[0].metadata["file"] == "caf\ufffd.txt"
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8")))
+def test_json_for_terminal_is_the_same_json_and_inert(text):
+    document = json_for_terminal(json.dumps({"k": text}, ensure_ascii=False))
+    assert json.loads(document) == {"k": text}
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", document)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -28,6 +27,7 @@ from agentroom.console import (
     db_for,
     envelope_text,
     err,
+    error_text,
     fail,
     need_session,
     out,
@@ -76,9 +76,13 @@ def workflows_list(as_json: JsonOption = False) -> None:
     for column in ("name", "title", "strategy", "agents"):
         table.add_column(column)
     for row in rows:
-        table.add_row(
-            row["name"], row["error"] or row["title"], row["strategy"], ", ".join(row["agents"])
+        cells = (
+            row["name"],
+            row["error"] or row["title"],
+            row["strategy"],
+            ", ".join(row["agents"]),
         )
+        table.add_row(*map(Text, cells))  # Text, not str: a workflow's name is never markup
     out.print(table)
 
 
@@ -91,7 +95,7 @@ def workflows_validate(file: Annotated[Path, typer.Argument(help="A workflow YAM
         wf = load_workflow(file)
     except AgentroomError as exc:
         for problem in str(exc).splitlines():
-            err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, highlight=False)
+            err.print(error_text(problem))
         raise typer.Exit(1) from None
     out.print(
         f"{file}: ok ({wf.name}: {len(wf.agents)} agents, {len(wf.humans)} humans, "
@@ -253,9 +257,9 @@ def run_sync(make: Any) -> Any:
         return make()
     except AgentroomError as exc:
         first, *rest = str(exc).splitlines() or [""]
-        err.print(f"[bold red]error:[/] {escape(first)}", markup=True, highlight=False)
+        err.print(error_text(first))
         for problem in rest:
-            err.print(f"       {escape(problem)}", highlight=False)
+            err.print(f"       {problem}")
         raise typer.Exit(1) from None
 
 
@@ -274,8 +278,8 @@ async def play(
     from agentroom.headless import TranscriptPrinter, human_input
     from agentroom.runner import LiveRoom, RoomOptions
 
-    def write(text: str = "", end: str = "\n") -> None:
-        out.print(text, end=end, markup=False, highlight=False)
+    def write(text: str | Text = "", end: str = "\n") -> None:
+        out.print(text, end=end)
 
     room = LiveRoom(
         RoomOptions(
@@ -310,10 +314,10 @@ async def play(
         await engine.flush()
         await printer.aclose()  # everything published is on screen before the last word
         write()
-        out.print(f"Session: [bold]{result.session_id}[/] ({escape(result.reason)})")
+        out.print(Text.assemble("Session: ", (result.session_id, "bold"), f" ({result.reason})"))
         out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")
     finally:
         await room.close()
     if result.failed:  # turns kept failing: a script must see that the room did not work
-        err.print(Text.assemble(("error:", "bold red"), f" stopped: {result.reason}"))
+        err.print(error_text(f"stopped: {result.reason}"))
         raise typer.Exit(1)
