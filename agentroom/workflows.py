@@ -16,11 +16,13 @@ from typing import Any, Literal
 import yaml
 from platformdirs import user_config_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from yaml.reader import ReaderError
 
 from agentroom.agents.tools import refusal, unsafe_reason
 from agentroom.bus import PARTICIPANT_ID
 from agentroom.errors import ModelConfigError, WorkflowError
 from agentroom.models.spec import ModelSpec
+from agentroom.text import one_line
 
 StrategyName = Literal["round-robin", "role-based", "plan-driven", "handoff"]
 STRATEGIES: tuple[str, ...] = ("round-robin", "role-based", "plan-driven", "handoff")
@@ -323,29 +325,73 @@ class _FieldError(ValueError):
 
 # -- loading ---------------------------------------------------------------------------------
 
+MAX_BYTES = 1_000_000
+"""A workflow is a few kilobytes; a bigger file (or ``/dev/zero``) is not read whole."""
+MAX_DEPTH = 32
+"""Nesting a workflow never needs; deeper YAML would exhaust the parser's recursion."""
+MAX_PROBLEMS = 20
+"""Problems listed for one file (a file that is not a workflow could yield thousands)."""
+MAX_PROBLEM_CHARS = 300
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}\Z")
+_OPEN = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
 
 def load_workflow(path: str | Path) -> Workflow:
-    """Read and validate a workflow file; errors name the file, line and field."""
+    """Read and validate a workflow file; errors name the file, line and field.
+
+    Errors never quote the file's lines: ``workflows validate /etc/shadow``
+    must not print the file back.
+    """
     where = Path(path)
     try:
-        text = where.read_text(encoding="utf-8")
+        with where.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise WorkflowError(f"{where}: cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise WorkflowError(
+            f"{where}:1: not a workflow: larger than {MAX_BYTES // 1_000_000} MB "
+            "(a workflow is a few KB)"
+        )
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = where.read_bytes()[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise WorkflowError(f"{where}:{line}: not UTF-8 text ({exc.reason})") from None
     return parse_workflow(text, str(where))
 
 
 def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
     try:
+        _check_depth(text, source)
         node = yaml.compose(text)
         data = yaml.safe_load(text)
+    except ReaderError as exc:  # a NUL or another character YAML refuses
+        line = text.count("\n", 0, exc.position) + 1
+        raise WorkflowError(
+            f"{source}:{line}: not a workflow: it holds a character YAML does not allow "
+            f"(U+{exc.character:04X})"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise WorkflowError(f"{source}:{line}: not valid YAML: {exc.problem}") from None
+        problem = one_line(exc.problem or exc.context or "syntax error", MAX_PROBLEM_CHARS)
+        raise WorkflowError(f"{source}:{line}: not valid YAML: {problem}") from None
+    except (yaml.YAMLError, RecursionError):
+        raise WorkflowError(f"{source}:1: not valid YAML") from None
     if not isinstance(data, dict):
         raise WorkflowError(f"{source}:1: a workflow is a mapping (name:, agents:, ...)")
+    if "name" not in data and "agents" not in data:  # /etc/shadow, a random config file
+        raise WorkflowError(
+            f"{source}:1: not a workflow: it has no name: or agents: (see the samples: "
+            "agentroom workflows list)"
+        )
     try:
         return Workflow.model_validate(data)
     except ValidationError as exc:
@@ -359,14 +405,53 @@ def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
             else:
                 path, message = _format_loc(loc), err["msg"].removeprefix("Value error, ")
             line = _line_of(node, loc)
-            problems.append(f"{source}:{line}: {path or '(workflow)'}: {message}")
+            problem = f"{source}:{line}: {path or '(workflow)'}: {message}"
+            problems.append(one_line(problem, MAX_PROBLEM_CHARS))
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], f"{source}: ... and {more} more problems"]
         raise WorkflowError("\n".join(problems)) from None
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH`, naming its line and top-level field.
+
+    The tokenizer is a loop, not a recursion, so this is safe on any input;
+    composing such a document would raise ``RecursionError``.
+    """
+    depth, field = 0, None
+    tokens = yaml.scan(text)
+    for token in tokens:
+        if isinstance(token, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                where = f"{field}: " if field else ""
+                raise WorkflowError(
+                    f"{source}:{token.start_mark.line + 1}: {where}nested more than "
+                    f"{MAX_DEPTH} levels deep (a workflow needs a few)"
+                )
+        elif isinstance(token, _CLOSE):
+            depth -= 1
+        elif isinstance(token, yaml.KeyToken) and depth == 1:
+            key = next(tokens, None)
+            if isinstance(key, yaml.ScalarToken):
+                field = _shown_key(key.value)
+            elif key is not None and isinstance(key, _OPEN):
+                depth += 1
+
+
+def _shown_key(key: Any) -> str:
+    """A key as an error may show it: a plain word, else not quoted (it may be anything)."""
+    return key if isinstance(key, str) and _PLAIN_KEY.match(key) else "(a key)"
 
 
 def _format_loc(loc: list[Any]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{_shown_key(part)}" if out else _shown_key(part)
     return out
 
 
