@@ -33,7 +33,13 @@ from agentroom.console import (
     sessions_app,
     version_callback,
 )
-from agentroom.export import FORMATS, inert_writer, is_stream_chunk, write_export
+from agentroom.export import (
+    FORMATS,
+    export_to_file,
+    inert_writer,
+    is_stream_chunk,
+    write_export,
+)
 from agentroom.protocol import Envelope
 from agentroom.store import RoomInfo, SqliteStore
 from agentroom.usage import UsageLedger
@@ -182,8 +188,7 @@ def export(
             if output is None:
                 stdout = inert_writer(fmt, sys.stdout.write)
                 return await write_export(room, store.read_envelopes(room.id), fmt, stdout)
-            with output.open("w", encoding="utf-8") as fh:
-                return await write_export(room, store.read_envelopes(room.id), fmt, fh.write)
+            return await export_to_file(room, store.read_envelopes(room.id), fmt, output)
 
     count = run(go())
     if output is not None:

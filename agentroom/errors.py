@@ -105,6 +105,10 @@ class SpawnLimitError(AgentroomError, RuntimeError):
     """A sub-agent spawn past the depth limit or the session's budget."""
 
 
+class FileWriteError(AgentroomError, OSError):
+    """A file (an export, the UI settings) could not be written; an old one is left whole."""
+
+
 class WorkflowError(AgentroomError, ValueError):
     """A workflow file that cannot be used; the message names file, line and field."""
 

@@ -1,14 +1,17 @@
 """Saved sessions as text: JSONL (one envelope per line, every field) and Markdown.
 
-A file gets the text exactly as it was said; stdout (a terminal, a pager) gets
-it with control characters made inert (:func:`inert_writer`).
+A file gets the text exactly as it was said, written whole or not at all and
+readable by you only (:func:`export_to_file`); stdout (a terminal, a pager)
+gets it with control characters made inert (:func:`inert_writer`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 
+from agentroom.files import replacing
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import RoomInfo
 from agentroom.text import for_terminal, json_for_terminal
@@ -75,3 +78,12 @@ async def write_export(
             write(markdown_entry(env))
         count += 1
     return count
+
+
+async def export_to_file(
+    room: RoomInfo, envelopes: AsyncIterator[Envelope], fmt: str, path: str | os.PathLike[str]
+) -> int:
+    """Write a session to ``path``: atomically (an old file stays whole until the new one is
+    complete, even after a SIGKILL) and 0600; returns how many envelopes were written."""
+    with replacing(path) as fh:
+        return await write_export(room, envelopes, fmt, fh.write)

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.screen import Screen
 
+from agentroom.errors import FileWriteError
 from agentroom.store import SqliteStore
 from agentroom.tui.config import load_config, save_config
 from agentroom.tui.help import HelpScreen
@@ -104,7 +105,10 @@ class AgentroomApp(App[None]):
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "config", None) is not None and self.config.get("theme") != theme:
             self.config["theme"] = theme
-            save_config(theme=theme)
+            try:
+                save_config(theme=theme)
+            except FileWriteError as exc:  # the theme still changes, for this run
+                self.notify(str(exc), title="theme not saved", severity="warning")
 
     async def on_unmount(self) -> None:
         for room in self.rooms:

@@ -16,6 +16,9 @@ from typing import Any
 import yaml
 from platformdirs import user_config_path
 
+from agentroom.errors import FileWriteError
+from agentroom.files import replacing
+
 CONFIG_ENV = "AGENTROOM_CONFIG"
 
 
@@ -35,8 +38,16 @@ def load_config() -> dict[str, Any]:
 
 
 def save_config(**changes: Any) -> None:
-    """Merge ``changes`` into the config file (keeping whatever else is there)."""
+    """Merge ``changes`` into the config file (keeping whatever else is there).
+
+    Written whole or not at all, and 0600 (:func:`agentroom.files.replacing`);
+    raises :class:`~agentroom.errors.FileWriteError` when it cannot be.
+    """
     data = load_config() | changes
     path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=True), encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileWriteError(f"cannot write {path}: {exc.strerror}") from None
+    with replacing(path) as fh:
+        fh.write(yaml.safe_dump(data, sort_keys=True))

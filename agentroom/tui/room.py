@@ -20,7 +20,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from agentroom.export import write_export
+from agentroom.errors import AgentroomError
+from agentroom.export import export_to_file
 from agentroom.protocol import Envelope, MessageType
 from agentroom.tui.live import LiveRoom
 from agentroom.tui.widgets.agent_pane import AgentPane
@@ -304,8 +305,11 @@ class RoomScreen(Screen[None]):
         await engine.flush()
         path = Path.cwd() / f"agentroom-{engine.session_id[:13]}.md"
         room = await engine.store.get_room(engine.session_id)
-        with path.open("w", encoding="utf-8") as fh:
-            await write_export(room, engine.store.read_envelopes(room.id), "md", fh.write)
+        try:
+            await export_to_file(room, engine.store.read_envelopes(room.id), "md", path)
+        except AgentroomError as exc:
+            self.notify(str(exc), title="not exported", severity="error", timeout=15)
+            return
         self.notify(f"exported to {path}")
 
     async def fork(self) -> None:
