@@ -15,6 +15,7 @@ from pathlib import Path
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from agentroom.errors import FileWriteError
@@ -23,6 +24,7 @@ from agentroom.tui.config import load_config, save_config
 from agentroom.tui.help import HelpScreen
 from agentroom.tui.live import LiveRoom, RoomOptions
 from agentroom.tui.room import RoomScreen
+from agentroom.tui.shown import brief
 from agentroom.tui.themes import DEFAULT_THEME, load_themes
 from agentroom.workflows import load_workflow
 
@@ -85,6 +87,29 @@ class AgentroomApp(App[None]):
         self._keymap = keymap
         self.rooms: list[LiveRoom] = []
         self._store: SqliteStore | None = None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification, from every screen, is plain text on a few lines.
+
+        Notifications quote what people, models and files said (a bounced
+        ``@[/]``, an error naming a workflow): such text is never markup and
+        never reaches the terminal raw, and a long one is cut.
+        """
+        super().notify(
+            brief(message, 600).with_note(),
+            title=brief(title, 100).text,
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # -- start and stop -----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from textual.widgets import Button, DataTable, Footer, Label, Static
 from agentroom.errors import AgentroomError
 from agentroom.fork import delete_session
 from agentroom.store import RoomInfo, SqliteStore
+from agentroom.tui.shown import plain
 
 SHORT_ID = 18
 """As many characters of an id as ``agentroom sessions list`` shows (any unique prefix works)."""
@@ -48,7 +49,7 @@ class ConfirmDelete(ModalScreen[bool]):
         room = self.room
         with Vertical(id="confirm-dialog"):
             name = room.title or room.id[:SHORT_ID]
-            yield Label(Text(f"Delete “{name}”?"), id="confirm-question")
+            yield Label(plain(f"Delete “{name}”?"), id="confirm-question")
             yield Label(
                 f"{room.messages} messages, {room.last_seq} envelopes, "
                 f"{len(room.agents)} agents. This cannot be undone; forks of it stay.",
@@ -118,7 +119,7 @@ class SessionBrowser(Screen[BrowserResult]):
         self.rooms = {room.id: room for room in rooms}
         table.clear()
         for room in rooms:
-            cells = (  # Text, not str: a title is never read as markup
+            cells = (  # Text, not str: a title is never read as markup, nor sent raw
                 room.title or "-",
                 started_text(room),
                 ", ".join(room.agents) or "-",
@@ -126,7 +127,7 @@ class SessionBrowser(Screen[BrowserResult]):
                 room.live_state,
                 room.id[:SHORT_ID],
             )
-            table.add_row(*(Text(cell, no_wrap=True) for cell in cells), key=room.id)
+            table.add_row(*(plain(cell, no_wrap=True) for cell in cells), key=room.id)
         empty = not rooms
         table.display = not empty
         self.query_one("#browser-empty").display = empty

@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from agentroom.tui.config import config_path
+from agentroom.tui.shown import plain
 
 
 class HelpScreen(ModalScreen[None]):
@@ -25,9 +26,10 @@ class HelpScreen(ModalScreen[None]):
             table = DataTable(id="keys", cursor_type="row")
             table.add_columns("keys", "does", "id")
             for keys, description, binding_id in self.rows:
-                table.add_row(keys, description, binding_id)
+                # Keys come from the user's keymap: text, never markup.
+                table.add_row(plain(keys), description, binding_id)
             yield table
             yield Label(
-                f"Type /help in the input for the room's commands. Config: {config_path()}",
+                plain(f"Type /help in the input for the room's commands. Config: {config_path()}"),
                 id="hint",
             )

@@ -12,6 +12,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from agentroom.errors import AgentroomError
+from agentroom.tui.shown import plain
 from agentroom.workflows import available_workflows, load_workflow, user_workflows_dir
 
 
@@ -21,7 +22,7 @@ class WorkflowPicker(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Open a workflow (yours go in {user_workflows_dir()})", id="title")
+            yield Label(plain(f"Open a workflow (yours go in {user_workflows_dir()})"), id="title")
             self.paths = available_workflows()
             options = []
             for path in self.paths:
@@ -32,7 +33,7 @@ class WorkflowPicker(ModalScreen[Path | None]):
                     )
                 except AgentroomError as exc:
                     text = f"{path.stem}: cannot be used\n  {str(exc).splitlines()[0]}"
-                options.append(Option(text, id=str(path)))
+                options.append(Option(plain(text), id=str(path)))  # a name is never markup
             yield OptionList(*options, id="strategies")
 
     def on_mount(self) -> None:

@@ -7,7 +7,9 @@ one by one with the real gaps between them, divided by the speed and capped
 at two seconds; stream chunks are skipped (the message that follows carries
 the whole text).  ``f`` forks the session at the current position and
 dismisses the screen with ``("fork", new_session_id)`` so the app can
-continue the fork live; ``escape`` dismisses it with ``None``.
+continue the fork live; ``escape`` dismisses it with ``None``.  A long
+message is shown cut (:mod:`agentroom.tui.shown`); ``w`` shows the last one
+whole.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from agentroom.export import is_stream_chunk
 from agentroom.fork import fork_session
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import RoomInfo, SqliteStore
+from agentroom.tui.shown import Cut, brief, cut, plain
+from agentroom.tui.whole import WholeText, envelope_title
 
 SPEEDS = (1, 2, 5, 10, 20, 50)
 CHUNK = 500
@@ -41,6 +45,14 @@ MIN_GAP = 0.2
 """Seconds between two envelopes at 1x at least, so a fast room is still watchable."""
 MAX_DELAY = 2.0
 """Seconds between two envelopes at most, whatever the real gap was."""
+
+HOW = "w shows it whole"
+
+
+def shown_part(env: Envelope) -> Cut:
+    """What the log shows of ``env``: a message cut to a few lines, anything else to one."""
+    return cut(env.content) if env.type is MessageType.MESSAGE else brief(env.content)
+
 
 PlayState = Literal["playing", "paused", "ended"]
 ReplayResult = tuple[str, str] | None
@@ -57,18 +69,19 @@ class ReplayLog(RichLog):
         return full.without_color + Style(color=full.color)
 
     def line(self, env: Envelope) -> Text:
-        """One transcript line (as ``agentroom sessions show`` prints it)."""
+        """One transcript line (as ``agentroom sessions show`` prints it, a long one cut)."""
         text = Text(no_wrap=False)
         text.append(f"#{env.seq:<5} ", style=self.style("replay-log--seq"))
+        part = shown_part(env)
         if env.type is MessageType.MESSAGE:
-            text.append(env.route, style=self.style("replay-log--sender"))
+            text.append(plain(env.route, style=self.style("replay-log--sender")))
             text.append(": ")
-            text.append(env.content)
+            text.append(part.text)
         else:
-            body = " ".join(env.content.split())
-            text.append(
-                f"[{env.type.value}] {env.route}: {body}", style=self.style("replay-log--meta")
-            )
+            line = f"[{env.type.value}] {env.route}: {part.text}"
+            text.append(plain(line, style=self.style("replay-log--meta")))
+        if part.is_cut:
+            text.append(f" {part.note(HOW)}", style=self.style("replay-log--meta"))
         return text
 
 
@@ -118,6 +131,7 @@ class ReplayScreen(Screen[ReplayResult]):
         Binding("minus", "slower", "Slower", id="replay.slower", key_display="-"),
         Binding("g", "jump", "Jump to #", id="replay.jump"),
         Binding("f", "fork", "Fork here", id="replay.fork"),
+        Binding("w", "whole", "Whole", id="replay.whole", show=False),
         Binding("escape", "back", "Back", id="replay.back"),
     ]
 
@@ -171,7 +185,7 @@ class ReplayScreen(Screen[ReplayResult]):
         self.room = room  # from here on the keys work
         agents = ", ".join(room.agents) or "no agents"
         self.query_one("#replay-heading", Label).update(
-            Text(f"Replay · {room.title or 'untitled'} · {room.id[:18]} · {agents}")
+            plain(f"Replay · {room.title or 'untitled'} · {room.id[:18]} · {agents}")
         )
         self.app.theme_changed_signal.subscribe(self, self._restyle)
         if self.last_seq == 0:
@@ -346,6 +360,14 @@ class ReplayScreen(Screen[ReplayResult]):
                 self.state = "paused"
             self._update_status()
         self._wake.set()
+
+    def action_whole(self) -> None:
+        """Show the last long message on screen whole."""
+        for env in reversed(self.shown):
+            if shown_part(env).is_cut:
+                self.app.push_screen(WholeText(envelope_title(env), env.content))
+                return
+        self.notify("no message on screen was cut")
 
     def action_fork(self) -> None:
         if not self.ready:

@@ -24,6 +24,7 @@ from agentroom.errors import AgentroomError
 from agentroom.export import export_to_file
 from agentroom.protocol import Envelope, MessageType
 from agentroom.tui.live import LiveRoom
+from agentroom.tui.whole import WholeText, envelope_title
 from agentroom.tui.widgets.agent_pane import AgentPane
 from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.participants import Participants
@@ -64,6 +65,14 @@ class RoomScreen(Screen[None]):
             "Export",
             id="room.export",
             tooltip="Write the session as Markdown in the current folder",
+        ),
+        Binding(
+            "ctrl+t",
+            "whole",
+            "Whole",
+            id="room.whole",
+            tooltip="Show the last message that was cut, whole (/open N: message #N)",
+            show=False,
         ),
     ]
 
@@ -264,6 +273,8 @@ class RoomScreen(Screen[None]):
             await self.action_export()
         elif name == "fork":
             await self.fork()
+        elif name == "open":
+            await self.open_whole(arg.strip().lstrip("#"))
         elif name == "help":
             self.app.action_help()  # type: ignore[attr-defined]
         else:
@@ -293,6 +304,31 @@ class RoomScreen(Screen[None]):
     def action_interrupt(self) -> None:
         who = self.room.interrupt()
         self.notify(f"interrupted {who}" if who else "nobody is speaking")
+
+    async def action_whole(self) -> None:
+        await self.open_whole("")
+
+    async def open_whole(self, seq: str) -> None:
+        """Show message ``#seq`` whole (by default the last one that was cut)."""
+        if seq and not (seq.isdigit() and int(seq) > 0):
+            self.notify(f"/open takes a message number (#N), not {seq!r}", severity="warning")
+            return
+        number = int(seq) if seq else None
+        found = self.query_one(Transcript).whole(number)
+        engine = self.room.engine
+        if found is None and number is not None and engine is not None:  # paged out: read it
+            async for env in engine.store.read_envelopes(
+                engine.session_id, after_seq=number - 1, limit=1
+            ):
+                found = (envelope_title(env), env.content)
+        if found is None:
+            self.notify(f"no message #{number}" if number else "no message was cut")
+            return
+        self.app.push_screen(WholeText(*found))
+
+    @on(Transcript.WholeRequested)
+    def _whole_requested(self, event: Transcript.WholeRequested) -> None:
+        self.app.push_screen(WholeText(event.title, event.text))
 
     async def action_older(self) -> None:
         count = await self.query_one(Transcript).load_older()

@@ -69,18 +69,18 @@ def agentroom(env: dict[str, str], *args: str, stdin: bytes | None = None) -> An
     )
 
 
+async def hostile_session(db: Path | str) -> str:
+    """A saved session whose title, messages and a status all carry ``HOSTILE``."""
+    async with Engine.open(db, title=f"title {HOSTILE}") as engine:
+        human = engine.register_agent(HumanAgent("human"))
+        engine.register_agent(ScriptedAgent("alice", [HOSTILE, f"second {HOSTILE}"]))
+        await engine.run_agent_turn("alice")
+        await human.say(HOSTILE, to="alice")
+        await engine.bus.announce(f"status {HOSTILE}")
+        await engine.run_agent_turn("alice")
+        await engine.save_all()
+        return engine.session_id
+
+
 def make_hostile_session(db: Path | str) -> str:
-    """A saved session whose title, messages, status and action all carry ``HOSTILE``."""
-
-    async def make() -> str:
-        async with Engine.open(db, title=f"title {HOSTILE}") as engine:
-            human = engine.register_agent(HumanAgent("human"))
-            engine.register_agent(ScriptedAgent("alice", [HOSTILE, f"second {HOSTILE}"]))
-            await engine.run_agent_turn("alice")
-            await human.say(HOSTILE, to="alice")
-            await engine.bus.announce(f"status {HOSTILE}")
-            await engine.run_agent_turn("alice")
-            await engine.save_all()
-            return engine.session_id
-
-    return asyncio.run(make())
+    return asyncio.run(hostile_session(db))

@@ -1,4 +1,8 @@
-"""One agent's own session: what it has seen, in its own role view (line-based, lazy)."""
+"""One agent's own session: what it has seen, in its own role view (line-based, lazy).
+
+Each message is one flattened line, cut past :data:`LINE_CHARS` characters
+(``/open N`` in the room shows message #N whole).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,24 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from agentroom.protocol import Message, Role
+from agentroom.tui.shown import brief, plain
 
 SHOWN = 500
 """How much of an agent's history the pane starts with (the rest is in SQLite)."""
+LINE_CHARS = 1000
+"""Characters of one message shown in the pane."""
 
 
 def message_line(message: Message) -> Text:
     line = Text()
     style = "bold" if message.role is Role.ASSISTANT else ""
     line.append(f"{message.role.value:<9} ", style="dim")
-    line.append(f"{message.agent_id}: ", style=style)
-    line.append(" ".join(message.content.split()))
+    line.append(plain(f"{message.agent_id}: ", style=style))
+    part = brief(message.content, LINE_CHARS)
+    line.append(part.text)
+    if part.is_cut:
+        how = f"/open {message.seq} shows it whole" if message.seq else ""
+        line.append(f" {part.note(how)}", style="dim italic")
     return line
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
+from agentroom.tui.shown import plain
+
 STATES = ("idle", "thinking", "streaming", "your turn", "error", "skipped")
 
 
@@ -23,7 +25,7 @@ class Participants(DataTable):
     def set_participants(self, rows: list[tuple[str, str]]) -> None:
         for name, model in rows:
             if name not in self._rows:
-                self._rows[name] = self.add_row(name, model, "idle", key=name)
+                self._rows[name] = self.add_row(plain(name), plain(model), "idle", key=name)
                 self.states[name] = "idle"
 
     def set_state(self, name: str, state: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from agentroom.tui.shown import plain
+
 
 class StatusBar(Static):
     def show(
@@ -18,6 +20,8 @@ class StatusBar(Static):
         state: str,
     ) -> None:
         self.update(
-            f"session {session[:18]} · {strategy} · turn {turn} · {tokens} tokens · {cost}"
-            f" · {state} · model: {models}"
+            plain(
+                f"session {session[:18]} · {strategy} · turn {turn} · {tokens} tokens · {cost}"
+                f" · {state} · model: {models}"
+            )
         )

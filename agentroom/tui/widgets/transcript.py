@@ -8,34 +8,70 @@ unless the reader scrolls up); older ones are pruned and paged back in from
 SQLite when asked.  A streamed reply is one :class:`MessageTurn` fed through
 one ``MarkdownStream``; the screen calls :meth:`add` with batches at 10-20 Hz,
 so nothing is updated per token.
+
+Every text passes :mod:`agentroom.tui.shown` on its way in: never markup,
+never a raw control character, and a long message cut to a bounded number of
+lines and characters (a 10 MB reply used to freeze the screen for minutes).
+A cut entry says how much more there is; a click, ctrl+t or ``/open N``
+shows it whole (:class:`Transcript.WholeRequested`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from rich.console import Group
 from rich.markdown import Markdown as RichMarkdown
 from rich.padding import Padding
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static
 from textual.widgets._markdown import MarkdownStream
 
 from agentroom.protocol import Envelope, MessageType
+from agentroom.text import for_terminal
+from agentroom.tui.shown import MAX_CHARS, Cut, brief, cut, head_length, plain
+from agentroom.tui.whole import envelope_title
 
 QUIET = frozenset({"usage", "stream"})
 OlderReader = Callable[[int, int], Awaitable[list[Envelope]]]
+HOW = "ctrl+t or a click shows it whole"
 
 
 def _header(env: Envelope, *, interrupted: bool = False) -> str:
     text = f"{env.route}  #{env.seq}" if env.seq else env.route
-    return text + ("  (interrupted)" if interrupted else "")
+    return for_terminal(text + ("  (interrupted)" if interrupted else ""))
 
 
-class MessageTurn(Vertical):
-    """One message: who said it to whom, and its Markdown body (streamed or whole)."""
+class Openable:
+    """A transcript entry whose whole text opens on a click when it was shown cut."""
+
+    envelope: Envelope
+    is_cut: bool = False
+
+    @property
+    def whole_title(self) -> str:
+        return envelope_title(self.envelope)
+
+    @property
+    def whole_text(self) -> str:
+        return self.envelope.content
+
+    def on_click(self) -> None:
+        if self.is_cut:
+            assert isinstance(self, Widget)
+            self.post_message(Transcript.WholeRequested(self.whole_title, self.whole_text))
+
+
+class MessageTurn(Openable, Vertical):
+    """One message: who said it to whom, and its Markdown body (streamed or whole).
+
+    A streamed reply feeds its body only up to the transcript's limits; past
+    them it only counts what else arrives (shown in a line under the body).
+    """
 
     def __init__(self, env: Envelope, text: str = "", *, streaming: bool = False) -> None:
         classes = "turn"
@@ -45,30 +81,61 @@ class MessageTurn(Vertical):
         self.envelope = env
         self.seq = env.seq or 0
         self.sender = env.sender
-        self._text = text if streaming else env.content
+        self._parts = [text if streaming else env.content]
+        self._length = len(self._parts[0])
+        self._newlines = self._parts[0].count("\n")
+        self._shown = self._parts[0][: head_length(self._parts[0])]
+        """The part of the text the body shows (raw); the rest is only counted."""
+        self.is_cut = len(self._shown) < self._length
         self.streaming = streaming
-        self.body = Markdown(self._text, classes="body")
+        self.body = Markdown(for_terminal(self._shown), classes="body")
         self.head = Label(
-            _header(env, interrupted=bool(env.metadata.get("interrupted"))), classes="who"
+            plain(_header(env, interrupted=bool(env.metadata.get("interrupted")))), classes="who"
         )
+        self.more = Label(classes="more")
         self.stream: MarkdownStream | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self.head
         yield self.body
+        yield self.more
 
     @property
     def text(self) -> str:
-        return self._text
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0]
+
+    @property
+    def whole_text(self) -> str:
+        return self.text
 
     def on_mount(self) -> None:
+        self._show_more(self._hidden())
         if self.streaming:
             self.stream = Markdown.get_stream(self.body)
 
     async def append(self, fragment: str) -> None:
-        self._text += fragment
-        if self.stream is not None:
-            await self.stream.write(fragment)
+        self._parts.append(fragment)
+        self._length += len(fragment)
+        self._newlines += fragment.count("\n")
+        if not self.is_cut:
+            window = self._shown + fragment[: MAX_CHARS + 1 - len(self._shown)]
+            shown = window[: head_length(window)]
+            piece, self._shown = shown[len(self._shown) :], shown
+            self.is_cut = len(shown) < self._length
+            if piece and self.stream is not None:
+                await self.stream.write(for_terminal(piece))
+        if self.is_cut:
+            self._show_more(self._hidden())
+
+    def _hidden(self) -> Cut:
+        return Cut("", self._length - len(self._shown), self._newlines - self._shown.count("\n"))
+
+    def _show_more(self, part: Cut) -> None:
+        self.more.display = part.is_cut
+        if part.is_cut:
+            self.more.update(plain(part.note(HOW), style="dim italic"))
 
     async def finish(self, env: Envelope) -> None:
         """The whole message arrived: stop streaming; make sure the body is exactly it."""
@@ -79,14 +146,20 @@ class MessageTurn(Vertical):
         self.envelope = env
         self.seq = env.seq or 0
         interrupted = bool(env.metadata.get("interrupted"))
-        self.head.update(_header(env, interrupted=interrupted))
+        self.head.update(plain(_header(env, interrupted=interrupted)))
         self.set_class(interrupted, "interrupted")
-        if env.content != self._text:
-            self._text = env.content
-            await self.body.update(env.content)
+        if env.content != self.text:
+            self._parts = [env.content]
+            shown = env.content[: head_length(env.content)]
+            if shown != self._shown:
+                self._shown = shown
+                await self.body.update(for_terminal(shown))
+            self._length, self._newlines = len(env.content), env.content.count("\n")
+            self.is_cut = len(self._shown) < self._length
+        self._show_more(self._hidden())
 
 
-class SaidLine(Widget):
+class SaidLine(Openable, Widget):
     """A message that arrived whole: one light widget (header and Markdown in one render)."""
 
     DEFAULT_CSS = "SaidLine { height: auto; }"
@@ -98,6 +171,8 @@ class SaidLine(Widget):
         self.seq = env.seq or 0
         self.sender = env.sender
         self.text = env.content
+        self.part = cut(env.content)
+        self.is_cut = self.part.is_cut
         self.streaming = False
         self._head = _header(env, interrupted=interrupted)
 
@@ -106,22 +181,34 @@ class SaidLine(Widget):
             "warning" if self.has_class("interrupted") else "accent"
         )
         head = Text(self._head, style=f"bold {colour}" if colour else "bold")
-        body = Padding(RichMarkdown(self.text), (0, 0, 0, 2))
-        return Group(head, body)
+        body = Padding(RichMarkdown(self.part.text), (0, 0, 0, 2))
+        if not self.is_cut:
+            return Group(head, body)
+        return Group(head, body, Padding(plain(self.part.note(HOW), "dim italic"), (0, 0, 0, 2)))
 
 
-class QuietLine(Static):
+class QuietLine(Openable, Static):
     """An action or status, shown small and dim: the room's bookkeeping, not its dialogue."""
 
     def __init__(self, env: Envelope) -> None:
         kind = env.type.value
-        text = " ".join(env.content.split())
-        super().__init__(f"{kind} · {env.route} · {text}", classes=f"quiet {kind}", markup=False)
+        part = brief(env.content)
+        line = f"{kind} · {env.route} · {part.with_note(HOW)}"
+        super().__init__(plain(line), classes=f"quiet {kind}")
+        self.envelope = env
         self.seq = env.seq or 0
+        self.is_cut = part.is_cut
 
 
 class Transcript(VerticalScroll):
     """See the module docstring."""
+
+    @dataclass
+    class WholeRequested(Message):
+        """Show this text whole (a cut entry was clicked)."""
+
+        title: str
+        text: str
 
     def __init__(self, *, window: int = 300, reader: OlderReader | None = None, **kw) -> None:
         super().__init__(**kw)
@@ -211,6 +298,15 @@ class Transcript(VerticalScroll):
         """Start from the end of a saved session (older turns page in on demand)."""
         await self.add(envs)
         self.oldest_seq = max(0, (envs[0].seq or 1) - 1) if envs else 0
+
+    def whole(self, seq: int | None = None) -> tuple[str, str] | None:
+        """The title and whole text of entry ``#seq`` in the window, else of the latest cut one."""
+        for widget in reversed(self.children):
+            if not isinstance(widget, Openable):
+                continue
+            if (seq is None and widget.is_cut) or (seq is not None and widget.envelope.seq == seq):
+                return widget.whole_title, widget.whole_text
+        return None
 
     async def load_older(self, count: int = 50) -> int:
         """Page older turns back in from SQLite (above the first shown); returns how many."""
