@@ -8,12 +8,14 @@ the same JSON, and a file written with ``-o`` keeps the text exactly.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from agentroom import Engine, ScriptedAgent
 from tests.faults.hostile import (
     HOSTILE,
     agentroom,
@@ -160,3 +162,17 @@ def test_a_headless_room_prints_hostile_replies_and_lines_inert(env, tmp_path):
     # Stored exactly: the task, the human's line and alice's two replies (in some order).
     assert sorted(said) == sorted([HOSTILE, f"from stdin {HOSTILE}", HOSTILE, f"again {HOSTILE}"])
     assert_inert(json.dumps(doc), "the JSON as written by json.dumps")  # sanity of the check
+
+
+def test_sessions_show_prints_a_long_message_whole_and_inert(env):
+    async def make() -> str:
+        long = "".join(f"{i:05d} " + "x" * 93 + ("\n" if i % 7 else HOSTILE) for i in range(3000))
+        async with Engine.open(env["AGENTROOM_DB"], title="long") as engine:
+            engine.register_agent(ScriptedAgent("alice", [long]))
+            await engine.run_agent_turn("alice")
+            return engine.session_id
+
+    sid = asyncio.run(make())
+    shown = ok(agentroom(env, "sessions", "show", sid), "sessions show")
+    assert shown.count("x" * 93) == 3000  # a command-line tool: all of it, for a pager
+    assert "02999 " in shown and shown.count("␛]0;PWNED") == 3000 // 7 + 1
