@@ -1,7 +1,8 @@
 """One 10 MB message in the room: the screen keeps answering, shows it cut, opens it whole.
 
-A reply of 10 MB used to freeze the app for minutes (the transcript laid out
-all of it as Markdown; ctrl+q was ignored).  Now the transcript, the agent
+A message of 10 MB (pasted by a person, or from a session saved before
+replies were capped) used to freeze the app for minutes (the transcript laid
+out all of it as Markdown; ctrl+q was ignored).  Now the transcript, the agent
 pane and the replay show a bounded part and say how much more there is, and
 ctrl+t (or a click, or ``/open N``) opens a screen that draws only the
 visible lines.
@@ -9,6 +10,7 @@ visible lines.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -56,31 +58,37 @@ def room(db_path: Path, replies: list[str]) -> AgentroomApp:
     return AgentroomApp(options, db=db_path)
 
 
+def pane_text(pane: AgentPane) -> str:
+    """The agent pane's lines as one text, wrapping undone."""
+    return " ".join(" ".join(line.text for line in pane.lines).split())
+
+
 def whole_lines(app: AgentroomApp) -> list[str]:
     return app.screen.query_one(TextLines).lines if isinstance(app.screen, WholeText) else []
 
 
-async def test_a_10_mb_reply_is_shown_cut_the_screen_answers_and_it_opens_whole(db_path):
-    # One word of 10 MB: the model streams it as one piece, then the message is stored.
+async def test_a_10_mb_line_is_shown_cut_the_screen_answers_and_it_opens_whole(db_path):
+    # One line of 10 MB, as pasted by the human (a model's reply is capped well below).
     huge = "x" * (MB10 - len(HOSTILE)) + HOSTILE
-    app = room(db_path, [huge, "short and sweet", "again"])
+    app = room(db_path, ["hello", "short and sweet", "again"])
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.room_screen
         transcript = screen.query_one(Transcript)
-        await until(pilot, lambda: any(t.sender == "alice" for t in transcript.turns), PATIENCE)
-        # The screen answers a key while the reply is being handled: wait for its effect.
+        box = screen.query_one(HumanInput)
+        await until(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)
+        saying = asyncio.create_task(screen.handle_input(huge))  # as the input sends a line
+        # The screen answers a key while the message arrives: wait for its effect.
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu", PATIENCE)
         await pilot.press("escape")
-        box = screen.query_one(HumanInput)
-        await until(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)
-        (alice,) = [t for t in transcript.turns if t.sender == "alice"]
-        assert alice.text == huge and alice.is_cut  # all of it kept, a part of it shown
-        more = str(alice.more.render())
-        assert f"… {MB10 - MAX_CHARS:,} more characters" in more and "ctrl+t" in more
-        pane = str(screen.query_one(AgentPane).lines[-1].text)
-        assert "more characters" in pane and f"/open {alice.seq}" in pane  # alice's view, cut too
-        inert_screen(app, "the room with a 10 MB reply")
+        await saying
+        await until(pilot, lambda: any(t.sender == "human" for t in transcript.turns), PATIENCE)
+        (mine,) = [t for t in transcript.turns if t.sender == "human"]
+        assert mine.whole_text == huge and mine.is_cut  # all of it kept, a part of it shown
+        assert mine.cut_note.startswith(f"… {MB10 - MAX_CHARS:,} more characters: ctrl+t")
+        pane = screen.query_one(AgentPane)
+        await until(pilot, lambda: f"/open {mine.seq} shows it whole" in pane_text(pane), PATIENCE)
+        inert_screen(app, "the room with a 10 MB message")
         await pilot.press("ctrl+t")
         await until(pilot, lambda: len(whole_lines(app)) > 0, PATIENCE)
         lines = whole_lines(app)
@@ -88,7 +96,7 @@ async def test_a_10_mb_reply_is_shown_cut_the_screen_answers_and_it_opens_whole(
         assert len(lines) == -(-len(for_terminal(huge)) // width)  # all of it, wrapped
         tail = "".join(lines[-3:])
         assert tail.endswith("@[/] end") and "␛]0;PWNED" in tail
-        inert_screen(app, "the whole 10 MB reply")
+        inert_screen(app, "the whole 10 MB message")
         await pilot.press("end")  # scrolling to the end draws the last lines only
         await until(pilot, lambda: app.screen.query_one(TextLines).scroll_offset.y > 0)
         await pilot.press("escape")
@@ -107,8 +115,8 @@ async def test_a_10_mb_pasted_message_of_many_lines_opens_whole_on_a_click(db_pa
         said = screen.query_one(Transcript).query(SaidLine)
         await until(pilot, lambda: any(s.sender == "human" for s in said), PATIENCE)
         (mine,) = [s for s in screen.query_one(Transcript).query(SaidLine) if s.sender == "human"]
-        assert mine.is_cut and mine.part.text.count("\n") == MAX_LINES - 1
-        assert f"{len(lines) - MAX_LINES:,} more lines" in mine.part.note()
+        assert mine.is_cut and mine.shown_part.text.count("\n") == MAX_LINES - 1
+        assert f"{len(lines) - MAX_LINES:,} more lines" in mine.cut_note
         await pilot.press("ctrl+s")  # the screen still answers
         await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu", PATIENCE)
         await pilot.press("escape")
@@ -122,3 +130,39 @@ async def test_a_10_mb_pasted_message_of_many_lines_opens_whole_on_a_click(db_pa
         await until(pilot, lambda: app.screen is screen)
         await pilot.press("ctrl+q")
     assert app.return_code == 0
+
+
+async def test_a_streamed_reply_feeds_its_markdown_only_up_to_the_limit():
+    """The turn being streamed: past the limit it only counts what arrives."""
+    from textual.app import App, ComposeResult
+
+    from agentroom.protocol import Envelope, MessageType
+    from agentroom.tui.widgets.transcript import MessageTurn
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Transcript()
+
+    def chunk(text: str, seq: int) -> Envelope:
+        meta = {"event": "stream", "turn": "t1"}
+        return Envelope(
+            sender="alice", content=text, type=MessageType.STATUS, seq=seq, metadata=meta
+        )
+
+    pieces = [("line\n" * 30), "y" * 5_000_000, f"{HOSTILE}\n" * 3, "z" * 5_000_000]
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        transcript = app.query_one(Transcript)
+        for seq, piece in enumerate(pieces, 1):
+            await transcript.add([chunk(piece, seq)])
+        (turn,) = transcript.query(MessageTurn)
+        assert turn.streaming and turn.is_cut and turn.text == "".join(pieces)
+        assert turn.shown_part.text == "line\n" * 30 + "y" * (MAX_CHARS - 150)
+        assert turn.cut_note.startswith(f"… {len(turn.text) - MAX_CHARS:,} more characters, 3 more")
+        whole = "".join(pieces)
+        done = Envelope(sender="alice", content=whole, seq=9, metadata={"turn": "t1"})
+        await transcript.add([done])
+        await pilot.pause()
+        (said,) = [t for t in transcript.turns if t.sender == "alice"]
+        assert said.is_cut and said.whole_text == whole
+        inert_screen(app, "a streamed 10 MB reply")

@@ -50,7 +50,14 @@ class Openable:
     """A transcript entry whose whole text opens on a click when it was shown cut."""
 
     envelope: Envelope
+    shown_part: Cut = Cut("")
+    """What the entry shows of its text, and how much it leaves out."""
     is_cut: bool = False
+
+    @property
+    def cut_note(self) -> str:
+        """What the entry says under a cut text: how much more there is, how to see it."""
+        return self.shown_part.note(HOW)
 
     @property
     def whole_title(self) -> str:
@@ -111,7 +118,7 @@ class MessageTurn(Openable, Vertical):
         return self.text
 
     def on_mount(self) -> None:
-        self._show_more(self._hidden())
+        self._show_more()
         if self.streaming:
             self.stream = Markdown.get_stream(self.body)
 
@@ -127,15 +134,17 @@ class MessageTurn(Openable, Vertical):
             if piece and self.stream is not None:
                 await self.stream.write(for_terminal(piece))
         if self.is_cut:
-            self._show_more(self._hidden())
+            self._show_more()
 
-    def _hidden(self) -> Cut:
-        return Cut("", self._length - len(self._shown), self._newlines - self._shown.count("\n"))
+    @property
+    def shown_part(self) -> Cut:
+        hidden_lines = self._newlines - self._shown.count("\n")
+        return Cut(for_terminal(self._shown), self._length - len(self._shown), hidden_lines)
 
-    def _show_more(self, part: Cut) -> None:
-        self.more.display = part.is_cut
-        if part.is_cut:
-            self.more.update(plain(part.note(HOW), style="dim italic"))
+    def _show_more(self) -> None:
+        self.more.display = self.is_cut
+        if self.is_cut:
+            self.more.update(plain(self.cut_note, style="dim italic"))
 
     async def finish(self, env: Envelope) -> None:
         """The whole message arrived: stop streaming; make sure the body is exactly it."""
@@ -156,7 +165,7 @@ class MessageTurn(Openable, Vertical):
                 await self.body.update(for_terminal(shown))
             self._length, self._newlines = len(env.content), env.content.count("\n")
             self.is_cut = len(self._shown) < self._length
-        self._show_more(self._hidden())
+        self._show_more()
 
 
 class SaidLine(Openable, Widget):
@@ -171,8 +180,8 @@ class SaidLine(Openable, Widget):
         self.seq = env.seq or 0
         self.sender = env.sender
         self.text = env.content
-        self.part = cut(env.content)
-        self.is_cut = self.part.is_cut
+        self.shown_part = cut(env.content)
+        self.is_cut = self.shown_part.is_cut
         self.streaming = False
         self._head = _header(env, interrupted=interrupted)
 
@@ -181,10 +190,10 @@ class SaidLine(Openable, Widget):
             "warning" if self.has_class("interrupted") else "accent"
         )
         head = Text(self._head, style=f"bold {colour}" if colour else "bold")
-        body = Padding(RichMarkdown(self.part.text), (0, 0, 0, 2))
+        body = Padding(RichMarkdown(self.shown_part.text), (0, 0, 0, 2))
         if not self.is_cut:
             return Group(head, body)
-        return Group(head, body, Padding(plain(self.part.note(HOW), "dim italic"), (0, 0, 0, 2)))
+        return Group(head, body, Padding(plain(self.cut_note, "dim italic"), (0, 0, 0, 2)))
 
 
 class QuietLine(Openable, Static):
@@ -197,6 +206,7 @@ class QuietLine(Openable, Static):
         super().__init__(plain(line), classes=f"quiet {kind}")
         self.envelope = env
         self.seq = env.seq or 0
+        self.shown_part = part
         self.is_cut = part.is_cut
 
 
