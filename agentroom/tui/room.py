@@ -24,6 +24,7 @@ from agentroom.errors import AgentroomError
 from agentroom.export import export_to_file
 from agentroom.protocol import Envelope, MessageType
 from agentroom.tui.live import LiveRoom
+from agentroom.tui.shown import plain
 from agentroom.tui.whole import WholeText, envelope_title
 from agentroom.tui.widgets.agent_pane import AgentPane
 from agentroom.tui.widgets.human_input import HumanInput
@@ -95,7 +96,7 @@ class RoomScreen(Screen[None]):
     async def on_mount(self) -> None:
         box = self.query_one(HumanInput)
         box.border_title = "you"
-        box.border_subtitle = COMMANDS_HELP
+        box.border_subtitle = plain(COMMANDS_HELP)  # "[name]" is text, not a tag
         box.focus()
         self.start()
 
