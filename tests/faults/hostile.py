@@ -9,7 +9,6 @@ bidirectional override, and Rich/Textual markup that does not balance.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -42,20 +41,9 @@ def assert_inert_bytes(data: bytes, where: str = "output") -> None:
     assert_inert(data.decode("utf-8"), where)
 
 
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """An environment for ``python -m agentroom``: temp database and folders, no colours."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "AGENTROOM_MODEL", "OPENAI_API_KEY")
-    }
-    return base | {
-        "AGENTROOM_DB": str(tmp_path / "room.db"),
-        "AGENTROOM_OFFLINE_WPS": "0",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "COLUMNS": "200",
-    }
+def colourless(env: dict[str, str]) -> dict[str, str]:
+    """``env`` (the shared ``env`` fixture's) without forced colours: styles are escapes too."""
+    return {k: v for k, v in env.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
 
 
 def agentroom(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Any:

@@ -21,14 +21,14 @@ from tests.faults.hostile import (
     agentroom,
     assert_inert,
     assert_inert_bytes,
-    cli_env,
+    colourless,
     make_hostile_session,
 )
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return cli_env(tmp_path)
+def env(env: dict[str, str]) -> dict[str, str]:
+    return colourless(env)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from agentroom import Engine, HumanAgent
-from tests.faults.hostile import agentroom, cli_env
+from tests.faults.hostile import agentroom, colourless
 from tests.test_tui_room import make_app, settled, until
 
 SIZE = 15_000
@@ -29,8 +29,8 @@ SIZE = 15_000
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return cli_env(tmp_path)
+def env(env: dict[str, str]) -> dict[str, str]:
+    return colourless(env)
 
 
 def make_session(db: str, count: int) -> str:

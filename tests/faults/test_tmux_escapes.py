@@ -5,10 +5,6 @@ ask the terminal for a cursor-position report (which the terminal would
 "type" back into the app).  The pane's title must stay as it was, the screen
 must keep its status bar and footer, and what the human then types must be
 saved exactly, with no report mixed in.
-
-The test runs its own tmux server (its own socket): a server that is already
-running (another test's) would start the pane with *its* environment, and
-the room would write to another test's database.
 """
 
 from __future__ import annotations
@@ -16,18 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.terminal import Terminal
+from tests.test_e2e_tmux import AGENTROOM, saved_session
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
-AGENTROOM = Path(sys.executable).with_name("agentroom")
 REPLY = "before \x1b]0;PWNED-0\x07\x1b]2;PWNED-2\x1b\\\x1b[2J\x1b[H\x1b[6n\x9b6n after"
 WORKFLOW = """\
 name: Escapes
@@ -45,51 +38,6 @@ termination:
 """
 
 
-class Terminal:
-    """One tmux pane on a private tmux server, started with the given environment."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.socket = f"agentroom-test-{uuid.uuid4().hex[:12]}"
-        self.target = "room"
-
-    def tmux(self, *args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=30,
-        )
-        return done.stdout
-
-    def start(self, command: str) -> None:
-        self.tmux("new-session", "-d", "-s", self.target, "-x", "130", "-y", "40", command)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.target)
-
-    def title(self) -> str:
-        return self.tmux("display", "-p", "-t", self.target, "#{pane_title}").strip()
-
-    def wait_for(self, text: str, timeout: float = 120) -> str:
-        """Poll the screen until ``text`` is on it (the deadline only guards against a hang)."""
-        end = time.monotonic() + timeout
-        shown = ""
-        while time.monotonic() < end:
-            shown = self.screen()
-            if text in shown:
-                return shown
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared; the screen was:\n{shown}")
-
-    def running(self) -> bool:
-        return self.target in self.tmux("list-sessions")
-
-    def close(self) -> None:
-        self.tmux("kill-server")
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return {
@@ -102,45 +50,31 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def saved_messages(env: dict[str, str]) -> list[tuple[str, str]]:
-    def agentroom(*args: str) -> Any:
-        run = [sys.executable, "-m", "agentroom", *args]
-        return json.loads(subprocess.run(run, capture_output=True, env=env, timeout=60).stdout)
-
-    (room,) = agentroom("sessions", "list", "--json")
-    shown = agentroom("sessions", "show", room["id"], "--json")
-    return [(e["sender"], e["content"]) for e in shown["envelopes"] if e["type"] == "message"]
-
-
 def test_a_reply_cannot_retitle_clear_or_type_into_the_terminal(env, tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps([REPLY]))
     workflow = tmp_path / "escapes.yaml"
     workflow.write_text(WORKFLOW.format(script=script))
-    terminal = Terminal(env)
     # The shell waits for a line, so the pane's title is set before agentroom starts.
-    terminal.start(f"read go; exec {AGENTROOM} run {workflow}")
-    try:
-        terminal.tmux("select-pane", "-t", terminal.target, "-T", "title-before")
-        assert terminal.title() == "title-before"
-        terminal.tmux("send-keys", "-t", terminal.target, "Enter")
-        terminal.wait_for("after")  # the reply has reached the screen
-        assert terminal.title() == "title-before"
-        shown = terminal.wait_for("your turn, human")  # and the screen is whole
+    command = f"read go; exec {AGENTROOM} run {workflow}"
+    with Terminal(tmp_path).start(command, env) as term:
+        term.tmux("select-pane", "-t", term.session, "-T", "title-before")
+        assert term.title() == "title-before"
+        term.keys("Enter")
+        term.wait_for("after")  # the reply has reached the screen
+        assert term.title() == "title-before"
+        shown = term.wait_for("your turn, human")  # and the screen is whole
         assert "before ␛]0;PWNED-0" in shown  # drawn as visible text
         lines = shown.splitlines()
         assert lines[0].lstrip().startswith("session ")  # the status bar, not cleared away
         assert "f1 Help" in lines[-1] or "f1 Help" in lines[-2], shown  # the footer
-        terminal.tmux("send-keys", "-t", terminal.target, "-l", "ok")
-        terminal.tmux("send-keys", "-t", terminal.target, "Enter")
-        terminal.wait_for("the room is over")
-        assert terminal.title() == "title-before"
-        terminal.tmux("send-keys", "-t", terminal.target, "C-q")
-        end = time.monotonic() + 120
-        while time.monotonic() < end and terminal.running():
-            time.sleep(0.2)
-        last = terminal.screen()
-    finally:
-        terminal.close()
+        term.keys("ok", literal=True)
+        term.keys("Enter")
+        term.wait_for("the room is over")
+        assert term.title() == "title-before"
+        term.keys("C-q")
+        assert term.wait_closed()
     # What the human typed is exactly "ok": no cursor-position report was typed for them.
-    assert saved_messages(env) == [("room", "Talk."), ("alice", REPLY), ("human", "ok")], last
+    _, envelopes = saved_session(env)
+    said = [(e["sender"], e["content"]) for e in envelopes if e["type"] == "message"]
+    assert said == [("room", "Talk."), ("alice", REPLY), ("human", "ok")]

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.hostile import agentroom, assert_inert_bytes, cli_env
+from tests.faults.hostile import agentroom, assert_inert_bytes, colourless
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return cli_env(tmp_path)
+def env(env: dict[str, str]) -> dict[str, str]:
+    return colourless(env)
 
 
 def refused(env: dict[str, str], path: Path) -> list[str]:
