@@ -62,17 +62,28 @@ class TerminalConsole(Console):
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(for_terminal(text), **kwargs)
 
+    _checking = False
+    """Whether an outer :meth:`render` checks the segments (nested renders only pass them on)."""
+
     def render(
         self, renderable: RenderableType, options: ConsoleOptions | None = None
     ) -> Iterable[Segment]:
         if isinstance(renderable, Text):
             renderable = self._inert(renderable)
-        for segment in super().render(renderable, options):
-            if segment.control is None:
-                text = for_terminal(segment.text)
-                if text is not segment.text:
-                    segment = Segment(text, segment.style)
-            yield segment
+        segments = super().render(renderable, options)
+        if self._checking:
+            yield from segments
+            return
+        self._checking = True
+        try:
+            for segment in segments:
+                if segment.control is None:
+                    text = for_terminal(segment.text)
+                    if text is not segment.text:
+                        segment = Segment(text, segment.style)
+                yield segment
+        finally:
+            self._checking = False
 
     def _inert(self, text: Text) -> Text:
         """``text`` with its control characters made visible, styles kept."""
@@ -90,7 +101,11 @@ class TerminalConsole(Console):
         value = json.loads(json_text) if json_text is not None else data
         document = json_for_terminal(json.dumps(value, indent=indent, ensure_ascii=False))
         shown = JSONHighlighter()(Text(document, no_wrap=True))
-        self.print(shown, soft_wrap=True)
+        self._checking = True  # already inert: no segment of it needs the check
+        try:
+            self.print(shown, soft_wrap=True)
+        finally:
+            self._checking = False
 
 
 out = TerminalConsole()
