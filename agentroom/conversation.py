@@ -7,13 +7,23 @@ memory and in SQLite alike.  ``restore`` does not delete anything: it appends
 a marker pointing back at the checkpoint's node, and the visible history is
 the chain walked back from the newest node.  So any checkpoint can be
 restored, even one taken on a branch that a later restore left.
+
+Memory holds a window, SQLite the rest: a conversation backed by a store keeps
+only its newest nodes and visible messages (at least ``keep`` of each, at most
+twice that), which is more than a model's context needs.  What lies before the
+window is read back when it is needed: :meth:`ConversationSystem.load_window`
+(the engine calls it before a turn whose context would reach further back, as
+after a restore to an old checkpoint or a resume) and
+:meth:`ConversationSystem.history` (the whole visible history, in order, a
+chunk at a time).
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from itertools import accumulate
 from typing import Any, overload
 
@@ -22,6 +32,7 @@ from agentroom.ids import micros_to_datetime, next_micros
 from agentroom.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
 from agentroom.store import CheckpointRecord, SqliteStore
 from agentroom.store.codec import CODE_ROLE, RESTORE_MARKER, ROLE_CODE
+from agentroom.store.history import Node, Ref
 
 
 def usual_role(agent_id: str, envelope: Envelope) -> Role:
@@ -66,12 +77,18 @@ class ContextWindow(list[Message]):
 
 
 class MessageView(Sequence[Message]):
-    """A read-only, live view of an agent's visible history."""
+    """A read-only, live view of the newest part of an agent's visible history.
 
-    __slots__ = ("_messages",)
+    ``start`` is its first message's position in the whole visible history,
+    and ``generation`` changes when that history is replaced (a restore).
+    """
 
-    def __init__(self, messages: list[Message | Lazy]) -> None:
+    __slots__ = ("_messages", "generation", "start")
+
+    def __init__(self, messages: list[Message | Lazy], start: int = 0, generation: int = 0) -> None:
         self._messages = messages
+        self.start = start
+        self.generation = generation
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -103,33 +120,73 @@ class MessageView(Sequence[Message]):
         return NotImplemented
 
     def __repr__(self) -> str:
-        return f"MessageView({len(self)} messages)"
+        return f"MessageView({len(self)} messages from #{self.start})"
+
+
+KEEP = 200
+"""How many of its newest messages (and nodes) an agent's conversation keeps in memory, at
+least; it drops back to this many when it has twice as many.  Four times the default
+context (``AgentSettings.max_context_messages``); the engine raises it for an agent whose
+context is larger."""
+
+Entry = Message | Lazy
 
 
 class ConversationSystem:
-    """One agent's history in one room, with checkpoints and a bounded context view."""
+    """One agent's history in one room, with checkpoints and a bounded context view.
 
-    def __init__(self, session: Session, store: SqliteStore | None = None) -> None:
+    ``messages`` is the newest part of the visible history that is in memory
+    (all of it for a short history, or one without a store); ``len()`` is the
+    whole visible history's length.  See the module docstring.
+    """
+
+    def __init__(
+        self, session: Session, store: SqliteStore | None = None, *, keep: int = KEEP
+    ) -> None:
         self.session = session
         self._store = store
-        self._nodes: list[Message | Lazy | None] = []
+        self._keep = keep
+        self._limit = 2 * keep if store is not None else sys.maxsize
+        self._next = 0  # the position the next node takes
+        # The newest nodes, positions _node_base.. _next - 1; None is a restore marker
+        # (or an envelope that is gone), whose chain goes on at _marker_targets[pos].
+        self._nodes: list[Entry | None] = []
+        self._node_base = 0
         self._marker_targets: dict[int, int] = {}
-        self._visible: list[Message | Lazy] = []
+        # The newest visible entries (positions len(self) - len(_visible) .. len(self) - 1
+        # of the visible history) and the node each one is.
+        self._visible: list[Entry] = []
+        self._vpos: list[int] = []
         self._sums: list[int] = []  # running character totals of _visible, for context()
+        self._chars_before = 0  # the running total just before _visible[0]
+        self._length = 0
+        self._complete = True  # memory holds the visible chain back to its beginning
         self._settled = 0  # _visible[i] for every i >= _settled is a Message (not Lazy)
         self._generation = next(_GENERATIONS)
         self._checkpoints: dict[str, CheckpointRecord] = {}
+        self._depths: dict[str, int] = {}  # the visible history's length at each checkpoint
 
     @property
     def agent_id(self) -> str:
         return self.session.agent_id
 
     @property
+    def keep(self) -> int:
+        return self._keep
+
+    @keep.setter
+    def keep(self, value: int) -> None:
+        self._keep = max(1, value)
+        if self._store is not None:
+            self._limit = 2 * self._keep
+
+    @property
     def messages(self) -> MessageView:
-        return MessageView(self._visible)
+        """The newest messages of the visible history that are in memory, oldest first."""
+        return MessageView(self._visible, self._length - len(self._visible), self._generation)
 
     def __len__(self) -> int:
-        return len(self._visible)
+        return self._length
 
     def record(self, envelope: Envelope, role: Role | None = None) -> Message:
         """Append a published envelope this agent saw (the bus calls this, in seq order)."""
@@ -140,13 +197,35 @@ class ConversationSystem:
         return message
 
     def _append(self, message: Message, code: int | None) -> None:
-        pos = len(self._nodes)
+        pos = self._next
+        self._next = pos + 1
         self._nodes.append(message)
         self._visible.append(message)
+        self._vpos.append(pos)
         sums = self._sums
-        sums.append((sums[-1] if sums else 0) + len(message.content))
+        sums.append((sums[-1] if sums else self._chars_before) + len(message.content))
+        self._length += 1
         if self._store is not None:
             self._store.add_history(self.session.id, pos, code, message.seq, None)
+            if len(self._nodes) > self._limit:
+                self._trim()
+
+    def _trim(self) -> None:
+        """Let memory go back to ``keep`` nodes and messages (they are all in SQLite)."""
+        keep = self._keep
+        drop = len(self._nodes) - keep
+        if drop > 0:
+            del self._nodes[:drop]
+            self._node_base += drop
+            if self._marker_targets:
+                base = self._node_base
+                self._marker_targets = {p: t for p, t in self._marker_targets.items() if p >= base}
+        drop = len(self._visible) - keep
+        if drop > 0:
+            self._chars_before = self._sums[drop - 1]
+            del self._visible[:drop], self._vpos[:drop], self._sums[:drop]
+            self._settled = max(0, self._settled - drop)
+            self._complete = False
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -159,53 +238,150 @@ class ConversationSystem:
         if not name:
             raise ValueError("a checkpoint needs a name")
         record = CheckpointRecord(
-            name, len(self._nodes) - 1, micros_to_datetime(next_micros()), dict(state or {})
+            name, self._next - 1, micros_to_datetime(next_micros()), dict(state or {})
         )
         self._checkpoints[name] = record
+        self._depths[name] = self._length
         if self._store is not None:
             self._store.save_checkpoint(self.session.id, name, record.pos, record.state)
         return record
 
     def restore(self, name: str) -> CheckpointRecord:
-        """Make the history what it was at checkpoint ``name``; nothing is deleted."""
+        """Make the history what it was at checkpoint ``name``; nothing is deleted.
+
+        What the window needs is walked in memory; if the checkpoint lies
+        before the window, the rest is read from SQLite by :meth:`load_window`
+        (which the engine calls before the agent's next turn).
+        """
         record = self._checkpoints.get(name)
         if record is None:
             known = ", ".join(sorted(self._checkpoints)) or "(none)"
             raise KeyError(f"no checkpoint named {name!r} for {self.agent_id}; known: {known}")
-        pos = len(self._nodes)
+        pos = self._next
+        self._next = pos + 1
         self._nodes.append(None)
         self._marker_targets[pos] = record.pos
         if self._store is not None:
             self._store.add_history(self.session.id, pos, RESTORE_MARKER, None, record.pos)
-        self._show(self._walk())
+        entries, positions, complete = self._walk(record.pos, self._keep)
+        self._show(entries, positions, self._depths.get(name, len(entries)), complete)
+        if self._store is not None and len(self._nodes) > self._limit:
+            self._trim()
         return record
 
-    def _show(self, visible: list[Message | Lazy]) -> None:
+    def _walk(self, node: int, want: int) -> tuple[list[Entry], list[int], bool]:
+        """Up to ``want`` entries of the chain ending at ``node``, from the nodes in memory.
+
+        Also says whether the chain's beginning was reached (else the rest is in SQLite).
+        """
+        entries: list[Entry] = []
+        positions: list[int] = []
+        nodes, base, targets = self._nodes, self._node_base, self._marker_targets
+        while len(entries) < want and node >= base:
+            entry = nodes[node - base]
+            if entry is None:
+                target = targets.get(node, node - 1)
+                node = target if target < node else -1
+                continue
+            entries.append(entry)
+            positions.append(node)
+            node -= 1
+        entries.reverse()
+        positions.reverse()
+        return entries, positions, node < 0
+
+    def _show(
+        self, visible: list[Entry], positions: list[int], length: int, complete: bool
+    ) -> None:
+        """Replace the visible history (a restore, or a load): a new generation."""
         self._visible = visible
+        self._vpos = positions
+        self._length = max(length, len(visible))
+        self._complete = complete or len(visible) >= self._length
         self._generation = next(_GENERATIONS)
         settled = len(visible)
         while settled and visible[settled - 1].__class__ is not tuple:
             settled -= 1
         self._settled = settled
-        self._sums = list(
-            accumulate(
-                len(e[1].content) if e.__class__ is tuple else len(e.content)  # type: ignore[union-attr]
-                for e in visible
-            )
-        )
+        self._chars_before = 0
+        self._sums = list(accumulate(_size(e) for e in visible))
 
-    def _walk(self) -> list[Message | Lazy]:
-        out: list[Message | Lazy] = []
-        node = len(self._nodes) - 1
-        while node >= 0:
-            entry = self._nodes[node]
-            if entry is None:
-                node = self._marker_targets[node]
+    # -- the window ----------------------------------------------------------------------
+
+    def holds(self, count: int) -> bool:
+        """Whether memory has the newest ``count`` messages (or the whole history)."""
+        return self._complete or len(self._visible) >= min(count, self._length)
+
+    async def load_window(self, count: int | None = None) -> None:
+        """Make memory hold the newest ``count`` messages (``keep`` by default).
+
+        They are read from SQLite when the window holds fewer: after a resume,
+        or a restore to a checkpoint older than the window.  ``keep`` grows to
+        ``count``, so the window stays that large.
+        """
+        want = self._keep if count is None else count
+        self.keep = max(self._keep, want)
+        store = self._store
+        while store is not None and not self.holds(want):
+            generation = self._generation
+            front = self._vpos[0] if self._vpos else None
+            cursor = (self._next if front is None else front) - 1
+            while (need := min(want, self._length) - len(self._visible)) > 0:
+                refs, reached = await store.history_chain(self.session.id, cursor, need)
+                envelopes = await store.envelopes_by_seq(
+                    self.session.session_id, {seq for _, seq, _ in refs}
+                )
+                now = self._vpos[0] if self._vpos else None
+                if generation != self._generation or now != front:
+                    break  # restored or trimmed meanwhile: look again
+                self._prepend(refs, envelopes, reached)
+                front = self._vpos[0] if self._vpos else None
+                if reached or not refs:
+                    self._complete = True
+                    break
+                cursor = refs[-1][0] - 1  # on past references to envelopes that are gone
+
+    def _prepend(self, refs: list[Ref], envelopes: dict[int, Envelope], complete: bool) -> None:
+        """Older entries (``refs`` newest first) go in front of the window."""
+        agent = self.session.agent_id
+        entries: list[Entry] = []
+        positions: list[int] = []
+        for pos, seq, code in reversed(refs):
+            env = envelopes.get(seq)
+            if env is None:  # the envelope is gone: nothing to show there
                 continue
-            out.append(entry)
-            node -= 1
-        out.reverse()
-        return out
+            role = CODE_ROLE[code] if code is not None else usual_role(agent, env)
+            entries.append((role, env))  # made into a Message only when someone reads it
+            positions.append(pos)
+        sizes = [_size(e) for e in entries]
+        first = self._chars_before - sum(sizes)
+        self._sums[:0] = list(accumulate(sizes, initial=first))[1:]
+        self._chars_before = first
+        self._visible[:0] = entries
+        self._vpos[:0] = positions
+        self._settled += len(entries)
+        self._complete = complete
+
+    async def history(self) -> AsyncIterator[Message]:
+        """The whole visible history, oldest first, read from SQLite a chunk at a time.
+
+        Memory holds only the newest part of a long history (``messages``);
+        this reads all of it without holding it all.
+        """
+        store = self._store
+        if store is None:
+            for i in range(len(self._visible)):
+                yield _materialize(self._visible, i, i + 1)[0]
+            return
+        agent, room = self.session.agent_id, self.session.session_id
+        for first, last, _ in await store.history_segments(self.session.id, self._next - 1):
+            async for refs in store.history_range(self.session.id, first, last):
+                envelopes = await store.envelopes_by_seq(room, {seq for _, seq, _ in refs})
+                for _, seq, code in refs:
+                    env = envelopes.get(seq)
+                    if env is not None:
+                        role = CODE_ROLE[code] if code is not None else usual_role(agent, env)
+                        yield Message.from_envelope(env, role)
 
     # -- the model's view ----------------------------------------------------------------
 
@@ -216,53 +392,102 @@ class ConversationSystem:
 
         The newest message is always included.  Costs O(log n) plus a copy of
         the window, whatever the length of the history (prefix sums of sizes).
+        Only what memory holds is looked at (see :meth:`load_window`).
         """
         visible, sums = self._visible, self._sums
         end = len(visible)
         start = 0 if max_messages is None else max(0, end - max_messages)
         if max_chars is not None and end:
-            need = sums[-1] - max_chars  # characters that must be left out, from the front
+            need = sums[-1] - self._chars_before - max_chars  # characters left out, from the front
             if need > 0:
-                fits = bisect_left(sums, need) + 1  # sums[i]: chars of visible[0..i]
+                fits = bisect_left(sums, self._chars_before + need) + 1
                 start = max(start, min(fits, end - 1))
         if start < self._settled:  # entries loaded from SQLite become Messages once
             _materialize(visible, start, self._settled)
             self._settled = start
-        return ContextWindow(visible[start:end], start, self._generation)  # type: ignore[arg-type]
+        return ContextWindow(
+            visible[start:end],  # type: ignore[arg-type]
+            self._length - end + start,
+            self._generation,
+        )
 
     # -- loading -------------------------------------------------------------------------
 
     @classmethod
-    def rebuild(
+    def _loaded(
         cls,
         session: Session,
         store: SqliteStore,
-        refs: list[tuple[int, int | None, int, int | None, int | None]],
+        keep: int,
+        plan: _Plan,
         envelopes: dict[int, Envelope],
-        checkpoints: dict[str, CheckpointRecord],
     ) -> ConversationSystem:
-        """An agent's conversation from its stored references and the room's envelopes."""
-        conv = cls(session, store)
-        nodes, targets, agent = conv._nodes, conv._marker_targets, session.agent_id
-        for pos, seq, count, role_code, prev in refs:
-            while len(nodes) < pos:  # a gap in positions: keep them aligned
-                targets[len(nodes)] = len(nodes) - 1
+        """An agent's conversation as saved: its newest nodes, its length, its checkpoints."""
+        conv = cls(session, store, keep=keep)
+        agent = session.agent_id
+        nodes, targets = conv._nodes, conv._marker_targets
+        conv._node_base = plan.start
+        conv._next = plan.end
+        for pos, seq, role_code, prev in plan.nodes:
+            while plan.start + len(nodes) < pos:  # a gap in positions: keep them aligned
+                targets[plan.start + len(nodes)] = plan.start + len(nodes) - 1
                 nodes.append(None)
             if role_code == RESTORE_MARKER:
                 targets[pos] = prev if prev is not None else -1
                 nodes.append(None)
                 continue
-            for offset in range(count):
-                env = envelopes.get(seq + offset) if seq is not None else None
-                if env is None:  # the envelope is missing: show nothing there
-                    targets[len(nodes)] = len(nodes) - 1
-                    nodes.append(None)
-                    continue
-                role = CODE_ROLE[role_code] if role_code is not None else usual_role(agent, env)
-                nodes.append((role, env))  # made into a Message only when someone reads it
-        conv._checkpoints = checkpoints
-        conv._show(conv._walk())
+            env = envelopes.get(seq) if seq is not None else None
+            if env is None:  # the envelope is gone: show nothing there
+                targets[pos] = pos - 1
+                nodes.append(None)
+                continue
+            role = CODE_ROLE[role_code] if role_code is not None else usual_role(agent, env)
+            nodes.append((role, env))  # made into a Message only when someone reads it
+        conv._checkpoints = plan.checkpoints
+        conv._depths = plan.depths
+        entries, positions, complete = conv._walk(plan.end - 1, keep)
+        conv._show(entries, positions, plan.length, complete)
         return conv
+
+
+class _Plan:
+    """What loading one agent's conversation reads before its envelopes are fetched."""
+
+    __slots__ = ("checkpoints", "depths", "end", "length", "nodes", "start")
+
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        nodes: list[Node],
+        length: int,
+        checkpoints: dict[str, CheckpointRecord],
+        depths: dict[str, int],
+    ) -> None:
+        self.start, self.end, self.nodes, self.length = start, end, nodes, length
+        self.checkpoints, self.depths = checkpoints, depths
+
+    @classmethod
+    async def read(cls, store: SqliteStore, session: Session, keep: int) -> _Plan:
+        end = await store.history_end(session.id)
+        start = max(0, end - keep)
+        checkpoints = await store.checkpoints(session)
+        depths = {
+            name: await store.history_length(session.id, record.pos)
+            for name, record in checkpoints.items()
+        }
+        return cls(
+            start,
+            end,
+            await store.history_nodes(session.id, start),
+            await store.history_length(session.id, end - 1),
+            checkpoints,
+            depths,
+        )
+
+
+def _size(entry: Entry) -> int:
+    return len(entry[1].content) if entry.__class__ is tuple else len(entry.content)  # type: ignore[union-attr]
 
 
 class ConversationManager:
@@ -321,32 +546,24 @@ class ConversationManager:
             await self._store.flush()
 
     @classmethod
-    async def load(cls, store: SqliteStore, session_id: str) -> ConversationManager:
-        """Every agent's conversation of a saved room, as it was left."""
+    async def load(
+        cls, store: SqliteStore, session_id: str, *, keep: int = KEEP
+    ) -> ConversationManager:
+        """Every agent's conversation of a saved room, as it was left: its newest ``keep``.
+
+        Each agent's newest nodes, its length and its checkpoints are read;
+        then the envelopes they name, once each however many agents saw them
+        (a status only if someone saw it: a bounce).  The rest stays in SQLite.
+        """
         manager = cls(session_id, store)
         sessions = await store.agent_sessions(session_id)
-        refs = {s.id: await store.history_refs(s) for s in sessions}
-        # Each envelope is decoded once, however many agents saw it; a status only when
-        # someone saw it (a bounce), read by its seq.
-        envelopes: dict[int, Envelope] = {}
-        for kind in (MessageType.MESSAGE, MessageType.ACTION):
-            async for env in store.read_envelopes(session_id, type=kind):
-                envelopes[env.seq or 0] = env
-        missing = {
-            seq + offset
-            for rows in refs.values()
-            for _, seq, count, _, _ in rows
-            if seq is not None
-            for offset in range(count)
-            if seq + offset not in envelopes
-        }
-        for seq in sorted(missing):
-            async for env in store.read_envelopes(session_id, after_seq=seq - 1, limit=1):
-                envelopes[env.seq or 0] = env
-        for session in sessions:
-            manager.agent_sessions[session.agent_id] = ConversationSystem.rebuild(
-                session, store, refs[session.id], envelopes, await store.checkpoints(session)
-            )
+        plans = [await _Plan.read(store, session, keep) for session in sessions]
+        seqs = {node[1] for plan in plans for node in plan.nodes if node[1] is not None}
+        envelopes = await store.envelopes_by_seq(session_id, seqs)
+        for session, plan in zip(sessions, plans, strict=True):
+            conv = ConversationSystem._loaded(session, store, keep, plan, envelopes)
+            await conv.load_window()  # only if a restore sent its chain back past those nodes
+            manager.agent_sessions[session.agent_id] = conv
         # Nobody listens until registered again: a resumed room records only for the
         # agents that are back in it.
         return manager

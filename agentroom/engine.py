@@ -126,6 +126,7 @@ class Engine:
             )
         handle = self.bus.register(agent.id)
         conversation = self.conversations.ensure_agent_conversation(agent.id, title=agent.role)
+        conversation.keep = max(conversation.keep, 2 * agent.settings.max_context_messages)
         agent.bind(handle, conversation)
         self.agents[agent.id] = agent
         return agent
@@ -159,6 +160,10 @@ class Engine:
         agent = self.get_agent(agent_id)
         if agent_id in self._running:
             raise AgentTurnError(f"{agent_id} is already taking a turn")
+        conversation = agent.conversation
+        window = agent.settings.max_context_messages
+        if not conversation.holds(window):  # a resume, or a restore before the window
+            await conversation.load_window(window)
         turn = Turn(
             agent_id=agent_id,
             session_id=self.session_id,

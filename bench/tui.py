@@ -40,7 +40,7 @@ async def _make(path: str) -> str:
 async def _resume(path: str, sid: str) -> float:
     start = time.perf_counter()
     async with Engine.open(path, session_id=sid) as engine:
-        assert len(engine.conversations.get_agent_conversation("a").messages) == SIZE
+        assert len(engine.conversations.get_agent_conversation("a")) == SIZE
         return time.perf_counter() - start
 
 

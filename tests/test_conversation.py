@@ -214,3 +214,82 @@ async def test_a_bounce_reaches_the_senders_own_context_and_survives_a_reopen(db
             (Role.USER, "room", bounce),
             (Role.ASSISTANT, "alice", "Sorry, I will ask bob instead."),
         ]
+
+
+# -- memory holds a window ----------------------------------------------------------------
+
+
+def _said(turn) -> str:
+    """A scripted reply naming what the agent was given as its context."""
+    return "saw " + ",".join(m.content for m in turn.messages)
+
+
+async def test_a_long_history_keeps_only_a_window_in_memory(db_path):
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(ScriptedAgent("bob", lambda turn: f"bob-{len(turn.messages)}"))
+        alice = engine.register_agent(ScriptedAgent("alice", ["unused"]))
+        conv = alice.conversation
+        conv.keep = 20
+        said = [(await engine.get_agent("bob").handle.publish(f"b{i}")).content for i in range(500)]
+        assert len(conv) == 500
+        assert conv.keep <= len(conv.messages) <= 2 * conv.keep  # the newest, not all 500
+        assert [m.content for m in conv.messages] == said[-len(conv.messages) :]
+        assert conv.messages.start == 500 - len(conv.messages)
+        assert [m.content for m in conv.context(max_messages=10)] == said[-10:]
+        assert [m.content async for m in conv.history()] == said  # the whole, from SQLite
+
+
+async def test_restore_to_a_checkpoint_before_the_window(db_path):
+    async with Engine.open(db_path) as engine:
+        bob = engine.register_agent(ScriptedAgent("bob", ["unused"])).handle
+        alice = engine.register_agent(ScriptedAgent("alice", _said))
+        alice.settings.max_context_messages = 8
+        conv = alice.conversation
+        conv.keep = 10
+        for i in range(5):
+            await bob.publish(f"early{i}")
+        conv.checkpoint("early", state={"n": 5})
+        for i in range(100):
+            await bob.publish(f"late{i}")
+        conv.checkpoint("late")
+        conv.restore("early")  # 100 messages ago: long out of memory
+        assert len(conv) == 5
+        reply = await engine.run_agent_turn("alice")  # its context is read back first
+        assert reply.content == "saw early0,early1,early2,early3,early4"
+        assert [m.content async for m in conv.history()] == [
+            *(f"early{i}" for i in range(5)),
+            reply.content,
+        ]
+        conv.restore("late")  # the branch the first restore left
+        await conv.load_window()
+        assert len(conv) == 105
+        assert [m.content for m in conv.messages][-3:] == ["late97", "late98", "late99"]
+        sid = engine.session_id
+    async with Engine.open(db_path, session_id=sid) as engine:
+        conv = engine.conversations.get_agent_conversation("alice")
+        conv.keep = 10
+        assert len(conv) == 105 and conv.checkpoints["early"].state == {"n": 5}
+        conv.restore("early")
+        await conv.load_window()
+        assert [m.content for m in conv.messages] == [f"early{i}" for i in range(5)]
+        engine.register_agent(ScriptedAgent("alice", _said))
+        assert (await engine.run_agent_turn("alice")).content.startswith("saw early0,")
+
+
+async def test_resume_holds_a_window_of_each_history(db_path):
+    async with Engine.open(db_path) as engine:
+        for name in ("a", "b", "c"):
+            engine.register_agent(ScriptedAgent(name, lambda turn: "x" * 50))
+        for i in range(3000):
+            await engine.run_agent_turn("abc"[i % 3])
+        sid = engine.session_id
+    async with Engine.open(db_path, session_id=sid) as engine:
+        conv = engine.conversations.get_agent_conversation("b")
+        assert len(conv) == 3000
+        assert len(conv.messages) <= 2 * conv.keep
+        seqs = [m.seq async for m in conv.history()]
+        assert seqs == list(range(1, 3001))
+        assert [m.seq for m in conv.messages] == seqs[-len(conv.messages) :]
+        engine.register_agent(ScriptedAgent("b", ["back"]))
+        assert (await engine.run_agent_turn("b")).seq == 3001
+        assert len(conv) == 3001

@@ -104,15 +104,25 @@ async def test_three_agents_10k_envelopes_survive_a_reopen_identically(db_path):
         await engine.save_all()
         sid = engine.session_id
         transcript = [e async for e in engine.store.read_envelopes(sid)]
-        views = {n: list(engine.conversations.get_agent_conversation(n).messages) for n in names}
+        convs = {n: engine.conversations.get_agent_conversation(n) for n in names}
+        # Memory holds each agent's newest messages; the whole history is read from SQLite.
+        views = {n: [m async for m in conv.history()] for n, conv in convs.items()}
+        tails = {n: list(conv.messages) for n, conv in convs.items()}
+        assert all(len(conv) == len(views[n]) for n, conv in convs.items())
+        assert all(len(tails[n]) <= 2 * conv.keep < len(conv) for n, conv in convs.items())
     assert len(transcript) == 10_000
     assert [e.seq for e in transcript] == list(range(1, 10_001))
     assert len({len(v) for v in views.values()}) > 1
+    assert all(views[n][-len(tails[n]) :] == tails[n] for n in names)
 
     async with Engine.open(db_path, session_id=sid) as engine:
         assert [e async for e in engine.store.read_envelopes(sid)] == transcript
         for n in names:
-            assert list(engine.conversations.get_agent_conversation(n).messages) == views[n]
+            conv = engine.conversations.get_agent_conversation(n)
+            assert [m async for m in conv.history()] == views[n]
+            assert len(conv) == len(views[n])
+            assert list(conv.messages) == views[n][-len(conv.messages) :]
+            assert len(conv.messages) >= conv.keep
         room = await engine.store.get_room(sid[:13])
         assert room.title == "ten thousand" and room.last_seq == 10_000
         assert set(room.agents) == set(names)

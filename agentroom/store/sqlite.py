@@ -31,6 +31,7 @@ from agentroom.store.codec import (
     freeze_state,
     row_envelope,
 )
+from agentroom.store.history import HistoryReads
 from agentroom.store.opening import MEMORY, Durability, check_and_migrate, create_private
 from agentroom.store.records import CheckpointRecord, RoomInfo
 from agentroom.store.writer import (
@@ -47,7 +48,7 @@ from agentroom.store.writer import (
 _ROOM_COLUMNS = "id, uid, title, created_at, updated_at, state, last_seq, messages, metadata"
 
 
-class SqliteStore:
+class SqliteStore(HistoryReads):
     """One connection to one database file; see the module docstring."""
 
     def __init__(self, db: aiosqlite.Connection, path: str, keys: KeyMaps) -> None:
@@ -324,22 +325,6 @@ class SqliteStore:
             )
             for sid, agent, title, created, updated, metadata in rows
         ]
-
-    async def history_refs(
-        self, session: Session
-    ) -> list[tuple[int, int | None, int, int | None, int | None]]:
-        """An agent's history as stored: (pos, seq, n, role, prev) rows, runs not expanded.
-
-        Loading a whole room reads these for every agent and the envelopes once,
-        instead of joining (and decoding) each envelope once per agent that saw it.
-        """
-        await self.flush()
-        async with self._db.execute(
-            "SELECT h.pos, h.seq, coalesce(h.n, 1), h.role, h.prev FROM history h "
-            "JOIN agent_sessions s ON s.id = h.agent_session WHERE s.uid = ? ORDER BY h.pos",
-            (session.id,),
-        ) as cur:
-            return list(await cur.fetchall())
 
     async def checkpoints(self, session: Session) -> dict[str, CheckpointRecord]:
         await self.flush()

@@ -34,14 +34,21 @@ def message_line(message: Message) -> Text:
 
 
 class AgentPane(RichLog):
-    """Shows the chosen agent's conversation; appends as the agent sees more."""
+    """Shows the chosen agent's conversation; appends as the agent sees more.
+
+    It is given the conversation's in-memory window (``start`` says where it
+    sits in the whole history, ``generation`` when a restore replaced it), so
+    it follows by position, however far memory has moved on, and starts over
+    after a restore.
+    """
 
     def __init__(self, **kw) -> None:
         super().__init__(
             wrap=True, min_width=20, max_lines=2000, markup=False, auto_scroll=True, **kw
         )
         self.agent_id: str | None = None
-        self.shown = 0
+        self.shown = 0  # the history's length when last drawn: what comes after is new
+        self.generation: int | None = None
 
     def show(self, agent_id: str, messages: Sequence[Message]) -> None:
         """Start over with ``agent_id``'s last messages (only those are read)."""
@@ -51,11 +58,16 @@ class AgentPane(RichLog):
         total = len(messages)
         for message in messages[max(0, total - SHOWN) : total]:
             self.write(message_line(message))
-        self.shown = total
+        self.shown = getattr(messages, "start", 0) + total
+        self.generation = getattr(messages, "generation", None)
 
     def catch_up(self, messages: Sequence[Message]) -> None:
         """Append what the agent saw since the last call."""
+        if self.agent_id is not None and getattr(messages, "generation", None) != self.generation:
+            self.show(self.agent_id, messages)  # a restore: the history is another one now
+            return
+        start = getattr(messages, "start", 0)
         total = len(messages)
-        for message in messages[self.shown : total]:
+        for message in messages[max(0, self.shown - start) : total]:
             self.write(message_line(message))
-        self.shown = total
+        self.shown = start + total
