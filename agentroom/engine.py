@@ -98,9 +98,8 @@ class Engine:
             )
             bus = MessageBus(sid, start_seq=start_seq)
             usage = UsageLedger()
-            if session_id is not None:  # carry the saved session's totals on
-                async for env in store.read_envelopes(sid, type=MessageType.STATUS):
-                    usage.offer(env)
+            if session_id is not None:  # carry the saved session's totals on (summed by SQLite)
+                usage = UsageLedger.of_totals(await store.usage_totals(sid))
             bus.attach(store.sink)
             bus.attach(conversations)
             bus.attach(usage)

@@ -70,6 +70,22 @@ class UsageLedger:
             ledger.offer(env)
         return ledger
 
+    @classmethod
+    def of_totals(cls, rows: Iterable[tuple[str, int, int, int, float, int, int]]) -> UsageLedger:
+        """A ledger from per-agent sums (``SqliteStore.usage_totals``): nothing decoded."""
+        ledger = cls()
+        total = ledger.total
+        for agent, calls, prompt, completion, cost, unpriced, estimated in rows:
+            mine = ledger.by_agent.setdefault(agent, UsageTotal())
+            for t in (mine, total):
+                t.calls += calls
+                t.prompt_tokens += prompt
+                t.completion_tokens += completion
+                t.cost_usd += cost
+                t.unpriced_calls += unpriced
+                t.estimated_calls += estimated
+        return ledger
+
     def offer(self, envelope: Envelope) -> bool:
         if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == "usage":
             meta = envelope.metadata

@@ -1,4 +1,4 @@
-"""Reads that give a window or a chunk, never a whole session: histories and envelopes.
+"""Reads that give a window or a chunk, never a whole session: histories, envelopes, usage.
 
 An agent's history is a chain of positions (``schema.py`` says how it is
 stored): runs of references to envelopes, and restore markers that send the
@@ -7,7 +7,8 @@ back from its newest position.  A room keeps only the newest part of each
 chain in memory, so these reads give what it needs when it needs it: the
 newest references of a chain, the positions after some point, the chain's
 length, or the whole chain in order a chunk at a time; and the envelopes those
-references name, decoded once each.
+references name, decoded once each.  The usage totals of a session are summed
+by SQLite rather than by decoding every ``status`` envelope.
 
 :class:`HistoryReads` is part of :class:`~agentroom.store.SqliteStore`; it
 only reads, and like every read it first waits for what is queued to be
@@ -17,7 +18,7 @@ written (``flush``), so it sees everything said so far.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentroom.errors import SessionNotFoundError
 from agentroom.protocol import Envelope, MessageType
@@ -34,10 +35,27 @@ Ref = tuple[int, int, int | None]
 Node = tuple[int, int | None, int | None, int | None]
 """One stored position: (position, seq, role code, prev); a restore marker has no seq."""
 
+UsageRow = tuple[str, int, int, int, float, int, int]
+"""Per agent: (agent, calls, prompt tokens, completion tokens, known cost, unpriced, estimated)."""
+
 _IN_CHUNK = 900  # seqs per ``IN (...)``: well under SQLite's variable limit
 _STATUS = TYPE_CODE[MessageType.STATUS]
 
 _ENVELOPE_COLUMNS = "seq, uid, sender, receiver, type, content, created, reply_to, metadata"
+
+_USAGE = """
+SELECT coalesce(nullif(json_extract(e.metadata, '$.agent'), ''), p.name) AS agent,
+       count(*),
+       sum(CAST(coalesce(json_extract(e.metadata, '$.prompt_tokens'), 0) AS INTEGER)),
+       sum(CAST(coalesce(json_extract(e.metadata, '$.completion_tokens'), 0) AS INTEGER)),
+       total(json_extract(e.metadata, '$.cost_usd')),
+       sum(json_extract(e.metadata, '$.cost_usd') IS NULL),
+       sum(coalesce(json_extract(e.metadata, '$.estimated'), 0) NOT IN (0, '', '[]', '{}'))
+FROM envelopes e JOIN participants p ON p.room = e.room AND p.idx = e.sender
+WHERE e.room = ? AND e.type = ? AND e.seq <= ?
+  AND json_extract(e.metadata, '$.event') = 'usage'
+GROUP BY agent
+"""
 
 
 class HistoryReads:
@@ -196,3 +214,26 @@ class HistoryReads:
                 for row in await cur.fetchall():
                     out[row[0]] = row_envelope(uid, names, *row)
         return out
+
+    async def usage_totals(self, uid: str, *, first: int | None = None) -> list[UsageRow]:
+        """Token usage per agent, summed by SQLite over the room's ``usage`` statuses.
+
+        ``first``: only over the room's first N envelopes (what ``sessions show
+        --limit N`` shows).  No envelope is decoded.
+        """
+        await self.flush()
+        key = await self._room_key(uid)
+        upto = 1 << 62
+        if first is not None:
+            async with self._db.execute(
+                "SELECT seq FROM envelopes WHERE room = ? ORDER BY seq LIMIT 1 OFFSET ?",
+                (key, max(0, first - 1)),
+            ) as cur:
+                row = await cur.fetchone()
+            if first <= 0:
+                return []
+            if row is not None:
+                upto = row[0]
+        async with self._db.execute(_USAGE, (key, _STATUS, upto)) as cur:
+            rows: list[Any] = list(await cur.fetchall())
+        return [(str(agent), *counts) for agent, *counts in rows]
