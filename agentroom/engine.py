@@ -224,8 +224,10 @@ class Engine:
     async def run_workflow(self, workflow: Any, task: str | None = None, **options: Any) -> Any:
         """Run a workflow (a :class:`~agentroom.workflows.Workflow` or a file) in this room.
 
-        Returns a :class:`~agentroom.coordination.RunResult`: the envelopes of
-        the run and why it stopped.  ``options`` go to
+        Returns a :class:`~agentroom.coordination.RunResult`: why the run
+        stopped and its envelopes, the newest 1,000 in memory (``envelopes``)
+        and every one read from the store on demand (``result.read(engine.store)``),
+        so a long run does not hold its whole log.  ``options`` go to
         :func:`agentroom.runner.run_workflow` (``default_model``, ``strategy``,
         ``max_messages``).
         """

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import gc
+from collections import Counter
 
 from agentroom import Engine, ScriptedAgent
-from agentroom.protocol import MessageType
+from agentroom.coordination import MaxMessages, MultiAgentCoordinator, RoundRobin
+from agentroom.coordination.coordinator import RUN_TAIL
+from agentroom.coordination.memory import HISTORY, MEMORY_EVENTS, Blackboard
+from agentroom.protocol import Envelope, Message, MessageType
 from agentroom.usage import UsageLedger
+
+
+def alive() -> Counter[str]:
+    """How many envelopes and messages are in memory now."""
+    gc.collect()
+    return Counter(type(o).__name__ for o in gc.get_objects() if isinstance(o, Envelope | Message))
 
 
 async def test_resume_sums_usage_in_sqlite_as_the_ledger_would(db_path):
@@ -66,3 +76,48 @@ async def test_resume_memory_does_not_grow_with_the_session(db_path):
     finally:
         tracemalloc.stop()
     assert peak < 4 * 2**20, f"resuming took {peak / 2**20:.1f} MB"  # reading it all: 13 MB
+
+
+async def test_a_long_run_keeps_its_newest_envelopes_and_reads_the_rest(db_path):
+    async with Engine.open(db_path) as engine:
+        for name in ("a", "b", "c"):
+            engine.register_agent(ScriptedAgent(name, lambda turn: "z" * 20))
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(["a", "b", "c"]), MaxMessages(3000))
+        result = await coordinator.run("go")
+        counts = alive()  # the run, three conversations and the result: a window of each
+        assert counts["Envelope"] < 1500 and counts["Message"] < 2000, counts
+        assert len(result.envelopes) == RUN_TAIL and not result.complete
+        everything = [e async for e in result.read(engine.store)]
+        assert [e.seq for e in everything] == list(range(result.first_seq, result.last_seq + 1))
+        assert len(everything) == result.count > RUN_TAIL
+        assert everything[-RUN_TAIL:] == result.envelopes
+        assert sum(e.type is MessageType.MESSAGE for e in everything) == 3000
+        assert everything[-1].content == f"stopped: {result.reason}"
+
+        quiet = MultiAgentCoordinator(
+            engine, RoundRobin(["a", "b"]), MaxMessages(4), keep_envelopes=False
+        )
+        second = await quiet.run("again")
+        assert second.envelopes == [] and second.first_seq == result.last_seq + 1
+        assert [e.content async for e in second.read(engine.store)][:2] == ["again", "z" * 20]
+
+
+async def test_the_blackboard_is_rebuilt_from_memory_actions_only(db_path):
+    async with Engine.open(db_path) as engine:
+        handle = engine.register_agent(ScriptedAgent("a", ["hi"])).handle
+        for i in range(2000):
+            await handle.publish(f"tool {i}", type="action", metadata={"event": "tool_call"})
+            if i % 10 == 0:
+                meta = {"event": "memory_write", "key": "venue", "value": f"v{i}"}
+                await handle.publish(f"remember {i}", type="action", metadata=meta)
+        sid = engine.session_id
+    async with Engine.open(db_path, session_id=sid) as engine:
+        picked = engine.store.read_envelopes(sid, type=MessageType.ACTION, events=MEMORY_EVENTS)
+        assert [e.metadata["event"] async for e in picked] == ["memory_write"] * 200
+        board = Blackboard()
+        engine.register_agent(ScriptedAgent("a", ["hi"]))
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(["a"]), MaxMessages(1), memory=board)
+        await coordinator.resume_from({}, fresh_budget=True)
+        entry = board.entries["venue"]
+        assert entry.value == "v1990" and len(entry.history) == HISTORY  # the newest writes
+        assert entry.history[-1].value == "v1990" and entry.history[0].value == "v1000"

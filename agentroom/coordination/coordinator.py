@@ -22,32 +22,63 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentroom.coordination.memory import Blackboard
+from agentroom.coordination.memory import MEMORY_EVENTS, Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.coordination.termination import ExternalStop, FailedTurns, Termination
 from agentroom.engine import Engine
 from agentroom.errors import AgentTurnError, RunInProgressError
 from agentroom.protocol import Envelope, MessageType
+from agentroom.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
 
+RUN_TAIL = 1000
+"""How many of a run's newest envelopes a :class:`RunResult` holds (``keep_envelopes``)."""
+
+
 @dataclass(slots=True)
 class RunResult:
+    """Why a run stopped, and its envelopes: the newest in memory, all of them in SQLite.
+
+    ``envelopes`` holds the run's newest envelopes (all of a run of up to
+    ``RUN_TAIL``; see the coordinator's ``keep_envelopes``), so a long run does
+    not keep its whole log in memory.  The run is envelopes ``first_seq`` to
+    ``last_seq`` of the session; :meth:`read` streams all of them from the store.
+    """
+
     session_id: str
     reason: str
     envelopes: list[Envelope] = field(default_factory=list)
     turns: int = 0
     failed: bool = False
     """The run ended because turns kept failing (``reason`` says whose, and why)."""
+    first_seq: int = 0
+    last_seq: int = 0
 
     @property
     def messages(self) -> list[Envelope]:
+        """The ``message`` envelopes among :attr:`envelopes`."""
         return [e for e in self.envelopes if e.type is MessageType.MESSAGE]
+
+    @property
+    def count(self) -> int:
+        """How many envelopes the run published (``envelopes`` may hold only the newest)."""
+        return max(0, self.last_seq - self.first_seq + 1)
+
+    @property
+    def complete(self) -> bool:
+        """True when :attr:`envelopes` holds every envelope of the run."""
+        return len(self.envelopes) == self.count
+
+    def read(self, store: SqliteStore) -> AsyncIterator[Envelope]:
+        """Every envelope of the run, in ``seq`` order, read from ``store`` in chunks."""
+        return store.read_envelopes(self.session_id, after_seq=self.first_seq - 1, limit=self.count)
 
 
 StrategyFactory = Callable[[str], Strategy]
@@ -65,7 +96,7 @@ class MultiAgentCoordinator:
         participants: dict[str, Participant] | None = None,
         memory: Blackboard | None = None,
         strategies: StrategyFactory | None = None,
-        keep_envelopes: bool = True,
+        keep_envelopes: bool | int = True,
         failures: FailedTurns | None = None,
     ) -> None:
         self.engine = engine
@@ -85,8 +116,9 @@ class MultiAgentCoordinator:
         self.turns = 0
         self.rounds = 0
         self.stopped: str | None = None
-        self._keep = keep_envelopes
-        self._seen: list[Envelope] = []
+        # A run's result holds its newest envelopes only (True: RUN_TAIL; False: none).
+        self._keep = RUN_TAIL if keep_envelopes is True else int(keep_envelopes)
+        self._seen: deque[Envelope] = deque(maxlen=self._keep)
         self._running = asyncio.Event()
         self._running.set()
         self._current: str | None = None
@@ -102,8 +134,7 @@ class MultiAgentCoordinator:
         self.room.observe(envelope)
         self.strategy.observe(envelope)
         self.termination.observe(envelope)
-        if self._keep:
-            self._seen.append(envelope)
+        self._seen.append(envelope)
         return True
 
     async def put(self, envelope: Envelope) -> None:
@@ -173,7 +204,7 @@ class MultiAgentCoordinator:
         """Continue a saved session: rebuild the blackboard from the log, then :meth:`load`."""
         if self.memory is not None:
             async for env in self.engine.store.read_envelopes(
-                self.engine.session_id, type=MessageType.ACTION
+                self.engine.session_id, type=MessageType.ACTION, events=MEMORY_EVENTS
             ):
                 self.memory.offer(env)
             self.memory.load({})  # the writes replayed are history, not this round's clash
@@ -252,7 +283,8 @@ class MultiAgentCoordinator:
     async def _run(self, task: str | None) -> RunResult:
         engine = self.engine
         self.stopped = None
-        self._seen = []
+        self._seen.clear()
+        first_seq = engine.bus.last_seq + 1
         self.termination.started()
         if task:
             engine.task = task
@@ -298,7 +330,15 @@ class MultiAgentCoordinator:
         self.checkpoint()
         await engine.flush()
         failed = self.failures.fired and reason == self.failures.reason
-        return RunResult(engine.session_id, reason, list(self._seen), self.turns, failed)
+        return RunResult(
+            engine.session_id,
+            reason,
+            list(self._seen),
+            self.turns,
+            failed,
+            first_seq,
+            engine.bus.last_seq,
+        )
 
     def _stop_reason(self) -> str | None:
         # The external stop is asked for between envelopes too (a /stop while paused).

@@ -21,7 +21,7 @@ asking anyone twice.  A voter whose turn fails casts no vote.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from agentroom.coordination.strategy import RoomView
 
 Policy = Literal["last-writer", "vote", "arbiter"]
+
+MEMORY_EVENTS = ("memory_write", "memory_resolved")
+"""The actions the blackboard is made of (a resume reads only these from the log)."""
+
+HISTORY = 100
+"""How many of a key's latest writes its entry remembers (the log has every one)."""
 
 
 @dataclass(slots=True)
@@ -47,7 +53,7 @@ class Entry:
     value: str
     writer: str
     seq: int
-    history: list[Write] = field(default_factory=list)
+    history: deque[Write] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
 class Blackboard:
@@ -102,7 +108,8 @@ class Blackboard:
     def _apply(self, key: str, write: Write) -> None:
         entry = self.entries.get(key)
         if entry is None:
-            self.entries[key] = Entry(write.value, write.writer, write.seq, [write])
+            self.entries[key] = Entry(write.value, write.writer, write.seq)
+            self.entries[key].history.append(write)
         else:
             entry.value, entry.writer, entry.seq = write.value, write.writer, write.seq
             entry.history.append(write)

@@ -265,12 +265,19 @@ class SqliteStore(HistoryReads):
         limit: int | None = None,
         chunk: int = 5000,
         type: MessageType | None = None,
+        events: tuple[str, ...] = (),
     ) -> AsyncIterator[Envelope]:
-        """The room's envelopes in ``seq`` order (of one ``type``, if given), read in chunks."""
+        """The room's envelopes in ``seq`` order, read in chunks.
+
+        Only those of one ``type``, if given, and only those whose metadata
+        names one of ``events`` (SQLite picks them; the rest are never decoded).
+        """
         await self.flush()
         key = await self._room_key(uid)
         names = await self._names(key)
         only = "" if type is None else f" AND type = {TYPE_CODE[type]}"
+        if events:
+            only += f" AND json_extract(metadata, '$.event') IN ({', '.join('?' * len(events))})"
         remaining = limit
         cursor_seq = after_seq
         while remaining is None or remaining > 0:
@@ -278,7 +285,7 @@ class SqliteStore(HistoryReads):
             async with self._db.execute(
                 "SELECT seq, uid, sender, receiver, type, content, created, reply_to, metadata "
                 f"FROM envelopes WHERE room = ? AND seq > ?{only} ORDER BY seq LIMIT ?",
-                (key, cursor_seq, take),
+                (key, cursor_seq, *events, take),
             ) as cur:
                 rows = await cur.fetchall()
             if not rows:
