@@ -39,8 +39,9 @@ from agentroom.export import (
     inert_writer,
     is_stream_chunk,
     write_export,
+    write_json_document,
+    write_json_list,
 )
-from agentroom.protocol import Envelope
 from agentroom.store import RoomInfo, SqliteStore
 from agentroom.usage import UsageLedger
 
@@ -102,12 +103,15 @@ def sessions_list(
 
     async def go() -> list[RoomInfo]:
         async with await SqliteStore.open(db_for(ctx, db)) as store:
-            return await store.list_rooms(limit)
+            rooms = await store.list_rooms(limit, metadata=as_json)
+        if as_json:  # inert for a terminal, and the same JSON
+            await write_json_list(rooms, inert_writer("jsonl", sys.stdout.write))
+        return rooms
 
     rooms = run(go())
     if as_json:
-        out.print_json(json.dumps([room.to_dict() for room in rooms]))
-    elif not rooms:
+        return
+    if not rooms:
         out.print(
             Text.assemble("No saved sessions yet. Run ", ("agentroom", "bold"), " to start one.")
         )
@@ -128,24 +132,27 @@ def sessions_show(
     """Show one session: its summary and its transcript in seq order."""
     wanted = need_session(session_id)
 
-    async def go() -> tuple[RoomInfo, list[Envelope]]:
+    async def go() -> None:
+        # Written as the envelopes are read (a chunk at a time), never held whole.
         async with await SqliteStore.open(db_for(ctx, db)) as store:
             room = await store.get_room(wanted)
-            envs = [e async for e in store.read_envelopes(room.id, limit=limit)]
-            return room, envs
+            envelopes = store.read_envelopes(room.id, limit=limit)
+            if as_json:
+                usage = UsageLedger.of_totals(await store.usage_totals(room.id, first=limit))
+                head = room.to_dict() | {"usage": usage.to_dict()}
+                stdout = inert_writer("jsonl", sys.stdout.write)  # the same JSON, inert
+                await write_json_document(head, "envelopes", envelopes, stdout)
+                return
+            out.print(_rooms_table([room]))
+            usage = UsageLedger()
+            async for env in envelopes:
+                usage.offer(env)
+                if not is_stream_chunk(env) and env.metadata.get("event") != "usage":
+                    out.print(envelope_text(env))  # usage is summed up below
+            if usage.total.calls:
+                out.print(usage_text(usage))
 
-    room, envs = run(go())
-    usage = UsageLedger.of(envs)
-    if as_json:
-        doc = room.to_dict() | {"usage": usage.to_dict(), "envelopes": [e.to_dict() for e in envs]}
-        out.print_json(json.dumps(doc))
-        return
-    out.print(_rooms_table([room]))
-    for env in envs:
-        if not is_stream_chunk(env) and env.metadata.get("event") != "usage":
-            out.print(envelope_text(env))  # usage is summed up below
-    if usage.total.calls:
-        out.print(usage_text(usage))
+    run(go())
 
 
 def usage_text(usage: UsageLedger) -> Text:

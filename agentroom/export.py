@@ -1,15 +1,18 @@
-"""Saved sessions as text: JSONL (one envelope per line, every field) and Markdown.
+"""Saved sessions as text: JSONL (one envelope per line, every field), Markdown, and JSON.
 
-A file gets the text exactly as it was said, written whole or not at all and
-readable by you only (:func:`export_to_file`); stdout (a terminal, a pager)
-gets it with control characters made inert (:func:`inert_writer`).
+Every form is written as the envelopes are read, a chunk at a time, so a
+session of any length is written in the same, small, memory.  A file gets the
+text exactly as it was said, written whole or not at all and readable by you
+only (:func:`export_to_file`); stdout (a terminal, a pager) gets it with
+control characters made inert (:func:`inert_writer`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from typing import Any
 
 from agentroom.files import replacing
 from agentroom.protocol import Envelope, MessageType
@@ -87,3 +90,56 @@ async def export_to_file(
     complete, even after a SIGKILL) and 0600; returns how many envelopes were written."""
     with replacing(path) as fh:
         return await write_export(room, envelopes, fmt, fh.write)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def write_json_document(
+    head: dict[str, Any],
+    key: str,
+    items: AsyncIterable[Any] | Iterable[Any],
+    write: Callable[[str], object],
+) -> int:
+    """Write ``head | {key: [items...]}`` as JSON, one item per line, as the items come.
+
+    The document is the one ``json.dumps`` would make of it (indented
+    differently), but it is never held whole: a session's envelopes are
+    written as they are read.  Items are ``to_dict``-able or JSON data.
+    Returns how many items were written.
+    """
+    write("{\n")
+    for name, value in head.items():
+        write(f"  {_json(name)}: {_json(value)},\n")
+    write(f"  {_json(key)}: [")
+    count = 0
+    async for item in _aiter(items):
+        data = item.to_dict() if hasattr(item, "to_dict") else item
+        write(("\n    " if count == 0 else ",\n    ") + _json(data))
+        count += 1
+    write("\n  ]\n}\n" if count else "]\n}\n")
+    return count
+
+
+async def write_json_list(
+    items: AsyncIterable[Any] | Iterable[Any], write: Callable[[str], object]
+) -> int:
+    """Write ``[items...]`` as JSON, one item per line, as the items come."""
+    write("[")
+    count = 0
+    async for item in _aiter(items):
+        data = item.to_dict() if hasattr(item, "to_dict") else item
+        write(("\n  " if count == 0 else ",\n  ") + _json(data))
+        count += 1
+    write("\n]\n" if count else "]\n")
+    return count
+
+
+async def _aiter(items: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item

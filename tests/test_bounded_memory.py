@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 from agentroom import Engine, ScriptedAgent
+from agentroom.conversation import ConversationManager
 from agentroom.coordination import MaxMessages, MultiAgentCoordinator, RoundRobin
 from agentroom.coordination.coordinator import RUN_TAIL
 from agentroom.coordination.memory import HISTORY, MEMORY_EVENTS, Blackboard
 from agentroom.protocol import Envelope, Message, MessageType
+from agentroom.store import SqliteStore
 from agentroom.usage import UsageLedger
 
 
@@ -121,3 +130,67 @@ async def test_the_blackboard_is_rebuilt_from_memory_actions_only(db_path):
         entry = board.entries["venue"]
         assert entry.value == "v1990" and len(entry.history) == HISTORY  # the newest writes
         assert entry.history[-1].value == "v1990" and entry.history[0].value == "v1000"
+
+
+def measured(*args: str) -> tuple[float, str]:
+    """Run ``agentroom ARGS`` for real; its peak memory in MB and what it printed."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "agentroom", *args], stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        assert proc.returncode == 0, err.read()
+        out.seek(0)
+        return usage.ru_maxrss / 1024, out.read()
+
+
+async def test_sessions_show_json_streams_the_same_document(db_path):
+    sid = await _big_room(db_path, 3000)  # 6,000 envelopes
+    async with await SqliteStore.open(db_path) as store:
+        room = await store.get_room(sid)
+        envelopes = [e async for e in store.read_envelopes(sid)]
+    peak, text = measured("--db", str(db_path), "sessions", "show", sid, "--json")
+    doc = json.loads(text)
+    assert list(doc) == [*room.to_dict(), "usage", "envelopes"]
+    assert doc == room.to_dict() | {
+        "usage": UsageLedger.of(envelopes).to_dict(),
+        "envelopes": [e.to_dict() for e in envelopes],
+    }
+    assert peak < 120, f"{peak:.0f} MB"  # building the document whole took 400 MB
+
+    _, text = measured("--db", str(db_path), "sessions", "show", sid, "--json", "--limit", "9")
+    first = json.loads(text)
+    assert [e["seq"] for e in first["envelopes"]] == list(range(1, 10))
+    assert first["usage"] == UsageLedger.of(envelopes[:9]).to_dict()  # 4 calls, as shown
+
+
+async def test_sessions_list_is_one_query_without_the_workflows(db_path):
+    from agentroom.runner import workflow_metadata
+    from agentroom.workflows import load_workflow
+
+    workflow = load_workflow(Path(__file__).parent.parent / "sample_workflows" / "debate.yaml")
+    metadata = workflow_metadata(workflow, "debate.yaml", "offline")
+    async with await SqliteStore.open(db_path) as store:
+        for i in range(30):
+            room = store.create_room(f"room {i}", metadata)
+            for agent in ("pro", "con"):
+                ConversationManager(room, store).create_agent_conversation(agent)
+        dead = 2**22 + 1  # above any pid Linux hands out: nobody alive owns the last room
+        owner = {"owner": {"pid": dead, "host": socket.gethostname()}}
+        store.set_room_state(room, "running", owner)
+        await store.flush()
+        statements: list[str] = []
+        await store._db.set_trace_callback(statements.append)
+        rooms = await store.list_rooms()
+        await store._db.set_trace_callback(None)
+        assert len(statements) == 1  # not one more per room
+        assert [r.title for r in rooms][:2] == ["room 29", "room 28"] and len(rooms) == 30
+        assert all(r.agents == ("pro", "con") for r in rooms)
+        assert all("workflow" not in r.metadata for r in rooms)  # not decoded: not shown
+        assert rooms[0].live_state == "interrupted" and rooms[1].live_state == "running"
+        full = await store.list_rooms(2, metadata=True)
+        assert full[0].metadata["workflow"] == metadata["workflow"]
+    _, text = measured("--db", str(db_path), "sessions", "list", "--json")
+    rows = json.loads(text)
+    assert len(rows) == 30 and rows[0]["metadata"]["workflow"] == metadata["workflow"]
+    assert rows[0]["agents"] == ["pro", "con"] and rows[0]["state"] == "interrupted"

@@ -204,17 +204,46 @@ class SqliteStore(HistoryReads):
             )
         return await self._room_info(rows[0])
 
-    async def list_rooms(self, limit: int | None = None) -> list[RoomInfo]:
-        """Saved rooms, most recently active first."""
+    async def list_rooms(
+        self, limit: int | None = None, *, metadata: bool = False
+    ) -> list[RoomInfo]:
+        """Saved rooms, most recently active first, with their agents: one query.
+
+        A room's metadata holds its whole workflow, which a list does not
+        show; unless ``metadata`` is asked for, only the owner (what
+        :attr:`RoomInfo.live_state` reads) is taken out of it, by SQLite.
+        """
         await self.flush()
-        sql = f"SELECT {_ROOM_COLUMNS} FROM rooms ORDER BY updated_at DESC"
+        wanted = (
+            "r.metadata"
+            if metadata
+            else "json_object('owner', json_extract(r.metadata, '$.owner'))"
+        )
+        sql = (
+            "SELECT r.uid, r.title, r.created_at, r.updated_at, r.state, r.last_seq, r.messages, "
+            f"{wanted}, (SELECT json_group_array(agent) FROM (SELECT agent FROM agent_sessions "
+            "WHERE room = r.id ORDER BY id)) FROM rooms r ORDER BY r.updated_at DESC"
+        )
         params: tuple[Any, ...] = ()
         if limit is not None:
             sql += " LIMIT ?"
             params = (limit,)
         async with self._db.execute(sql, params) as cur:
             rows = await cur.fetchall()
-        return [await self._room_info(row) for row in rows]
+        return [
+            RoomInfo(
+                id=uid,
+                title=title,
+                created_at=micros_to_datetime(created),
+                updated_at=micros_to_datetime(updated),
+                state=state,
+                last_seq=last_seq,
+                messages=messages,
+                agents=tuple(json.loads(agents)),
+                metadata=decode_metadata(meta) if metadata else _owner_only(meta),
+            )
+            for uid, title, created, updated, state, last_seq, messages, meta, agents in rows
+        ]
 
     async def _room_info(self, row: tuple[Any, ...]) -> RoomInfo:
         key, uid, title, created, updated, state, last_seq, messages, metadata = row
@@ -350,3 +379,9 @@ class SqliteStore(HistoryReads):
         async with self._db.execute("PRAGMA integrity_check") as cur:
             (result,) = await cur.fetchone()
         return result
+
+
+def _owner_only(text: str) -> dict[str, Any]:
+    """The ``{"owner": ...}`` that SQLite took out of a room's metadata; none if it had none."""
+    owner = json.loads(text).get("owner")
+    return {} if owner is None else {"owner": owner}
