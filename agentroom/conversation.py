@@ -63,7 +63,8 @@ class ContextWindow(list[Message]):
     """A model's context: a plain list of messages that also says where it sits.
 
     ``start`` is the first message's position in the visible history and
-    ``generation`` changes whenever that history is replaced (a restore), so
+    ``generation`` changes whenever that history is replaced (a restore, or
+    older messages read back into memory), so
     a prompt builder can convert each position once and reuse it turn after
     turn while the window slides, instead of redoing the whole window.
     """
@@ -80,7 +81,8 @@ class MessageView(Sequence[Message]):
     """A read-only, live view of the newest part of an agent's visible history.
 
     ``start`` is its first message's position in the whole visible history,
-    and ``generation`` changes when that history is replaced (a restore).
+    and ``generation`` changes when that history is replaced (a restore) or
+    older messages are read back in front of it; otherwise it only grows.
     """
 
     __slots__ = ("_messages", "generation", "start")
@@ -361,6 +363,7 @@ class ConversationSystem:
         self._vpos[:0] = positions
         self._settled += len(entries)
         self._complete = complete
+        self._generation = next(_GENERATIONS)  # whoever shows the window shows it again
 
     async def history(self) -> AsyncIterator[Message]:
         """The whole visible history, oldest first, read from SQLite a chunk at a time.

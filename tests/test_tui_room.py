@@ -331,3 +331,43 @@ async def test_scrolling_to_the_top_pages_older_turns_back_in(db_path):
             await until(pilot, lambda: transcript.oldest_seq < 80)
             first = transcript.turns[0]
             assert first.seq == transcript.oldest_seq + 1 and len(transcript.turns) == 90
+
+
+async def test_the_agent_pane_follows_a_history_longer_than_memory(db_path):
+    from textual.app import App, ComposeResult
+
+    from agentroom import Engine, ScriptedAgent
+
+    class Host(App):
+        def compose(self) -> ComposeResult:
+            yield AgentPane(id="pane")
+
+    def shown(pane: AgentPane) -> list[str]:
+        return [strip.text.split(": ", 1)[-1] for strip in pane.lines]
+
+    async with Engine.open(db_path) as engine:
+        bob = engine.register_agent(ScriptedAgent("bob", ["unused"])).handle
+        conv = engine.register_agent(ScriptedAgent("alice", ["unused"])).conversation
+        conv.keep = 10  # memory holds 10 to 20 of alice's messages
+        app = Host()
+        async with app.run_test(size=(100, 50)) as pilot:
+            pane = app.query_one(AgentPane)
+            pane.show("alice", conv.messages)
+            for i in range(100):
+                await bob.publish(f"m{i}")
+                if i % 7 == 6:  # the room's screen catches up a batch at a time
+                    pane.catch_up(conv.messages)
+            pane.catch_up(conv.messages)
+            await pilot.pause()
+            assert shown(pane) == [f"m{i}" for i in range(100)]  # each once, in order
+            conv.checkpoint("here")
+            for i in range(30):  # more than memory keeps, between two looks
+                await bob.publish(f"n{i}")
+            pane.catch_up(conv.messages)
+            await pilot.pause()
+            assert shown(pane)[100].startswith("… ") and shown(pane)[-1] == "n29"
+            conv.restore("here")  # another history now, read back (as before a turn)...
+            await conv.load_window()
+            pane.catch_up(conv.messages)  # ...and the pane starts over with it
+            await pilot.pause()
+            assert shown(pane) == [f"m{i}" for i in range(90, 100)]

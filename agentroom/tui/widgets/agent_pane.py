@@ -68,6 +68,9 @@ class AgentPane(RichLog):
             return
         start = getattr(messages, "start", 0)
         total = len(messages)
+        if self.shown < start:  # more arrived at once than memory keeps: say so
+            skipped = start - self.shown
+            self.write(Text(f"… {skipped} more (in the saved session)", style="dim italic"))
         for message in messages[max(0, self.shown - start) : total]:
             self.write(message_line(message))
         self.shown = start + total
