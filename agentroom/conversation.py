@@ -479,13 +479,11 @@ class _Plan:
             name: await store.history_length(session.id, record.pos)
             for name, record in checkpoints.items()
         }
+        # Without a checkpoint there was never a restore, so every position is a
+        # reference on the one chain: its length is its end, with no scan of its rows.
+        length = await store.history_length(session.id, end - 1) if checkpoints else end
         return cls(
-            start,
-            end,
-            await store.history_nodes(session.id, start),
-            await store.history_length(session.id, end - 1),
-            checkpoints,
-            depths,
+            start, end, await store.history_nodes(session.id, start), length, checkpoints, depths
         )
 
 
