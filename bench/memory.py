@@ -3,8 +3,8 @@
 Issue 11 measured that memory grew with the whole session rather than the
 window.  This benchmark builds a big session the way a real room does and
 measures each step in a process of its own, reporting that process's peak
-resident memory (``ru_maxrss`` of the waited-for child, ``os.wait4``) and its
-wall time:
+resident memory (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in the small
+process that starts it, ``bench/peak.py``) and its wall time:
 
 - **live**: a room of ``AGENTS`` ``LLMAgent``\\ s on an instant model, round-robin
   under a :class:`MultiAgentCoordinator` until ``MaxMessages(MESSAGES)``, on a
@@ -33,7 +33,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -146,47 +145,38 @@ class OverCap(Exception):
     """The step needed more address space than ``CAP_MB`` allows (it was stopped)."""
 
 
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
+PEAK = Path(__file__).with_name("peak.py")
 
 
 def _measure(argv: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, float, str]:
     """Run ``argv``; return its peak RSS in MB, its wall time in s and what it printed.
 
-    The child is reaped with ``os.wait4``, whose resource usage is that child's
-    alone (``RUSAGE_CHILDREN`` would be the largest of every child so far).
-    A step whose memory passes ``CAP_MB`` (``sessions show --json`` before
-    issue 11 would need tens of gigabytes here) is stopped: :class:`OverCap`.
+    It is started by ``bench/peak.py`` (see there why), which reads the peak
+    with ``getrusage(RUSAGE_CHILDREN)`` and stops a step whose memory passes
+    ``CAP_MB`` (``sessions show --json`` before issue 11 would need tens of
+    gigabytes here): :class:`OverCap`.
     """
-    with tempfile.TemporaryFile("w+") as errors, tempfile.TemporaryFile("w+") as output:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, stdout=output if stdout is None else stdout, stderr=errors, text=True
+    with (
+        tempfile.TemporaryFile("w+") as errors,
+        tempfile.TemporaryFile("w+") as output,
+        tempfile.NamedTemporaryFile("r") as result,
+    ):
+        subprocess.run(
+            [sys.executable, "-S", str(PEAK), result.name, str(CAP_MB), *argv],
+            stdout=output if stdout is None else stdout,
+            stderr=errors,
+            check=True,
         )
-        over = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if _rss_mb(proc.pid) > CAP_MB:
-                over = True
-                proc.kill()
-            time.sleep(0.1)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if over:
-            raise OverCap(f"stopped at the {CAP_MB:,} MB cap after {seconds:,.0f} s")
-        if proc.returncode != 0:
+        measured = json.load(result)
+        if measured["over_cap"]:
+            raise OverCap(f"stopped at the {CAP_MB:,} MB cap after {measured['seconds']:,.0f} s")
+        if measured["returncode"] != 0:
             errors.seek(0)
             raise RuntimeError(
-                f"{' '.join(argv[2:8])} failed ({proc.returncode}): {errors.read()[-2000:]}"
+                f"{' '.join(argv[2:8])} failed ({measured['returncode']}): {errors.read()[-2000:]}"
             )
         output.seek(0)
-        return usage.ru_maxrss / 1024, seconds, output.read()
+        return measured["peak_mb"], measured["seconds"], output.read()
 
 
 def _step(*args: str) -> list[str]:
