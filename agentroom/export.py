@@ -112,27 +112,26 @@ async def write_json_document(
     write("{\n")
     for name, value in head.items():
         write(f"  {_json(name)}: {_json(value)},\n")
-    write(f"  {_json(key)}: [")
-    count = 0
-    async for item in _aiter(items):
-        data = item.to_dict() if hasattr(item, "to_dict") else item
-        write(("\n    " if count == 0 else ",\n    ") + _json(data))
-        count += 1
-    write("\n  ]\n}\n" if count else "]\n}\n")
+    write(f"  {_json(key)}: ")
+    count = await write_json_list(items, write, indent="  ")
+    write("}\n")
     return count
 
 
 async def write_json_list(
-    items: AsyncIterable[Any] | Iterable[Any], write: Callable[[str], object]
+    items: AsyncIterable[Any] | Iterable[Any],
+    write: Callable[[str], object],
+    *,
+    indent: str = "",
 ) -> int:
     """Write ``[items...]`` as JSON, one item per line, as the items come."""
     write("[")
     count = 0
     async for item in _aiter(items):
         data = item.to_dict() if hasattr(item, "to_dict") else item
-        write(("\n  " if count == 0 else ",\n  ") + _json(data))
+        write(f"{',' if count else ''}\n{indent}  {_json(data)}")
         count += 1
-    write("\n]\n" if count else "]\n")
+    write(f"\n{indent}]\n" if count else "]\n")
     return count
 
 

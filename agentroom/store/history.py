@@ -72,13 +72,18 @@ class HistoryReads:
 
     async def _session_key(self, uid: str) -> int:
         await self.flush()
-        key = self._writer.keys.agent_sessions.get(uid)
+        known = self._writer.keys.agent_sessions
+        return await self._key_of("agent_sessions", uid, known, "agent session")
+
+    async def _key_of(self, table: str, uid: str, known: dict[str, int], what: str) -> int:
+        """The integer key of row ``uid`` of ``table`` (a room or an agent session)."""
+        key = known.get(uid)
         if key is not None:
             return key
-        async with self._db.execute("SELECT id FROM agent_sessions WHERE uid = ?", (uid,)) as cur:
+        async with self._db.execute(f"SELECT id FROM {table} WHERE uid = ?", (uid,)) as cur:
             row = await cur.fetchone()
         if row is None:
-            raise SessionNotFoundError(f"no saved agent session {uid!r}")
+            raise SessionNotFoundError(f"no saved {what} {uid!r}")
         return row[0]
 
     async def history_end(self, session_uid: str) -> int:

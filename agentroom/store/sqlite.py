@@ -231,47 +231,20 @@ class SqliteStore(HistoryReads):
         async with self._db.execute(sql, params) as cur:
             rows = await cur.fetchall()
         return [
-            RoomInfo(
-                id=uid,
-                title=title,
-                created_at=micros_to_datetime(created),
-                updated_at=micros_to_datetime(updated),
-                state=state,
-                last_seq=last_seq,
-                messages=messages,
-                agents=tuple(json.loads(agents)),
-                metadata=decode_metadata(meta) if metadata else _owner_only(meta),
-            )
-            for uid, title, created, updated, state, last_seq, messages, meta, agents in rows
+            _room(columns, json.loads(agents), decode_metadata(meta) if metadata else _owner(meta))
+            for *columns, meta, agents in rows
         ]
 
     async def _room_info(self, row: tuple[Any, ...]) -> RoomInfo:
-        key, uid, title, created, updated, state, last_seq, messages, metadata = row
+        key, *columns, metadata = row
         async with self._db.execute(
             "SELECT agent FROM agent_sessions WHERE room = ? ORDER BY id", (key,)
         ) as cur:
-            agents = tuple(agent for (agent,) in await cur.fetchall())
-        return RoomInfo(
-            id=uid,
-            title=title,
-            created_at=micros_to_datetime(created),
-            updated_at=micros_to_datetime(updated),
-            state=state,
-            last_seq=last_seq,
-            messages=messages,
-            agents=agents,
-            metadata=decode_metadata(metadata),
-        )
+            agents = [agent for (agent,) in await cur.fetchall()]
+        return _room(columns, agents, decode_metadata(metadata))
 
     async def _room_key(self, uid: str) -> int:
-        key = self._writer.keys.rooms.get(uid)
-        if key is not None:
-            return key
-        async with self._db.execute("SELECT id FROM rooms WHERE uid = ?", (uid,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            raise SessionNotFoundError(f"no saved session {uid!r}")
-        return row[0]
+        return await self._key_of("rooms", uid, self._writer.keys.rooms, "session")
 
     async def _names(self, room_key: int) -> dict[int, str]:
         async with self._db.execute(
@@ -381,7 +354,23 @@ class SqliteStore(HistoryReads):
         return result
 
 
-def _owner_only(text: str) -> dict[str, Any]:
+def _room(columns: list[Any], agents: list[str], metadata: dict[str, Any]) -> RoomInfo:
+    """A room's summary from its columns (uid .. messages), agents and metadata."""
+    uid, title, created, updated, state, last_seq, messages = columns
+    return RoomInfo(
+        id=uid,
+        title=title,
+        created_at=micros_to_datetime(created),
+        updated_at=micros_to_datetime(updated),
+        state=state,
+        last_seq=last_seq,
+        messages=messages,
+        agents=tuple(agents),
+        metadata=metadata,
+    )
+
+
+def _owner(text: str) -> dict[str, Any]:
     """The ``{"owner": ...}`` that SQLite took out of a room's metadata; none if it had none."""
     owner = json.loads(text).get("owner")
     return {} if owner is None else {"owner": owner}
