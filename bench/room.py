@@ -81,10 +81,13 @@ class Run:
                 elapsed = now() - start
                 if profile is not None:
                     profile.disable()  # type: ignore[attr-defined]
-                said = sum(1 for e in result.envelopes if e.type is MessageType.MESSAGE)
+                # The result holds the run's newest envelopes; the whole run is in SQLite.
+                said = 0
+                async for env in result.read(engine.store):
+                    said += env.type is MessageType.MESSAGE
                 if said != self.messages:
                     raise RuntimeError(f"expected {self.messages} messages, the run had {said}")
-                self.envelopes = len(result.envelopes)
+                self.envelopes = result.count
                 self.reason = result.reason
             return elapsed
 

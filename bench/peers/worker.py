@@ -89,8 +89,11 @@ async def agentroom_room(n: int, deadline: float | None) -> dict[str, Any]:
             result = await coordinator.run()
             await engine.flush()
             elapsed = now() - start
-        said = sum(1 for e in result.envelopes if e.type is MessageType.MESSAGE)
-        return {"seconds": elapsed, "count": said, "envelopes": len(result.envelopes)}
+            # The result holds the run's newest envelopes; the whole run is in SQLite.
+            said = 0
+            async for env in result.read(engine.store):
+                said += env.type is MessageType.MESSAGE
+        return {"seconds": elapsed, "count": said, "envelopes": result.count}
 
 
 async def _agentroom_store(path: str) -> tuple[Any, Any, Any, str]:
