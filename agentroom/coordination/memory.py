@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 Policy = Literal["last-writer", "vote", "arbiter"]
 
-MEMORY_EVENTS = ("memory_write", "memory_resolved")
-"""The actions the blackboard is made of (a resume reads only these from the log)."""
+MEMORY_EVENTS = ("memory_write", "memory_resolved", "vote")
+"""The actions :meth:`Blackboard.offer` reads: a resume reads only these from the log."""
 
 HISTORY = 100
 """How many of a key's latest writes its entry remembers (the log has every one)."""
