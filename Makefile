@@ -50,6 +50,7 @@ test-llm: $(LLM_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check agentroom tests bench
 	$(BIN)/ruff format --check agentroom tests bench
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format agentroom tests bench

@@ -16,7 +16,7 @@ from agentroom.agents import (
     ScriptedAgent,
     Turn,
 )
-from agentroom.bus import AgentHandle, EnvelopeFilter, MessageBus, Subscription
+from agentroom.bus import AgentHandle, MessageBus
 from agentroom.conversation import ConversationManager, ConversationSystem
 from agentroom.coordination import MultiAgentCoordinator, RunResult
 from agentroom.engine import Engine
@@ -36,6 +36,7 @@ from agentroom.errors import (
 )
 from agentroom.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
 from agentroom.store import SqliteStore
+from agentroom.subscriptions import EnvelopeFilter, Subscription
 
 __all__ = [
     "BROADCAST",

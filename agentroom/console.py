@@ -9,8 +9,8 @@ never a traceback.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Coroutine, Iterable
+from json import dumps, loads
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -96,10 +96,15 @@ class TerminalConsole(Console):
         return inert
 
     def print_json(
-        self, json_text: str | None = None, *, data: Any = None, indent: int = 2, **_: Any
+        self,
+        json: str | None = None,
+        *,
+        data: Any = None,
+        indent: int | str | None = 2,
+        **_: Any,
     ) -> None:
-        value = json.loads(json_text) if json_text is not None else data
-        document = json_for_terminal(json.dumps(value, indent=indent, ensure_ascii=False))
+        value = loads(json) if json is not None else data
+        document = json_for_terminal(dumps(value, indent=indent, ensure_ascii=False))
         shown = JSONHighlighter()(Text(document, no_wrap=True))
         self._checking = True  # already inert: no segment of it needs the check
         try:

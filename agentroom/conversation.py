@@ -46,13 +46,13 @@ Lazy = tuple[Role, Envelope]
 
 def _materialize(entries: list[Message | Lazy], start: int, stop: int) -> list[Message]:
     """The entries in ``start:stop`` as Messages, made (once) from what was loaded."""
-    out = []
+    out: list[Message] = []
     for i in range(start, stop):
         entry = entries[i]
-        if entry.__class__ is tuple:
-            role, env = entry  # type: ignore[misc]
+        if isinstance(entry, tuple):
+            role, env = entry
             entry = entries[i] = Message.from_envelope(env, role)
-        out.append(entry)  # type: ignore[arg-type]
+        out.append(entry)
     return out
 
 

@@ -22,7 +22,6 @@ from pydantic import ValidationError
 
 from agentroom.agents import AgentSettings, HumanAgent, LLMAgent
 from agentroom.agents.tools import Tool, load_callable
-from agentroom.bus import Subscription
 from agentroom.config import resolve_db_path
 from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
 from agentroom.coordination.handoff import Handoff
@@ -52,6 +51,7 @@ from agentroom.models.spec import Resolution, make_client, resolve
 from agentroom.models.types import ModelClient
 from agentroom.protocol import BROADCAST, Envelope
 from agentroom.store import RoomInfo, SqliteStore
+from agentroom.subscriptions import Subscription
 from agentroom.workflows import STRATEGIES, TerminationSpec, Workflow, load_workflow
 
 

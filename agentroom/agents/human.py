@@ -17,8 +17,9 @@ from agentroom.errors import HumanLeftError, HumanTimeoutError
 from agentroom.protocol import BROADCAST, Envelope, MessageType
 
 if TYPE_CHECKING:
-    from agentroom.bus import AgentHandle, Subscription
+    from agentroom.bus import AgentHandle
     from agentroom.conversation import ConversationSystem
+    from agentroom.subscriptions import Subscription
 
 
 class HumanAgent(Agent):

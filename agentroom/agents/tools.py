@@ -229,7 +229,8 @@ def _split(path: str) -> tuple[str, str]:
 def _origins(function: Any) -> list[str]:
     """The modules ``function`` comes from, through aliases, partials and wrappers."""
     found: list[str] = []
-    todo, seen = [function], set()
+    todo: list[Any] = [function]
+    seen: set[int] = set()
     while todo and len(seen) < 32:
         item = todo.pop()
         if id(item) in seen:

@@ -69,8 +69,9 @@ class Handoff(Strategy):
                     args = json.loads(args)
                 except ValueError:
                     args = {}
-            if isinstance(args, dict) and isinstance(args.get("to"), str):
-                self._requested = args["to"]
+            to = args.get("to") if isinstance(args, dict) else None
+            if isinstance(to, str):
+                self._requested = to
 
     async def turn_done(self, room: RoomView, speak: Speak, result: Envelope | None) -> None:
         if speak.agent_id != self.active:

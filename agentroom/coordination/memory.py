@@ -84,22 +84,23 @@ class Blackboard:
         meta = envelope.metadata
         if envelope.type is not MessageType.ACTION:
             return True
-        event = meta.get("event")
-        if event == "memory_write" and isinstance(meta.get("key"), str):
+        event, key = meta.get("event"), meta.get("key")
+        if not isinstance(key, str):
+            return True
+        if event == "memory_write":
             write = Write(envelope.sender, str(meta.get("value", "")), envelope.seq or 0)
-            self._apply(meta["key"], write)
-            self._round.setdefault(meta["key"], []).append(write)
-        elif event == "memory_resolved" and isinstance(meta.get("key"), str):
-            key = meta["key"]
+            self._apply(key, write)
+            self._round.setdefault(key, []).append(write)
+        elif event == "memory_resolved":
             self._apply(
                 key, Write(str(meta.get("writer", "room")), str(meta["value"]), envelope.seq or 0)
             )
             self._settled[key] = envelope.seq or 0
             self._ballots.pop(key, None)
-        elif event == "vote" and isinstance(meta.get("key"), str) and not meta.get("interrupted"):
+        elif event == "vote" and not meta.get("interrupted"):
             ballot = str(meta.get("ballot") or f"vote:{envelope.sender}")
             cast = (envelope.content, envelope.seq or 0)
-            self._ballots.setdefault(meta["key"], {})[ballot] = cast
+            self._ballots.setdefault(key, {})[ballot] = cast
         return True
 
     async def put(self, envelope: Envelope) -> None:
@@ -165,8 +166,10 @@ class Blackboard:
                 choice = await self._ask(room, voter, key, values, "vote", since)
                 if choice is not None:  # a voter whose turn failed casts no vote
                     votes[voter] = choice
-            winner, how = self._count(room, key, values, votes, writes)
-            if winner is None:  # a tie the arbiter settles
+            counted, how = self._count(room, key, values, votes, writes)
+            if counted is not None:
+                winner = counted
+            else:  # a tie the arbiter settles
                 choice = await self._ask(room, str(self.tie_break), key, values, "tie", since)
                 if choice is None:
                     winner, how = values[0], "tie; the first value wins"

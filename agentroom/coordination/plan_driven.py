@@ -156,14 +156,14 @@ class PlanDriven(Strategy):
     async def _step_answered(self, room: RoomView, result: Envelope | None) -> None:
         step = self._pending()
         assert step is not None
-        answered = result is not None and result.type is MessageType.MESSAGE
-        if answered and not BLOCKED.search(result.content):
+        answered = result if result is not None and result.type is MessageType.MESSAGE else None
+        if answered is not None and not BLOCKED.search(answered.content):
             step["status"] = "done"
             self.stalled = 0
             await room.say(
                 f"step {step['n']} done by {step['assignee']}",
                 metadata={"event": "step_done", "step": step["n"]},
-                reply_to=result.id,
+                reply_to=answered.id,
             )
             if self._pending() is None:
                 self.phase = "done"

@@ -255,6 +255,11 @@ class Timeout(Termination):
         return f"timeout={self.seconds:g}s"
 
 
+def _count(value: object) -> int:
+    """A token count from a usage status: a number, or 0 for anything else (metadata is JSON)."""
+    return int(value) if isinstance(value, int | float) else 0
+
+
 class TokenBudget(_Counting):
     """Stop once the run's model calls have used ``limit`` tokens (from ``usage`` statuses)."""
 
@@ -263,7 +268,7 @@ class TokenBudget(_Counting):
     def observe(self, envelope: Envelope) -> None:
         if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == "usage":
             meta = envelope.metadata
-            self.add(int(meta.get("prompt_tokens") or 0) + int(meta.get("completion_tokens") or 0))
+            self.add(_count(meta.get("prompt_tokens")) + _count(meta.get("completion_tokens")))
 
     @property
     def used(self) -> int:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def _choices(names: list[str]) -> object:
-    return Literal[tuple(names)] if names else str  # type: ignore[valid-type]
+    return Literal[tuple(names)] if names else str
 
 
 def delegate_tool(engine: Engine, agent_id: str, others: list[str]) -> Tool:

@@ -102,7 +102,7 @@ class _Job:
 
     messages: list[dict[str, str]]
     options: dict[str, Any]
-    put: Callable[[tuple[str, Any]], None]
+    put: Callable[[tuple[str, Any]], object]
     cancel: threading.Event = field(default_factory=threading.Event)
 
 

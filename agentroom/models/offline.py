@@ -309,9 +309,9 @@ def choose(meta: dict[str, Any], dialogue: list[ChatMessage], rng: random.Random
         best = max(score for score, _ in scored)
         picked = rng.choice([o for score, o in scored if score == best])
         return picked
-    scored = [(len(said & _words_of(o)), i) for i, o in enumerate(options)]
-    best = max(score for score, _ in scored)
-    index = rng.choice([i for score, i in scored if score == best])
+    numbered = [(len(said & _words_of(o)), i) for i, o in enumerate(options)]
+    top = max(score for score, _ in numbered)
+    index = rng.choice([i for score, i in numbered if score == top])
     return f"I pick {index + 1}: {options[index]}"
 
 

@@ -62,7 +62,7 @@ class ModelSpec:
             return cls("openai-compat", model, url)
         if kind == "replay":
             return cls("replay", rest)
-        return cls(kind, rest)  # type: ignore[arg-type]
+        return cls(kind, rest)
 
     def __str__(self) -> str:
         if self.kind in ("offline", "local") and not self.model:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -23,7 +24,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Keys (remap them by id in the config file)", id="title")
-            table = DataTable(id="keys", cursor_type="row")
+            table: DataTable[str | Text] = DataTable(id="keys", cursor_type="row")
             table.add_columns("keys", "does", "id")
             for keys, description, binding_id in self.rows:
                 # Keys come from the user's keymap: text, never markup.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 
 from agentroom.text import for_terminal
@@ -31,7 +32,7 @@ MAX_CHARS = 4000
 """Characters of one message shown in the transcript."""
 
 
-def plain(text: str, style: str = "", *, no_wrap: bool = False) -> Text:
+def plain(text: str, style: str | Style = "", *, no_wrap: bool = False) -> Text:
     """``text`` for a label, a cell or an option: not markup, nothing a terminal acts on."""
     return Text(for_terminal(text), style=style, no_wrap=no_wrap)
 

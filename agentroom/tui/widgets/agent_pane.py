@@ -7,6 +7,7 @@ Each message is one flattened line, cut past :data:`LINE_CHARS` characters
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import RichLog
@@ -42,7 +43,7 @@ class AgentPane(RichLog):
     after a restore.
     """
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, **kw: Any) -> None:
         super().__init__(
             wrap=True, min_width=20, max_lines=2000, markup=False, auto_scroll=True, **kw
         )

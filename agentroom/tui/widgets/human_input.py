@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.message import Message
@@ -19,7 +20,7 @@ class HumanInput(TextArea):
     class Submitted(Message):
         text: str
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, **kw: Any) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, **kw)
         self.names: list[str] = []
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.text import Text
 from textual.widgets import DataTable
 
 from agentroom.tui.shown import plain
@@ -9,10 +12,10 @@ from agentroom.tui.shown import plain
 STATES = ("idle", "thinking", "streaming", "your turn", "error", "skipped")
 
 
-class Participants(DataTable):
+class Participants(DataTable[str | Text]):
     """One row per participant: name, model, state; selecting a row picks the agent pane."""
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self._rows: dict[str, object] = {}
         self.states: dict[str, str] = {}

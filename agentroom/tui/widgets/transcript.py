@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Group
 from rich.markdown import Markdown as RichMarkdown
@@ -50,9 +51,13 @@ class Openable:
     """A transcript entry whose whole text opens on a click when it was shown cut."""
 
     envelope: Envelope
-    shown_part: Cut = Cut("")
-    """What the entry shows of its text, and how much it leaves out."""
     is_cut: bool = False
+    _part: Cut = Cut("")
+
+    @property
+    def shown_part(self) -> Cut:
+        """What the entry shows of its text, and how much it leaves out."""
+        return self._part
 
     @property
     def cut_note(self) -> str:
@@ -180,8 +185,8 @@ class SaidLine(Openable, Widget):
         self.seq = env.seq or 0
         self.sender = env.sender
         self.text = env.content
-        self.shown_part = cut(env.content)
-        self.is_cut = self.shown_part.is_cut
+        self._part = cut(env.content)
+        self.is_cut = self._part.is_cut
         self.streaming = False
         self._head = _header(env, interrupted=interrupted)
 
@@ -206,7 +211,7 @@ class QuietLine(Openable, Static):
         super().__init__(plain(line), classes=f"quiet {kind}")
         self.envelope = env
         self.seq = env.seq or 0
-        self.shown_part = part
+        self._part = part
         self.is_cut = part.is_cut
 
 
@@ -220,7 +225,7 @@ class Transcript(VerticalScroll):
         title: str
         text: str
 
-    def __init__(self, *, window: int = 300, reader: OlderReader | None = None, **kw) -> None:
+    def __init__(self, *, window: int = 300, reader: OlderReader | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.window = window
         self.reader = reader
