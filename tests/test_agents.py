@@ -14,6 +14,7 @@ from agentroom.errors import (
     InvalidParticipantError,
     ScriptExhaustedError,
 )
+from tests.waiting import until
 
 
 async def test_scripted_agent_replies_in_order_then_cycles_or_stops(db_path):
@@ -81,8 +82,7 @@ async def test_ask_waits_for_the_human_and_is_their_turn(db_path):
     async with Engine.open(db_path) as engine:
         human = engine.register_agent(HumanAgent("human"))
         turn = asyncio.create_task(engine.run_agent_turn("human"))
-        await asyncio.sleep(0.01)
-        assert human.waiting
+        await until(lambda: human.waiting)
         request = (await human.inbox.get_batch())[-1]
         assert request.type is MessageType.STATUS and request.metadata["event"] == "input_requested"
         said = await human.say("my answer")

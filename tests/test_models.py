@@ -12,7 +12,7 @@ from agentroom.models.offline import LABEL, OfflineModel, archetype, end_word
 from agentroom.models.pricing import cost_of, price_of
 from agentroom.models.replay import ReplayClient
 from agentroom.models.spec import ModelSpec, make_client, resolve
-from agentroom.models.types import ChatMessage, ModelRequest, TextDelta, Usage
+from agentroom.models.types import ChatMessage, ModelReply, ModelRequest, TextDelta, Usage
 
 
 def request(*texts: str, system: str = "", **meta) -> ModelRequest:
@@ -110,13 +110,16 @@ async def test_offline_streams_at_a_readable_pace_and_stops_at_once_when_cancell
     reply = await collect(model.stream(request("hello there")))
     words = len(reply.text.split())
     assert loop.time() - started >= (words - 1) / 20 * 0.9
-    task = asyncio.create_task(collect(model.stream(request("x"))))
-    await asyncio.sleep(0.06)
-    stop = loop.time()
+    # Cancelled after its first word, a reply keeps what came and not one word more.
+    partial, first = ModelReply(), asyncio.Event()
+    task = asyncio.create_task(
+        collect(model.stream(request("x")), into=partial, on_text=lambda _: first.set())
+    )
+    await first.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert loop.time() - stop < 0.1
+    assert partial.interrupted and len(partial.text.split()) == 1
 
 
 # -- specs and resolution ----------------------------------------------------------------------

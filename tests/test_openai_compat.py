@@ -212,12 +212,9 @@ async def test_cancelling_closes_the_stream_promptly_and_keeps_partial_text():
         collect(server.client().stream(REQUEST), into=reply, on_text=lambda t: got_first.set())
     )
     await got_first.wait()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    task.cancel()
+    task.cancel()  # the body sleeps 30 s: only a closed stream ends the task before that
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert loop.time() - started < 0.1
+        await asyncio.wait_for(asyncio.shield(task), timeout=25)
     assert reply.text == "first " and reply.interrupted and reply.finish_reason == "interrupted"
 
 

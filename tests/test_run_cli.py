@@ -8,7 +8,6 @@ Every run is ``python -m agentroom ...`` in a subprocess on the offline model
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -19,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -272,7 +270,7 @@ def test_stdin_ending_during_the_humans_turn_ends_that_turn(env):
     (It used to wait out the whole timeout: 60 s in debate.yaml, and 'run debate < /dev/null'
     hit it whenever the agents' first turns outran the thread reading stdin.)
     """
-    name = debate_copy(env, "patient_debate", 5)  # long enough to tell "at once" from "timeout"
+    name = debate_copy(env, "patient_debate", 3600)  # an hour: only stdin's end can pass the turn
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentroom", "run", name, "--headless"],
         stdin=subprocess.PIPE,
@@ -285,12 +283,8 @@ def test_stdin_ending_during_the_humans_turn_ends_that_turn(env):
     try:
         out = Lines(proc)
         out.until("» your turn, human")
-        proc.stdin.close()  # nobody will ever type: the turn should pass now, not in 5 s
-        started = time.monotonic()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=2)
-        waited = time.monotonic() - started
-        assert proc.returncode == 0 and waited < 2
+        proc.stdin.close()  # nobody will ever type: the turn passes now, not in an hour
+        assert proc.wait(timeout=120) == 0  # (a guard against a hang, not a measure)
         out.until(r".*human has no input any more \(stdin ended\); skipping their turn")
     finally:
         proc.kill()

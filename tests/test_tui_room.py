@@ -212,12 +212,16 @@ async def test_command_palette_lists_the_rooms_commands(db_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+p")
         await pilot.press(*"strategy")
-        await pilot.pause(0.3)
         from textual.command import CommandList
 
-        options = app.screen.query_one(CommandList)
-        found = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-    assert any("Choose the strategy" in f for f in found)
+        def found() -> list[str]:
+            options = app.screen.query(CommandList)
+            if not options:
+                return []
+            listed = options.first()
+            return [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+
+        await until(pilot, lambda: any("Choose the strategy" in f for f in found()))
 
 
 def test_room_snapshot(snap_compare, db_path, monkeypatch):
