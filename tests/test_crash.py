@@ -16,6 +16,10 @@ CHILD = Path(__file__).with_name("crash_child.py")
 
 
 def run_until_killed(db_path: Path, acks_wanted: int) -> tuple[str, int]:
+    """Run crash_child.py and SIGKILL it after ``acks_wanted`` acknowledgements (0: at once).
+
+    Returns the session id and the last seq the child said was durable.
+    """
     proc = subprocess.Popen(
         [sys.executable, str(CHILD), str(db_path)],
         stdout=subprocess.PIPE,
@@ -31,13 +35,13 @@ def run_until_killed(db_path: Path, acks_wanted: int) -> tuple[str, int]:
                 session = value
             else:
                 acked, acks = int(value), acks + 1
-                if acks >= acks_wanted:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    break
+            if acks >= acks_wanted:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
     finally:
         proc.kill()
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and session
     return session, acked
 
 

@@ -11,48 +11,15 @@ it, and the session resumes at the next ``seq`` in a new process.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from agentroom import Engine, ScriptedAgent
 from agentroom.store import SqliteStore
+from tests.test_crash import run_until_killed
 
-CHILD = Path(__file__).resolve().parent.parent / "crash_child.py"
 KILLS = 5
-
-
-def kill_after(db: Path, acks: int) -> tuple[str, int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), str(db)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    session, acked, seen = "", 0, 0
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            kind, value = line.split()
-            if kind == "SESSION":
-                session = value
-                if acks == 0:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    break
-                continue
-            acked, seen = int(value), seen + 1
-            if seen >= acks:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL and session
-    return session, acked
 
 
 async def check_and_resume(db: Path, session: str, acked: int) -> None:
@@ -77,7 +44,7 @@ def test_sigkill_at_random_moments_of_a_busy_room(tmp_path):
     for kill in range(KILLS):
         db = tmp_path / f"room{kill}.db"
         acks = rng.choice([0, 1, 2, rng.randint(3, 60)])
-        session, acked = kill_after(db, acks)
+        session, acked = run_until_killed(db, acks)
         try:
             asyncio.run(check_and_resume(db, session, acked))
         except AssertionError as exc:
