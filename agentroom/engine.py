@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +23,6 @@ from agentroom.errors import (
     AgentTurnError,
     DuplicateAgentError,
     HumanTimeoutError,
-    SessionBusyError,
     SpawnLimitError,
     UnknownAgentError,
 )
@@ -69,11 +67,16 @@ class Engine:
         title: str = "",
         metadata: dict[str, Any] | None = None,
         durability: Durability = "full",
+        take_over: bool = False,
     ) -> AsyncIterator[Engine]:
         """Open a room in ``db_path``: a new one, or the saved ``session_id`` to resume it.
 
-        On exit everything published is made durable and the room is marked
-        ``stopped`` (``failed`` if the block raised).
+        The room is claimed in the database first: a session another live
+        agentroom has open is refused (``SessionBusyError``) unless
+        ``take_over``, which fences that one off (its next write fails).  On
+        exit everything published is made durable, the room is marked
+        ``stopped`` (``failed`` if the block raised) and given up; records
+        that could not be written raise ``StoreWriteError`` saying how many.
         """
         store = await SqliteStore.open(resolve_db_path(db_path), durability=durability)
         state = "failed"
@@ -81,21 +84,15 @@ class Engine:
             if session_id is not None:
                 room = await store.open_room(session_id)
                 sid = room.id
-                owner = room.metadata.get("owner") or {}
-                if room.live_state == "running" and owner.get("pid") != os.getpid():
-                    raise SessionBusyError(
-                        f"session {sid} is open in another agentroom (pid {owner.get('pid')} "
-                        f"on {owner.get('host')}); stop that one first, or fork the session"
-                    )
+                await store.claim(sid, take_over=take_over)
                 start_seq = await store.last_seq(sid)
                 conversations = await ConversationManager.load(store, sid)
             else:
                 sid = store.create_room(title, metadata)
+                await store.claim(sid)
                 start_seq = 0
                 conversations = ConversationManager(sid, store)
-            store.set_room_state(
-                sid, "running", {"owner": {"pid": os.getpid(), "host": socket.gethostname()}}
-            )
+            store.set_room_state(sid, "running")
             bus = MessageBus(sid, start_seq=start_seq)
             usage = UsageLedger()
             if session_id is not None:  # carry the saved session's totals on (summed by SQLite)
@@ -109,8 +106,10 @@ class Engine:
                 yield engine
                 state = "stopped"
             finally:
+                store.closing()  # a failing disk must not hold the closing bus up
                 await bus.aclose()
                 store.set_room_state(sid, state)
+                store.release(sid)
         finally:
             await store.close()
 

@@ -1,7 +1,9 @@
 """The room without a screen: the live transcript on stdout, the human's lines from stdin.
 
-``agentroom run --headless`` prints every envelope as it is published
-(streamed replies as they arrive) and, when the workflow has a human, reads
+``agentroom run --headless`` prints every envelope once it is saved (streamed
+replies as they arrive, as a live preview; the finished reply once it is on
+disk), so whatever the transcript shows survives a crash, and, when the
+workflow has a human, reads
 their lines from stdin: a line is said to everyone, ``@name text`` to one
 agent, and ``/stop``, ``/pause``, ``/resume``, ``/strategy NAME`` steer the
 coordinator.  When stdin ends, the humans are skipped from then on (the run
@@ -14,7 +16,7 @@ import asyncio
 import contextlib
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 from agentroom.agents import HumanAgent
@@ -29,15 +31,33 @@ QUIET_EVENTS = frozenset({"usage"})
 
 
 class TranscriptPrinter:
-    """Prints envelopes as a person wants to read them; a bus callback."""
+    """Prints envelopes as a person wants to read them; a bus callback.
 
-    def __init__(self, write: Write, line: Callable[[Envelope], Any]) -> None:
+    With ``durable`` (a wait until an envelope is on disk, False if it never
+    will be) an envelope is printed only once saved; stream chunks, which are
+    a preview of a reply still being written, are printed as they come.
+    """
+
+    def __init__(
+        self,
+        write: Write,
+        line: Callable[[Envelope], Any],
+        durable: Callable[[Envelope], Awaitable[bool]] | None = None,
+    ) -> None:
         self.write = write
         self.line = line
+        self.durable = durable
         self._streaming: str | None = None
         self._streamed: list[str] = []
 
-    def __call__(self, env: Envelope) -> None:
+    async def __call__(self, env: Envelope) -> None:
+        preview = self.durable is None or env.metadata.get("event") == "stream"
+        if not preview and not await self.durable(env):  # type: ignore[misc]
+            self._end_stream()  # never saved: not shown as if it were
+            return
+        self.show(env)
+
+    def show(self, env: Envelope) -> None:
         event = env.metadata.get("event")
         if event == "stream":
             if self._streaming != env.sender:

@@ -10,6 +10,7 @@ what is left and then stops.  All of it is cheap enough for the bus's hot path:
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from typing import Generic, TypeVar
 
@@ -120,6 +121,13 @@ class Inbox(Generic[T]):
         if self._putter:
             self._room_made()
         return batch
+
+    def unbound(self) -> None:
+        """No bound any more: producers waiting for room go on at once (shutting down)."""
+        self.maxsize = sys.maxsize
+        for fut in self._putter:
+            if not fut.done():
+                fut.set_result(None)
 
     def close(self) -> None:
         """No more waiting: the consumer drains what is left, then gets InboxClosed."""

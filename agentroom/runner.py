@@ -311,6 +311,8 @@ class RoomOptions:
     """A ready client (tests pass a replay or a fast offline model)."""
     feed: bool = True
     """Subscribe a lossless feed for a screen to drain (a headless room has none)."""
+    take_over: bool = False
+    """Resume a session another live agentroom has open; that one is fenced off."""
 
 
 class LiveRoom:
@@ -347,6 +349,7 @@ class LiveRoom:
                 session_id=opts.session_id,
                 title=self.workflow.name if self.workflow else "",
                 metadata=metadata,
+                take_over=opts.take_over,
             )
         )
         self.engine = engine

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -180,14 +179,14 @@ async def test_sessions_list_is_one_query_without_the_workflows(db_path):
     workflow = load_workflow(Path(__file__).parent.parent / "sample_workflows" / "debate.yaml")
     metadata = workflow_metadata(workflow, "debate.yaml", "offline")
     async with await SqliteStore.open(db_path) as store:
+        made = []
         for i in range(30):
-            room = store.create_room(f"room {i}", metadata)
+            made.append(store.create_room(f"room {i}", metadata))
             for agent in ("pro", "con"):
-                ConversationManager(room, store).create_agent_conversation(agent)
-        dead = 2**22 + 1  # above any pid Linux hands out: nobody alive owns the last room
-        owner = {"owner": {"pid": dead, "host": socket.gethostname()}}
-        store.set_room_state(room, "running", owner)
-        await store.flush()
+                ConversationManager(made[-1], store).create_agent_conversation(agent)
+        await store.claim(made[-2])  # alive: this store owns it
+        async with await SqliteStore.open(db_path) as gone:  # its owner gone, as after a crash
+            await gone.claim(made[-1])
         statements: list[str] = []
         await store._db.set_trace_callback(statements.append)
         rooms = await store.list_rooms()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 import pytest
@@ -149,19 +148,11 @@ async def test_room_state_is_recorded(db_path):
 
 
 async def test_a_session_running_in_another_process_is_not_opened_twice(db_path):
-    import sqlite3
-
     from agentroom import SessionBusyError
 
     async with Engine.open(db_path) as engine:
         sid = engine.session_id
-    # Pretend a live process (our parent, say) still holds it.
-    with sqlite3.connect(db_path) as db:
-        db.execute(
-            "UPDATE rooms SET state = 'running', metadata = json_set(metadata, "
-            "'$.owner.pid', ?) WHERE uid = ?",
-            (os.getppid(), sid),
-        )
-    with pytest.raises(SessionBusyError, match="another agentroom"):
-        async with Engine.open(db_path, session_id=sid):
-            pass
+    async with Engine.open(db_path, session_id=sid):  # a live owner holds it (its OS lock)
+        with pytest.raises(SessionBusyError, match="another agentroom"):
+            async with Engine.open(db_path, session_id=sid):
+                pass

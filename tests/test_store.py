@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import stat
@@ -210,15 +211,21 @@ async def test_room_counters_track_messages(db_path):
     await store.close()
 
 
-async def test_envelopes_of_unknown_room_are_a_clear_error(db_path):
+async def test_envelopes_of_unknown_room_are_logged_and_do_not_stop_the_writer(db_path, caplog):
     store = await SqliteStore.open(db_path)
     bus = MessageBus("never-created")
     bus.attach(store.sink)
     await bus.publish(bus.register("a"), "lost?")
-    with pytest.raises(StoreWriteError, match="no room"):
+    room = store.create_room("real")
+    real = MessageBus(room)
+    real.attach(store.sink)
+    kept = await real.publish(real.register("b"), "kept")
+    with caplog.at_level(logging.ERROR, logger="agentroom.store.writer"):
         await store.flush()
-    with pytest.raises(StoreWriteError):
-        await store.close()
+    assert "no room 'never-created'" in caplog.text
+    assert [e async for e in store.read_envelopes(room)] == [kept]
+    assert store.health.ok
+    await store.close()
 
 
 def test_envelope_equality_ignores_nothing():

@@ -18,7 +18,7 @@ from agentroom.protocol import Session
 from agentroom.store import SqliteStore, codec, statements, writer
 from agentroom.store import opening as opening_module
 from agentroom.store.codec import encode_metadata
-from agentroom.store.schema import V1, V2
+from agentroom.store.schema import SCHEMA_VERSION, V1, V2
 
 # -- V3: the envelope-id index is gone --------------------------------------------------------
 
@@ -51,7 +51,7 @@ async def test_a_v2_database_migrates_to_v3_on_open_and_keeps_its_data(db_path, 
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
     assert index_names(db_path) == ["envelopes_uid"]
 
-    monkeypatch.undo()  # this agentroom again: V1, V2 and V3
+    monkeypatch.undo()  # this agentroom again: V1, V2, V3 and on
     store = await SqliteStore.open(db_path)
     assert [e async for e in store.read_envelopes(room)] == [first, second]
     assert await store.load_room_state(room) == (2, {"turns": 2, "task": "naïve"})
@@ -63,9 +63,9 @@ async def test_a_v2_database_migrates_to_v3_on_open_and_keeps_its_data(db_path, 
 
     assert index_names(db_path) == []
     with sqlite3.connect(db_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         versions = [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY 1")]
-        assert versions == [1, 2, 3]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT count(*), max(seq) FROM envelopes").fetchone() == (3, 3)
 
@@ -74,10 +74,10 @@ async def test_a_new_database_has_no_envelope_id_index(db_path):
     await (await SqliteStore.open(db_path)).close()
     assert index_names(db_path) == []
     with sqlite3.connect(db_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
-async def test_the_primary_key_still_refuses_a_second_write_of_a_seq(db_path):
+async def test_the_primary_key_still_refuses_a_second_write_of_a_seq(db_path, caplog):
     store = await SqliteStore.open(db_path)
     room = store.create_room()
     bus = MessageBus(room)
@@ -85,12 +85,16 @@ async def test_the_primary_key_still_refuses_a_second_write_of_a_seq(db_path):
     env = await bus.register("a").publish("once")
     await store.flush()
     store.sink.force(env.model_copy(update={"id": new_id()}))  # same room, same seq
-    with pytest.raises(StoreWriteError, match="UNIQUE"):
-        await store.flush()
-    with pytest.raises(StoreWriteError):  # the batch can never be written
-        await store.close()
+    after = await bus.register("b").publish("after")
+    with caplog.at_level(logging.ERROR, logger="agentroom.store.writer"):
+        await store.flush()  # the second write of #1 is refused and dropped; the rest goes on
+    assert "#1 could not be saved in any form" in caplog.text and "UNIQUE" in caplog.text
+    await store.close()
     with sqlite3.connect(db_path) as db:
-        assert db.execute("SELECT count(*) FROM envelopes").fetchone() == (1,)
+        assert db.execute("SELECT seq, content FROM envelopes ORDER BY seq").fetchall() == [
+            (1, "once"),
+            (2, after.content),
+        ]
 
 
 # -- one trip to the database thread per batch ------------------------------------------------

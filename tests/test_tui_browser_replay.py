@@ -7,9 +7,6 @@ screens show is known in advance.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -205,14 +202,13 @@ async def test_delete_asks_first_and_then_removes_the_session(db_path):
 
 async def test_a_running_session_is_neither_resumed_nor_deleted(db_path):
     ids = await three_sessions(db_path)
-    owner = json.dumps({"owner": {"pid": os.getpid(), "host": socket.gethostname()}})
-    with sqlite3.connect(db_path) as db:  # as if this process had it open
-        db.execute(
-            "UPDATE rooms SET state = 'running', metadata = ?, title = ? WHERE uid = ?",
-            (owner, "[live] room", ids["solo"]),
-        )
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE rooms SET title = ? WHERE uid = ?", ("[live] room", ids["solo"]))
     app = BrowserApp(db_path)
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with (
+        Engine.open(db_path, session_id=ids["solo"]),  # a live agentroom has it open
+        app.run_test(size=SIZE, notifications=True) as pilot,
+    ):
         await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
         browser = app.screen
         assert table_rows(browser)[0][0] == "[live] room"  # a title is not markup

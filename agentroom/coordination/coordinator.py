@@ -20,6 +20,7 @@ team over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections import deque
@@ -31,7 +32,7 @@ from agentroom.coordination.memory import MEMORY_EVENTS, Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.coordination.termination import ExternalStop, FailedTurns, Termination
 from agentroom.engine import Engine
-from agentroom.errors import AgentTurnError, RunInProgressError
+from agentroom.errors import AgentTurnError, RunInProgressError, StoreWriteError
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import SqliteStore
 
@@ -121,6 +122,7 @@ class MultiAgentCoordinator:
         self._seen: deque[Envelope] = deque(maxlen=self._keep)
         self._running = asyncio.Event()
         self._running.set()
+        self._wake = asyncio.Event()  # a stop, or a termination firing, while waiting on the store
         self._current: str | None = None
         self._round_due = False
         self._in_run = False
@@ -155,6 +157,7 @@ class MultiAgentCoordinator:
         """End the run after (or, if someone is speaking, by interrupting) the current turn."""
         self.external.request(reason)
         self._running.set()
+        self._wake.set()
         if self._current is not None:
             self.engine.interrupt(self._current)
 
@@ -300,7 +303,7 @@ class MultiAgentCoordinator:
                 if reason is not None:
                     break
                 await self._running.wait()
-                reason = self._stop_reason()
+                reason = self._stop_reason() or await self._store_writable()
                 if reason is not None:
                     break
                 strategy = self.strategy
@@ -328,7 +331,8 @@ class MultiAgentCoordinator:
             f"stopped: {reason}", metadata={"event": "stopped", "reason": reason}
         )
         self.checkpoint()
-        await engine.flush()
+        with contextlib.suppress(StoreWriteError):  # the room's close tries once more, and says
+            await engine.flush()
         failed = self.failures.fired and reason == self.failures.reason
         return RunResult(
             engine.session_id,
@@ -339,6 +343,34 @@ class MultiAgentCoordinator:
             first_seq,
             engine.bus.last_seq,
         )
+
+    async def _store_writable(self) -> str | None:
+        """While the store cannot write, give no turn: say so once, wait, say when it can again.
+
+        Returns a reason to stop when it never will (the room was taken over),
+        or when the run is stopped meanwhile.
+        """
+        store = self.engine.store
+        health = store.health
+        if health.ok:
+            return None
+        if not health.permanent:
+            await self.engine.bus.announce(health.describe(), metadata={"event": "store_failing"})
+        self._wake.clear()
+        while not health.ok and not health.permanent and self._stop_reason() is None:
+            changed = asyncio.ensure_future(store.health_changed())
+            woken = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait((changed, woken), return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+            woken.cancel()
+            health = store.health
+        if health.permanent:
+            return health.describe()
+        if health.ok:
+            await self.engine.bus.announce(
+                "the room can be saved again; carrying on", metadata={"event": "store_recovered"}
+            )
+        return self._stop_reason()
 
     def _stop_reason(self) -> str | None:
         # The external stop is asked for between envelopes too (a /stop while paused).
@@ -362,6 +394,8 @@ class MultiAgentCoordinator:
         while True:
             await asyncio.sleep(every)
             self.termination.tick()
+            if self.termination.fired:
+                self._wake.set()
             if self.termination.fired and self._current is not None:
                 self.engine.interrupt(self._current)
                 self._running.set()

@@ -92,6 +92,11 @@ def freeze_state(state: dict[str, Any]) -> bytes | str:
         return _encode_state(state)
 
 
+def encode_state(state: dict[str, Any]) -> str:
+    """A room checkpoint's JSON text (compact, non-ASCII as escapes)."""
+    return _encode_state(state)
+
+
 def state_text(frozen: bytes | str) -> str:
     """The JSON text of a :func:`freeze_state` snapshot (the writer calls this).
 

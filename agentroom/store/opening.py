@@ -2,6 +2,10 @@
 
 Everything up to the first write only reads, so a file that is not an
 agentroom database, or one from a newer agentroom, is left exactly as it was.
+A file that cannot be used (a folder, a read-only file or folder, a full
+disk) is refused with one line saying why and what to do, before a room
+starts on it: opening ends with a write that changes nothing, so a store that
+opens is a store that can write.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from agentroom.errors import NotAnAgentroomDatabase, SchemaTooNewError
+from agentroom.errors import NotAnAgentroomDatabase, SchemaTooNewError, StoreError
 from agentroom.ids import next_micros
+from agentroom.store.faults import explain
 from agentroom.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 Durability = Literal["full", "normal"]
@@ -23,14 +28,46 @@ MEMORY = ":memory:"
 
 def create_private(path: Path) -> None:
     """Create the file (and its folder) readable by its owner only, if it does not exist."""
+    if path.is_dir():
+        raise StoreError(
+            f"cannot use {path}: it is a folder, not a database file; "
+            "pass --db (or set AGENTROOM_DB) with a file path"
+        )
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
+    except OSError as exc:
+        raise StoreError(explain(exc, str(path))) from None
     os.close(fd)
+
+
+async def connect(where: str, durability: Durability) -> aiosqlite.Connection:
+    """A connection to ``where`` set up the way the store writes (WAL, sync, busy timeout)."""
+    try:
+        db = await aiosqlite.connect(where, isolation_level="IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StoreError(explain(exc, where)) from None
+    try:
+        await configure(db, where, durability)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def configure(db: aiosqlite.Connection, where: str, durability: Durability) -> None:
+    try:
+        if where != MEMORY:
+            await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+        await db.execute("PRAGMA busy_timeout=5000")
+        await db.execute("PRAGMA foreign_keys=OFF")
+    except sqlite3.Error as exc:
+        raise StoreError(explain(exc, where)) from None
 
 
 async def _scalar(db: aiosqlite.Connection, sql: str) -> Any:
@@ -44,6 +81,8 @@ async def check_and_migrate(db: aiosqlite.Connection, where: str, durability: Du
     try:
         app_id = await _scalar(db, "PRAGMA application_id")
         tables = await _scalar(db, "SELECT count(*) FROM sqlite_master")
+    except sqlite3.OperationalError as exc:  # cannot even read it: not a question of format
+        raise StoreError(explain(exc, where)) from None
     except sqlite3.DatabaseError as exc:
         raise NotAnAgentroomDatabase(
             f"{where} is not an agentroom database ({exc}); it was left untouched. "
@@ -63,16 +102,22 @@ async def check_and_migrate(db: aiosqlite.Connection, where: str, durability: Du
             f"{where} was written by a newer agentroom (schema {version}; this one knows "
             f"up to {SCHEMA_VERSION}); it was left untouched. Upgrade agentroom to open it."
         )
-    if where != MEMORY:
-        await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-    await db.execute("PRAGMA busy_timeout=5000")
-    await db.execute("PRAGMA foreign_keys=OFF")
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        await db.executescript(
-            "BEGIN IMMEDIATE;\n"
-            + MIGRATIONS[target - 1]
-            + f"\nINSERT INTO schema_version (version, applied_at) VALUES ({target}, "
-            f"{next_micros()});\nPRAGMA application_id = {APPLICATION_ID};\n"
-            f"PRAGMA user_version = {target};\nCOMMIT;"
-        )
+    await configure(db, where, durability)
+    try:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            await db.executescript(
+                "BEGIN IMMEDIATE;\n"
+                + MIGRATIONS[target - 1]
+                + f"\nINSERT INTO schema_version (version, applied_at) VALUES ({target}, "
+                f"{next_micros()});\nPRAGMA application_id = {APPLICATION_ID};\n"
+                f"PRAGMA user_version = {target};\nCOMMIT;"
+            )
+        if where != MEMORY:
+            # A write that changes nothing: a read-only file only says so when written to.
+            await db.executescript(
+                f"BEGIN IMMEDIATE;\nPRAGMA user_version = {SCHEMA_VERSION};\nROLLBACK;"
+            )
+    except sqlite3.Error as exc:
+        if db.in_transaction:
+            await db.rollback()
+        raise StoreError(explain(exc, where)) from None

@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The recorded owner of a room (see ``ownership.py``); pid and host are for display."""
+
+    pid: int | None
+    host: str | None
+    epoch: int
+    lease_until: datetime
+    locked: bool
+    alive: bool
+    """Still running: its OS lock is held, or (without one) its lease has not lapsed."""
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the store can write: ``ok``, or failing with a one-line ``reason``.
+
+    ``waiting`` counts the records queued but not yet written when this was
+    said.  ``permanent`` failures do not go away by themselves (the room was
+    taken over, its file replaced): the room must stop.  A health that is ok
+    may carry a ``reason`` too: a note of something that was put right (a
+    deleted database file restored).
+    """
+
+    ok: bool = True
+    reason: str = ""
+    waiting: int = 0
+    permanent: bool = False
+
+    def describe(self) -> str:
+        """The one line a person reads: in the room, on stderr, in a notification."""
+        if not self.ok:
+            then = "" if self.permanent else "; no new turn until it can write again"
+            return f"the room cannot be saved: {self.reason}{then}"
+        return self.reason or "the room can be saved again; carrying on"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,25 +60,14 @@ class RoomInfo:
     messages: int
     agents: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    owner: Owner | None = None
 
     @property
     def live_state(self) -> str:
-        """``running`` only if the process that opened it is still alive, else ``interrupted``."""
+        """``running`` only while its owner is alive (lock or lease), else ``interrupted``."""
         if self.state != "running":
             return self.state
-        owner = self.metadata.get("owner") or {}
-        if owner.get("host") != socket.gethostname():
-            return self.state
-        pid = owner.get("pid")
-        if not isinstance(pid, int):
-            return self.state
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return "interrupted"
-        except PermissionError:
-            return self.state
-        return self.state
+        return "running" if self.owner is not None and self.owner.alive else "interrupted"
 
     def to_dict(self) -> dict[str, Any]:
         return {

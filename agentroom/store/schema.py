@@ -15,6 +15,16 @@ nothing looks an envelope up by its id (ids are looked up only in ``rooms``
 and ``agent_sessions``), (room, seq) already refuses a second write, and the
 index cost ~22 bytes and a b-tree insert per envelope.
 
+A room's owner (V4) is one row in ``owners``: the process that may write to
+the room.  Claiming it is a compare-and-set in one IMMEDIATE transaction:
+``epoch`` goes up by one per claim and every batch the owner writes checks it
+in the same transaction (fencing), so a displaced owner's next write fails
+instead of mixing two runs.  ``lease_until`` (microseconds, wall clock) is
+renewed by the owner's commits and, when idle, by a timer; ``locked`` says the
+owner also holds an OS lock on the room (see ``ownership.py``), which the
+kernel drops when the process dies.  ``token`` is NULL once released; the row
+stays, so the epoch only ever grows.  ``pid`` and ``host`` are for display.
+
 A file is recognised as ours by ``PRAGMA application_id``; its schema version
 lives in ``schema_version`` (and ``PRAGMA user_version`` for a cheap check).
 Migrations only ever move forward, each in one transaction.
@@ -105,8 +115,22 @@ DROP INDEX IF EXISTS envelopes_uid;
 """
 """Envelope ids are no longer indexed (see the module docstring)."""
 
+V4 = """
+CREATE TABLE owners (
+    room        INTEGER PRIMARY KEY,
+    token       TEXT,
+    epoch       INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL,
+    locked      INTEGER NOT NULL DEFAULT 0,
+    pid         INTEGER,
+    host        TEXT,
+    claimed_at  INTEGER NOT NULL
+);
+"""
+"""Who owns each room (one writer at a time, fenced by ``epoch``); see the module docstring."""
+
 # Index i holds the SQL that takes a database from version i to version i + 1.
 # A released step is never edited: a new database runs them all (V1 makes the
 # index V3 drops, on an empty table), so every file at version n has one schema.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 SCHEMA_VERSION = len(MIGRATIONS)

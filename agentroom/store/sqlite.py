@@ -2,17 +2,22 @@
 
 SQLite is the source of truth; memory holds only a window.  Writes are
 queued (never awaited one by one) and made durable by the group-commit writer;
-:meth:`SqliteStore.flush` is the durability barrier.  Reads go straight to the
-connection.  A file that is not ours, or is from a newer agentroom, is refused
-before anything is written to it.
+:meth:`SqliteStore.flush` is the durability barrier, :meth:`SqliteStore.durable`
+a cheap wait for one envelope, and :attr:`SqliteStore.health` says whether the
+store can write at all (and why not).  Reads go straight to the connection.
+A file that is not ours, or is from a newer agentroom, is refused before
+anything is written to it; one that cannot be written is refused with one
+line saying why.  A room is written by its owner only (:meth:`claim`; see
+``ownership.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ from agentroom.errors import (
 )
 from agentroom.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
 from agentroom.protocol import Envelope, MessageType, Session
+from agentroom.store import forking, ownership
 from agentroom.store.codec import (
     TYPE_CODE,
     decode_metadata,
@@ -31,30 +37,49 @@ from agentroom.store.codec import (
     freeze_state,
     row_envelope,
 )
+from agentroom.store.faults import explain
 from agentroom.store.history import HistoryReads
 from agentroom.store.opening import MEMORY, Durability, check_and_migrate, create_private
-from agentroom.store.records import CheckpointRecord, RoomInfo
-from agentroom.store.writer import (
+from agentroom.store.ops import (
     AGENT_SESSION,
     CHECKPOINT,
     HISTORY,
+    RELEASE,
     ROOM_CHECKPOINT,
     ROOM_NEW,
     ROOM_STATE,
-    GroupCommitWriter,
-    KeyMaps,
 )
+from agentroom.store.ownership import Claim, OwnerLocks
+from agentroom.store.records import CheckpointRecord, RoomInfo, StoreHealth
+from agentroom.store.writer import GroupCommitWriter, KeyMaps
 
-_ROOM_COLUMNS = "id, uid, title, created_at, updated_at, state, last_seq, messages, metadata"
+_ROOM_COLUMNS = "r.id, r.uid, r.title, r.created_at, r.updated_at, r.state, r.last_seq, r.messages"
+_OWNER_COLUMNS = "o.token, o.epoch, o.lease_until, o.locked, o.pid, o.host"
+_ROOM_SELECT = (
+    f"SELECT {_ROOM_COLUMNS}, r.metadata, {_OWNER_COLUMNS} "
+    "FROM rooms r LEFT JOIN owners o ON o.room = r.id"
+)
 
 
 class SqliteStore(HistoryReads):
     """One connection to one database file; see the module docstring."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str, keys: KeyMaps) -> None:
-        self._db = db
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: str,
+        keys: KeyMaps,
+        durability: Durability = "full",
+    ) -> None:
         self.path = path
-        self._writer = GroupCommitWriter(db, keys)
+        self._locks = OwnerLocks(path) if path != MEMORY else None
+        self._writer = GroupCommitWriter(
+            db, keys, path=path, durability=durability, locks=self._locks
+        )
+
+    @property
+    def _db(self) -> aiosqlite.Connection:
+        return self._writer.db  # the writer may reopen it (a deleted file put back)
 
     # -- opening and closing ------------------------------------------------------------
 
@@ -69,21 +94,27 @@ class SqliteStore(HistoryReads):
         try:
             db = await aiosqlite.connect(where, isolation_level="IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {where}: {exc}") from None
+            raise StoreError(explain(exc, where)) from None
         try:
             await check_and_migrate(db, where, durability)
             keys = KeyMaps()
         except BaseException:
             await db.close()
             raise
-        return cls(db, where, keys)
+        return cls(db, where, keys, durability)
 
     async def close(self) -> None:
-        """Make everything queued durable, then close the connection."""
+        """Make everything queued durable, then close the connection.
+
+        Raises :class:`~agentroom.errors.StoreWriteError` (one line: how many
+        records, and why) when some could not be written after a last attempt.
+        """
         try:
             await self._writer.close()
         finally:
             await self._db.close()
+            if self._locks is not None:
+                self._locks.close()
 
     async def __aenter__(self) -> SqliteStore:
         return self
@@ -160,14 +191,101 @@ class SqliteStore(HistoryReads):
         """Return once everything queued before the call is committed to disk."""
         await self._writer.flush()
 
+    async def durable(self, session_id: str, seq: int) -> bool:
+        """Wait until envelope ``seq`` of a room is on disk, without asking for a flush.
+
+        Returns False if it never will be (the room is closing and the disk
+        refuses, or the room was taken over).
+        """
+        return await self._writer.durable(session_id, seq)
+
+    # -- health --------------------------------------------------------------------------
+
+    @property
+    def health(self) -> StoreHealth:
+        """Whether the store can write now, and if not, why (one line)."""
+        return self._writer.health
+
+    def watch_health(self, callback: Callable[[StoreHealth], Any]) -> Callable[[], None]:
+        """Call ``callback`` on every change of :attr:`health`; returns how to stop that."""
+        return self._writer.watch(callback)
+
+    async def health_changed(self) -> StoreHealth:
+        """Wait for the next change of :attr:`health` (a recovery, say) and return it."""
+        return await self._writer.health_changed()
+
+    def closing(self) -> None:
+        """The room is closing: nothing may wait on a failing disk any more."""
+        self._writer.release()
+
+    # -- ownership -----------------------------------------------------------------------
+
+    async def claim(self, uid: str, *, take_over: bool = False) -> None:
+        """Become the room's only writer, or raise ``SessionBusyError`` (see ``ownership.py``).
+
+        From here on every batch checks the claim in its own transaction: if
+        someone else claims the room, this store's next write fails (fenced).
+        """
+        await self.flush()  # a room just created is claimed once it is written
+        key = await self._room_key(uid)
+        got = self._locks.acquire(key) if self._locks is not None else None
+        try:
+            epoch = await self._writer.run_job(
+                ownership.claim_room, key, uid, new_id(), take_over, got, next_micros()
+            )
+        except BaseException:
+            if got and self._locks is not None:
+                self._locks.release(key)
+            raise
+        loop_now = asyncio.get_running_loop().time()
+        self._writer.claimed(Claim(uid, key, epoch, got is True, loop_now))
+
+    def release(self, uid: str) -> None:
+        """Queue giving the room up (with the records before it); its lock goes once written."""
+        self._writer.force((RELEASE, uid))
+
+    # -- forks and deletes (one transaction each, on the database thread) ---------------
+
+    async def fork_room(
+        self,
+        source_uid: str,
+        upto_seq: int,
+        *,
+        title: str,
+        metadata: dict[str, Any],
+        move_state: forking.MoveState,
+    ) -> str:
+        """Copy a room up to ``upto_seq`` into a new stopped room, all or nothing; its id."""
+        key = await self._room_key(source_uid)
+        return await self._writer.run_job(
+            forking.fork_room, key, upto_seq, title, metadata, next_micros(), move_state
+        )
+
+    async def delete_room(self, uid: str, *, force: bool = False) -> None:
+        """Delete a room and everything in it, all or nothing (a running one only if ``force``)."""
+        keys = self._writer.keys
+        key = await self._room_key(uid)
+        sessions = await self._writer.run_job(
+            forking.delete_room,
+            key,
+            uid,
+            force,
+            key in self._writer.claims,
+            self._locks,
+            next_micros(),
+        )
+        keys.rooms.pop(uid, None)
+        keys.names.pop(key, None)
+        for session_uid in sessions:
+            keys.agent_sessions.pop(session_uid, None)
+
     # -- reads ---------------------------------------------------------------------------
 
     async def open_room(self, uid_or_prefix: str) -> RoomInfo:
         """Find a saved room and make it writable again through this store (resume)."""
         room = await self.get_room(uid_or_prefix)
         keys = self._writer.keys
-        async with self._db.execute("SELECT id FROM rooms WHERE uid = ?", (room.id,)) as cur:
-            (room_key,) = await cur.fetchone()
+        room_key = await self._room_key(room.id)
         keys.rooms[room.id] = room_key
         keys.names[room_key] = {name: idx for idx, name in (await self._names(room_key)).items()}
         async with self._db.execute(
@@ -182,14 +300,12 @@ class SqliteStore(HistoryReads):
         text = uid_or_prefix.strip()
         if not text:
             raise SessionNotFoundError("no session id given; run 'agentroom sessions list'")
-        async with self._db.execute(
-            f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE uid = ?", (text,)
-        ) as cur:
+        async with self._db.execute(f"{_ROOM_SELECT} WHERE r.uid = ?", (text,)) as cur:
             rows = await cur.fetchall()
         if not rows:
             pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             async with self._db.execute(
-                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE uid LIKE ? ESCAPE '\\' LIMIT 6",
+                f"{_ROOM_SELECT} WHERE r.uid LIKE ? ESCAPE '\\' LIMIT 6",
                 (pattern,),
             ) as cur:
                 rows = await cur.fetchall()
@@ -207,22 +323,18 @@ class SqliteStore(HistoryReads):
     async def list_rooms(
         self, limit: int | None = None, *, metadata: bool = False
     ) -> list[RoomInfo]:
-        """Saved rooms, most recently active first, with their agents: one query.
+        """Saved rooms, most recently active first, with their agents and owners: one query.
 
         A room's metadata holds its whole workflow, which a list does not
-        show; unless ``metadata`` is asked for, only the owner (what
-        :attr:`RoomInfo.live_state` reads) is taken out of it, by SQLite.
+        show: it is read only when ``metadata`` is asked for (whether a room
+        is running is its owner's row, not its metadata).
         """
         await self.flush()
-        wanted = (
-            "r.metadata"
-            if metadata
-            else "json_object('owner', json_extract(r.metadata, '$.owner'))"
-        )
+        meta = "r.metadata" if metadata else "'{}'"
         sql = (
-            "SELECT r.uid, r.title, r.created_at, r.updated_at, r.state, r.last_seq, r.messages, "
-            f"{wanted}, (SELECT json_group_array(agent) FROM (SELECT agent FROM agent_sessions "
-            "WHERE room = r.id ORDER BY id)) FROM rooms r ORDER BY r.updated_at DESC"
+            f"SELECT {_ROOM_COLUMNS}, {meta}, {_OWNER_COLUMNS}, (SELECT json_group_array(agent) "
+            "FROM (SELECT agent FROM agent_sessions WHERE room = r.id ORDER BY id)) "
+            "FROM rooms r LEFT JOIN owners o ON o.room = r.id ORDER BY r.updated_at DESC"
         )
         params: tuple[Any, ...] = ()
         if limit is not None:
@@ -230,18 +342,35 @@ class SqliteStore(HistoryReads):
             params = (limit,)
         async with self._db.execute(sql, params) as cur:
             rows = await cur.fetchall()
-        return [
-            _room(columns, json.loads(agents), decode_metadata(meta) if metadata else _owner(meta))
-            for *columns, meta, agents in rows
-        ]
+        return [self._summary(row[:-1], json.loads(row[-1])) for row in rows]
 
     async def _room_info(self, row: tuple[Any, ...]) -> RoomInfo:
-        key, *columns, metadata = row
         async with self._db.execute(
-            "SELECT agent FROM agent_sessions WHERE room = ? ORDER BY id", (key,)
+            "SELECT agent FROM agent_sessions WHERE room = ? ORDER BY id", (row[0],)
         ) as cur:
             agents = [agent for (agent,) in await cur.fetchall()]
-        return _room(columns, agents, decode_metadata(metadata))
+        return self._summary(row, agents)
+
+    def _summary(self, row: tuple[Any, ...], agents: list[str]) -> RoomInfo:
+        """A room's summary from a row of ``_ROOM_SELECT`` and its agents."""
+        key, uid, title, created, updated, state, last_seq, messages, metadata = row[:9]
+        owner = None
+        if row[10] is not None:  # the room has had an owner (schema V4 onwards)
+            held = self._locks.held_elsewhere(key) if self._locks is not None else None
+            ours = key in self._writer.claims
+            owner = ownership.owner_of(row[9:], ours, held, next_micros())
+        return RoomInfo(
+            id=uid,
+            title=title,
+            created_at=micros_to_datetime(created),
+            updated_at=micros_to_datetime(updated),
+            state=state,
+            last_seq=last_seq,
+            messages=messages,
+            agents=tuple(agents),
+            metadata=decode_metadata(metadata),
+            owner=owner,
+        )
 
     async def _room_key(self, uid: str) -> int:
         return await self._key_of("rooms", uid, self._writer.keys.rooms, "session")
@@ -352,25 +481,3 @@ class SqliteStore(HistoryReads):
         async with self._db.execute("PRAGMA integrity_check") as cur:
             (result,) = await cur.fetchone()
         return result
-
-
-def _room(columns: list[Any], agents: list[str], metadata: dict[str, Any]) -> RoomInfo:
-    """A room's summary from its columns (uid .. messages), agents and metadata."""
-    uid, title, created, updated, state, last_seq, messages = columns
-    return RoomInfo(
-        id=uid,
-        title=title,
-        created_at=micros_to_datetime(created),
-        updated_at=micros_to_datetime(updated),
-        state=state,
-        last_seq=last_seq,
-        messages=messages,
-        agents=tuple(agents),
-        metadata=metadata,
-    )
-
-
-def _owner(text: str) -> dict[str, Any]:
-    """The ``{"owner": ...}`` that SQLite took out of a room's metadata; none if it had none."""
-    owner = json.loads(text).get("owner")
-    return {} if owner is None else {"owner": owner}

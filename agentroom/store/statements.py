@@ -7,9 +7,12 @@ functions are the one trip to aiosqlite's thread that writes it and commits.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from functools import cache
 from itertools import chain
 from typing import Any
+
+from agentroom.store.ownership import check_fences
 
 INSERT_ENVELOPE = (
     "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "
@@ -43,12 +46,16 @@ def append_batch(
     history: list[tuple[Any, ...]],
     small: list[tuple[str, tuple[Any, ...]]],
     counters: list[tuple[Any, ...]],
+    fences: Sequence[tuple[str, int, int]] = (),
+    renewals: Sequence[tuple[Any, ...]] = (),
 ) -> None:
     """A batch's rows and its commit, run on the connection's own thread.
 
     (aiosqlite's ``_execute`` is how its own methods get there; using it keeps the
     statements and the commit of a batch in one hop.)  On an error nothing is
-    committed; the writer rolls back and retries the whole batch.
+    committed; the writer rolls back and retries the whole batch.  The rooms
+    this store owns are checked last, inside the transaction (``fences``, see
+    ``ownership.py``): a room someone else has claimed fails the batch.
     """
     if participants:
         conn.executemany(INSERT_PARTICIPANT, participants)
@@ -60,6 +67,8 @@ def append_batch(
         conn.execute(sql, params)
     if counters:
         conn.executemany(UPDATE_COUNTERS, counters)
+    if fences:
+        check_fences(conn, fences, renewals)
     conn.commit()
 
 

@@ -18,7 +18,7 @@ from textual.command import Hit, Hits, Provider
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from agentroom.errors import FileWriteError
+from agentroom.errors import AgentroomError, FileWriteError
 from agentroom.store import SqliteStore
 from agentroom.tui.config import load_config, save_config
 from agentroom.tui.help import HelpScreen
@@ -87,6 +87,8 @@ class AgentroomApp(App[None]):
         self._keymap = keymap
         self.rooms: list[LiveRoom] = []
         self._store: SqliteStore | None = None
+        self.exit_error = ""
+        """What could not be saved when the app closed (the CLI prints it, and exits 1)."""
 
     def notify(
         self,
@@ -139,9 +141,15 @@ class AgentroomApp(App[None]):
         for room in self.rooms:
             if room.coordinator is not None:
                 room.coordinator.stop("the app was closed")
-            await room.close()
+            try:
+                await room.close()
+            except AgentroomError as exc:  # records the disk would not take, even at the end
+                self.exit_error = self.exit_error or str(exc)
         if self._store is not None:
-            await self._store.close()
+            try:
+                await self._store.close()
+            except AgentroomError as exc:
+                self.exit_error = self.exit_error or str(exc)
 
     def open_room(self, options: RoomOptions) -> None:
         room = LiveRoom(options)

@@ -8,6 +8,7 @@ reads the human's lines from stdin.  Both go through one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ from agentroom.console import (
     out,
     run,
 )
-from agentroom.errors import AgentroomError
+from agentroom.errors import AgentroomError, StoreWriteError
 
 workflows_app = typer.Typer(help="Workflow files: list them, validate one.", no_args_is_help=True)
 app.add_typer(workflows_app, name="workflows")
@@ -126,6 +127,13 @@ HeadlessOption = Annotated[
         help="Print the live transcript and read the human's lines from stdin (no screen).",
     ),
 ]
+TakeOverOption = Annotated[
+    bool,
+    typer.Option(
+        "--take-over",
+        help="Resume even if another agentroom has the session open; that one stops writing.",
+    ),
+]
 
 
 @app.command("run")
@@ -156,7 +164,7 @@ def run_command(
         except AgentroomError:  # no default to open: the picker opens first instead
             from agentroom.tui.app import AgentroomApp
 
-            AgentroomApp(None, db=db_for(ctx, db)).run()
+            run_app(AgentroomApp(None, db=db_for(ctx, db)))
             return
     path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
     wf = run_sync(lambda: load_workflow(path))
@@ -177,7 +185,7 @@ def run_command(
             model=model,
             max_messages=max_messages,
         )
-        AgentroomApp(options, db=db_path).run()
+        run_app(AgentroomApp(options, db=db_path))
         return
     run(
         play(
@@ -206,6 +214,7 @@ def resume_command(
         ),
     ] = None,
     headless: HeadlessOption = False,
+    take_over: TakeOverOption = False,
     db: DbOption = None,
 ) -> None:
     """Continue a stopped or crashed session exactly where it was."""
@@ -228,8 +237,9 @@ def resume_command(
             session_id=wanted,
             max_messages=max_messages,
             model=model or (ctx.obj or {}).get("model"),
+            take_over=take_over,
         )
-        AgentroomApp(options, db=db_path).run()
+        run_app(AgentroomApp(options, db=db_path))
         return
     run(
         play(
@@ -239,8 +249,16 @@ def resume_command(
             model=model or (ctx.obj or {}).get("model"),
             max_messages=max_messages,
             session_id=wanted,
+            take_over=take_over,
         )
     )
+
+
+def run_app(app: Any) -> None:
+    """Run the Textual app; what it could not save is one line on stderr and exit 1."""
+    app.run()
+    if app.exit_error:
+        raise fail(app.exit_error)
 
 
 STRATEGY_NAMES = ("round-robin", "role-based", "plan-driven", "handoff")
@@ -273,13 +291,22 @@ async def play(
     model: str | None = None,
     max_messages: int | None = None,
     session_id: str | None = None,
+    take_over: bool = False,
 ) -> None:
-    """Run (or resume) a workflow headless: live transcript out, human lines in."""
+    """Run (or resume) a workflow headless: live transcript out, human lines in.
+
+    A line is printed once it is saved; when the store cannot write, stderr
+    says so (and when it can again).
+    """
     from agentroom.headless import TranscriptPrinter, human_input
     from agentroom.runner import LiveRoom, RoomOptions
+    from agentroom.store.records import StoreHealth
 
     def write(text: str | Text = "", end: str = "\n") -> None:
         out.print(text, end=end)
+
+    def tell(health: StoreHealth) -> None:
+        err.print(f"agentroom: {health.describe()}", markup=False, highlight=False)
 
     room = LiveRoom(
         RoomOptions(
@@ -292,6 +319,7 @@ async def play(
             max_messages=max_messages,
             session_id=session_id,
             feed=False,
+            take_over=take_over,
         )
     )
     try:
@@ -299,7 +327,13 @@ async def play(
         engine, coordinator = room.engine, room.coordinator
         assert engine is not None and coordinator is not None and room.workflow is not None
         assert room.model is not None and room.resolution is not None
-        printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text))
+        store = engine.store
+        store.watch_health(tell)
+
+        async def saved(env: Any) -> bool:
+            return await store.durable(env.session_id, env.seq)
+
+        printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text, saved))
         await engine.bus.announce(
             f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
             f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
@@ -311,8 +345,10 @@ async def play(
             )
         async with human_input(coordinator, room.humans):
             result = await room.run()
-        await engine.flush()
-        await printer.aclose()  # everything published is on screen before the last word
+        with contextlib.suppress(StoreWriteError):  # what could not be saved is said at close
+            await engine.flush()
+        store.closing()  # the printer shows what is saved, and waits no longer than that
+        await printer.aclose()  # everything saved is on screen before the last word
         write()
         out.print(Text.assemble("Session: ", (result.session_id, "bold"), f" ({result.reason})"))
         out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")

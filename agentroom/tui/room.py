@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer
 from agentroom.errors import AgentroomError
 from agentroom.export import export_to_file
 from agentroom.protocol import Envelope, MessageType
+from agentroom.store.records import StoreHealth
 from agentroom.tui.live import LiveRoom
 from agentroom.tui.shown import plain
 from agentroom.tui.whole import WholeText, envelope_title
@@ -110,6 +111,7 @@ class RoomScreen(Screen[None]):
             return
         engine = room.engine
         assert engine is not None and room.model is not None
+        engine.store.watch_health(self._store_health)
         rows = []
         for agent_id, agent in engine.agents.items():
             label = agent.model_label if hasattr(agent, "model_label") else agent.kind
@@ -134,6 +136,16 @@ class RoomScreen(Screen[None]):
         )
         self._not_asked()
         self._status()
+
+    def _store_health(self, health: StoreHealth) -> None:
+        """The store cannot write (or can again): a notification, besides the room's status."""
+        self.notify(
+            health.describe(),
+            title="not saved" if not health.ok else "saved",
+            severity="error" if not health.ok else "information",
+            timeout=30 if not health.ok else 8,
+            markup=False,
+        )
 
     @work(group="feed")
     async def pump(self) -> None:
