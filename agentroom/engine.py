@@ -10,6 +10,7 @@ gives one of them the floor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ from agentroom.errors import (
     DuplicateAgentError,
     HumanTimeoutError,
     SpawnLimitError,
+    StoreError,
+    StoreWriteError,
     UnknownAgentError,
 )
 from agentroom.protocol import Envelope, MessageType
@@ -79,29 +82,17 @@ class Engine:
         that could not be written raise ``StoreWriteError`` saying how many.
         """
         store = await SqliteStore.open(resolve_db_path(db_path), durability=durability)
-        state = "failed"
         try:
-            if session_id is not None:
-                room = await store.open_room(session_id)
-                sid = room.id
-                await store.claim(sid, take_over=take_over)
-                start_seq = await store.last_seq(sid)
-                conversations = await ConversationManager.load(store, sid)
-            else:
-                sid = store.create_room(title, metadata)
-                await store.claim(sid)
-                start_seq = 0
-                conversations = ConversationManager(sid, store)
-            store.set_room_state(sid, "running")
-            bus = MessageBus(sid, start_seq=start_seq)
-            usage = UsageLedger()
-            if session_id is not None:  # carry the saved session's totals on (summed by SQLite)
-                usage = UsageLedger.of_totals(await store.usage_totals(sid))
-            bus.attach(store.sink)
-            bus.attach(conversations)
-            bus.attach(usage)
-            engine = cls(session_id=sid, bus=bus, store=store, conversations=conversations)
-            engine.usage = usage
+            engine = await cls._start(store, session_id, title, metadata, take_over)
+        except BaseException as exc:
+            health = store.health
+            with contextlib.suppress(StoreWriteError):  # the error that stopped it says it
+                await store.close()
+            if isinstance(exc, StoreWriteError) and not health.ok:
+                raise StoreError(health.reason) from None  # what to do, not a count of records
+            raise
+        sid, bus, state = engine.session_id, engine.bus, "failed"
+        try:
             try:
                 yield engine
                 state = "stopped"
@@ -112,6 +103,39 @@ class Engine:
                 store.release(sid)
         finally:
             await store.close()
+
+    @classmethod
+    async def _start(
+        cls,
+        store: SqliteStore,
+        session_id: str | None,
+        title: str,
+        metadata: dict[str, Any] | None,
+        take_over: bool,
+    ) -> Engine:
+        """Claim the room (a new one, or ``session_id``) and wire its bus; see :meth:`open`."""
+        if session_id is not None:
+            room = await store.open_room(session_id)
+            sid = room.id
+            await store.claim(sid, take_over=take_over)
+            start_seq = await store.last_seq(sid)
+            conversations = await ConversationManager.load(store, sid)
+        else:
+            sid = store.create_room(title, metadata)
+            await store.claim(sid)
+            start_seq = 0
+            conversations = ConversationManager(sid, store)
+        store.set_room_state(sid, "running")
+        bus = MessageBus(sid, start_seq=start_seq)
+        usage = UsageLedger()
+        if session_id is not None:  # carry the saved session's totals on (summed by SQLite)
+            usage = UsageLedger.of_totals(await store.usage_totals(sid))
+        bus.attach(store.sink)
+        bus.attach(conversations)
+        bus.attach(usage)
+        engine = cls(session_id=sid, bus=bus, store=store, conversations=conversations)
+        engine.usage = usage
+        return engine
 
     # -- the agent registry --------------------------------------------------------------
 

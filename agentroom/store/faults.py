@@ -14,6 +14,7 @@ what could not be written, why, and what to do.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 
 from agentroom.errors import StoreWriteError
@@ -59,16 +60,34 @@ def explain(exc: BaseException, path: str) -> str:
     """One line: what could not be written, why, and what to do about it."""
     if isinstance(exc, StoreWriteError):
         return one_line(redact(str(exc)), 400)
-    cause, todo = _cause(exc)
+    cause, todo = _cause(exc, path)
     return one_line(redact(f"cannot write {path}: {cause}; {todo}"), 400)
 
 
-def _cause(exc: BaseException) -> tuple[str, str]:
+def _no_space(path: str) -> bool:
+    """Whether the file system holding ``path`` has no block left (SQLite then reports an
+    I/O error, not a full disk, when it cannot grow its -shm file)."""
+    try:
+        return os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
+    except OSError:
+        return False
+
+
+def disk_full(exc: BaseException, path: str) -> bool:
+    """Whether ``exc`` means there is no space left where ``path`` lives."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL" or getattr(exc, "errno", None) == errno.ENOSPC:
+        return True
+    return name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) and _no_space(path)
+
+
+def _cause(exc: BaseException, path: str) -> tuple[str, str]:
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc) or type(exc).__name__
     code = getattr(exc, "errno", None)
-    if name == "SQLITE_FULL" or code == errno.ENOSPC or "disk is full" in text:
-        return "the disk is full", "free some disk space"
+    if disk_full(exc, path):
+        full = "" if name == "SQLITE_FULL" or code == errno.ENOSPC else f" ({text})"
+        return f"the disk is full{full}", "free some disk space"
     if name.startswith("SQLITE_READONLY") or code in (errno.EROFS, errno.EACCES, errno.EPERM):
         return (
             f"the file or its folder is read-only ({text})",

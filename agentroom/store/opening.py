@@ -62,10 +62,12 @@ async def connect(where: str, durability: Durability) -> aiosqlite.Connection:
 async def configure(db: aiosqlite.Connection, where: str, durability: Durability) -> None:
     try:
         if where != MEMORY:
-            await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-        await db.execute("PRAGMA busy_timeout=5000")
-        await db.execute("PRAGMA foreign_keys=OFF")
+            await db.execute_fetchall("PRAGMA journal_mode=WAL")
+        await db.execute_fetchall(
+            f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}"
+        )
+        await db.execute_fetchall("PRAGMA busy_timeout=5000")
+        await db.execute_fetchall("PRAGMA foreign_keys=OFF")
     except sqlite3.Error as exc:
         raise StoreError(explain(exc, where)) from None
 

@@ -14,6 +14,7 @@ stops writing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -64,13 +65,17 @@ async def restore(
 ) -> tuple[aiosqlite.Connection, tuple[int, int]]:
     """Put the open database back at ``path``; returns a new connection to it and its identity.
 
-    The old connection is closed once the copy is made (closing it removes
-    its ``-wal`` and ``-shm`` files, so the new file starts clean).  Raises
+    The old connection is closed once the copy is made, and its ``-wal`` and
+    ``-shm`` files removed (SQLite leaves them when its file has moved), so the
+    new file starts clean.  Raises
     :class:`Unrestored` when the copy cannot be put in place (a file appeared
     at the path meanwhile: the copy is kept, and named).
     """
     copy = await copy_out(db, path)
     await db.close()
+    for side in ("-wal", "-shm"):  # the deleted database's; SQLite keeps them when it moved
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{side}")
     try:
         os.link(copy, path)  # unlike a rename, never replaces a file that is there
     except OSError as exc:

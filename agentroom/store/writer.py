@@ -47,6 +47,7 @@ from agentroom.store.faults import (
     FileGoneError,
     RecordError,
     TakenOverError,
+    disk_full,
     explain,
     record_fault,
 )
@@ -86,6 +87,9 @@ FIRST_DELAY = 0.05
 """Seconds before the first retry of a batch the database refused; doubled each time..."""
 MOST_DELAY = 2.0
 """...up to this, so a room saves again within two seconds of the cause going away."""
+TIGHT_WAL_PAGES = 64
+"""After the disk was full, the WAL is folded into the database every this many pages
+(SQLite's default is 1,000: 4 MB of WAL before any of it is given back)."""
 
 
 @dataclass
@@ -180,6 +184,7 @@ class GroupCommitWriter:
         self._closing = False
         self._released = False
         self._gave_up = False
+        self._tight = False  # the disk was full: keep the WAL small once it can write again
         self._exclusive = asyncio.Lock()
         self._identity = rescue.identity(path) if path != MEMORY else None
         loop = asyncio.get_running_loop()
@@ -324,9 +329,11 @@ class GroupCommitWriter:
 
     def _failing(self, exc: BaseException) -> None:
         self.failure = exc
+        if disk_full(exc, self.path) and self.path != MEMORY:
+            self._tight = True
         permanent = isinstance(exc, TakenOverError) or getattr(exc, "permanent", False)
         reason = explain(exc, self.path)
-        log.error("store write failed: %s", reason)
+        log.info("store write failed: %s", reason)  # said by the health, to whoever watches it
         self._fail_waiters()
         if self._released:
             self._answer_durable(False)
@@ -422,6 +429,8 @@ class GroupCommitWriter:
                 except Exception:  # the connection may be gone; the retry will say so
                     log.debug("rollback failed", exc_info=True)
                 raise
+            if self._tight:
+                await self._shrink_wal()
         pending.merge()
         self.commits += 1
         now = self._loop.time()
@@ -502,6 +511,23 @@ class GroupCommitWriter:
                 if self.health.permanent:
                     self._gave_up = True
                     self._answer_durable(False)
+
+    async def _shrink_wal(self) -> None:
+        """Give the WAL's space back now, and keep it small from now on (once per store).
+
+        On a disk that was full, the space freed would otherwise go to the WAL
+        again, which SQLite lets grow to 4 MB before folding it back.
+        """
+        self._tight = False
+        try:
+            for pragma in (
+                f"wal_autocheckpoint = {TIGHT_WAL_PAGES}",
+                "journal_size_limit = 0",
+                "wal_checkpoint(TRUNCATE)",
+            ):
+                await self.db.execute_fetchall(f"PRAGMA {pragma}")  # (no statement left open)
+        except Exception:  # a reader elsewhere may hold it up: the next checkpoint will do
+            log.debug("could not shrink the WAL", exc_info=True)
 
     async def _ensure_file(self) -> None:
         """Make sure the file at the path is the one this connection writes (see rescue.py)."""
