@@ -122,6 +122,11 @@ class HumanAgent(Agent):
             self._pending = None
             if not fut.done():
                 fut.cancel()
+            elif not fut.cancelled():
+                # A leave() in the same moment as the timeout: the turn already ended, so
+                # nobody reads its HumanLeftError; read it here, or asyncio prints it on
+                # stderr as "never retrieved" when the future is collected.
+                fut.exception()
 
     async def take_turn(self, turn: Turn) -> Envelope:
         return await self.ask(timeout=self.settings.turn_timeout)
