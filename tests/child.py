@@ -1,6 +1,8 @@
-"""A subprocess a fault test steers: lines to its stdin, its output read line by line.
+"""A subprocess a test steers: lines to its stdin, its output read line by line, SIGKILL on cue.
 
-Waits are for lines (conditions); ``GUARD`` only stops a hang.  A child still
+One helper for every test that runs a real process and reacts to what it
+prints (the command line, crash and fault children).  Waits are for lines
+(conditions); ``GUARD`` only stops a hang, it measures nothing.  A child still
 running when the test ends is killed, so nothing outlives a failed test.
 """
 
@@ -8,9 +10,12 @@ from __future__ import annotations
 
 import os
 import queue
+import re
+import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,7 +26,12 @@ QUIET = {"AGENTROOM_OFFLINE_WPS": "0", "PYTHONUNBUFFERED": "1"}
 
 
 class Child:
-    """``args`` run with stdin a pipe; ``listen`` ("stdout" or "stderr") is read by line."""
+    """``args`` run with stdin a pipe; ``listen`` ("stdout" or "stderr") is read by line.
+
+    ``env`` is the child's whole environment (the test's ``env`` fixture, say);
+    without it, this process's own plus ``QUIET``.  The other stream goes to
+    ``out`` if given, else it is inherited (pytest shows it when a test fails).
+    """
 
     def __init__(
         self,
@@ -38,46 +48,64 @@ class Child:
             args,
             stdin=subprocess.PIPE,
             text=True,
-            env={
-                **os.environ,
-                "AGENTROOM_OFFLINE_WPS": "0",
-                "PYTHONUNBUFFERED": "1",
-                **(env or {}),
-            },
+            env=env if env is not None else {**os.environ, **QUIET},
             **pipes,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
+        """Every line read so far, in order."""
+        self.unterminated = False
+        """The output ended in the middle of a line (the last of ``seen``): killed mid-write."""
         stream = getattr(self.proc, listen)
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
-            self.lines.put(line.rstrip("\n"))
+            if not line.endswith("\n"):
+                self.unterminated = True
+            self.lines.put(line.removesuffix("\n"))
         self.lines.put(None)
 
-    def expect(self, start: str = "") -> str:
-        """The next line starting with ``start`` (the lines before it are kept in ``seen``)."""
-        while True:
-            line = self.lines.get(timeout=GUARD)
-            assert line is not None, f"ended without {start!r}: {self.seen}"
+    def next(self) -> str | None:
+        """The next line (kept in ``seen``), or None once the output has ended."""
+        line = self.lines.get(timeout=GUARD)
+        if line is None:
+            self.lines.put(None)  # ended for every later call too
+        else:
             self.seen.append(line)
-            if line.startswith(start):
+        return line
+
+    def expect(self, pattern: str = "") -> str:
+        """The next line matching ``pattern`` (a regex, from the line's start)."""
+        while (line := self.next()) is not None:
+            if re.match(pattern, line):
                 return line
+        raise AssertionError(f"ended without a line like {pattern!r}:\n" + "\n".join(self.seen))
 
     def say(self, line: str) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
+    def rest(self) -> list[str]:
+        """Every line up to the end of the output (the child exits, or was killed)."""
+        while self.next() is not None:
+            pass
+        return self.seen
+
     def end(self) -> int:
-        """Close its stdin, wait for it to exit; returns its exit status."""
+        """Close its stdin, wait for it to exit, read the rest; returns its exit status."""
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         code = self.proc.wait(timeout=GUARD)
-        while (line := self.lines.get(timeout=GUARD)) is not None:
-            self.seen.append(line)
+        self.rest()
         return code
+
+    def kill(self) -> None:
+        """SIGKILL it now (it must still be running), then read what it had written."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        assert self.proc.wait(timeout=GUARD) == -signal.SIGKILL, "it had already exited"
+        self.rest()
 
     def __enter__(self) -> Child:
         return self
@@ -90,3 +118,20 @@ class Child:
             self.proc.stdin.close()
         if self._out is not None:
             self._out.close()
+
+
+def killed_at(
+    args: list[str], when: Callable[[list[str]], bool], *, env: dict[str, str] | None = None
+) -> Child:
+    """Run ``args`` and SIGKILL it as soon as ``when`` holds for the lines it printed so far.
+
+    ``when`` is asked before the first line too (with none).  Returns the
+    finished child: ``seen`` holds every line it wrote, those after the
+    moment included.
+    """
+    with Child(args, env=env) as child:
+        while not when(child.seen):
+            if child.next() is None:
+                raise AssertionError("it ended before the moment came:\n" + "\n".join(child.seen))
+        child.kill()
+    return child

@@ -1,4 +1,7 @@
-"""Runs a busy room forever, printing each seq that flush() acknowledged (for test_crash)."""
+"""Runs a busy room forever, printing each seq that flush() acknowledged.
+
+For test_crash and tests/faults/test_kill_busy_room, which SIGKILL it.
+"""
 
 from __future__ import annotations
 

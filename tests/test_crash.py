@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from agentroom import Engine, ScriptedAgent
 from agentroom.store import SqliteStore
+from tests.child import PYTHON, killed_at
 
 CHILD = Path(__file__).with_name("crash_child.py")
 
 
 def run_until_killed(db_path: Path, acks_wanted: int) -> tuple[str, int]:
-    """Run crash_child.py and SIGKILL it after ``acks_wanted`` acknowledgements (0: at once).
+    """SIGKILL the busy room once it printed ``acks_wanted`` acknowledged seqs (0: at once).
 
-    Returns the session id and the last seq the child said was durable.
+    Returns the session and the last seq acknowledged (those printed after
+    the moment, before the kill landed, included: they were acknowledged too).
     """
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), str(db_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    session, acked, acks = "", 0, 0
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            kind, value = line.split()
-            if kind == "SESSION":
-                session = value
-            else:
-                acked, acks = int(value), acks + 1
-            if acks >= acks_wanted:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL and session
-    return session, acked
+    child = killed_at([PYTHON, str(CHILD), str(db_path)], lambda lines: len(lines) > acks_wanted)
+    (session,) = [line.split()[1] for line in child.seen if line.startswith("SESSION ")]
+    acked = [int(line.split()[1]) for line in child.seen if line.startswith("ACK ")]
+    return session, max(acked, default=0)
 
 
 async def test_sigkill_loses_nothing_acknowledged(db_path):

@@ -11,14 +11,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import queue
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +23,10 @@ from typer.testing import CliRunner
 
 from agentroom.cli import app
 from agentroom.workflows import samples_dir
+from tests.child import Child, killed_at
 
 SAMPLE_NAMES = ["code_review", "debate", "research_team", "support_desk", "trip_planner"]
 DEBATE_ORDER = ["pro", "con", "moderator", "human"]
-CHILD = Path(__file__).with_name("crash_room_child.py")
 TIMEOUT = 60
 
 
@@ -100,6 +96,12 @@ SPOKEN = re.compile(r"^(?:#\d+\s+)?([a-z]+): ")
 def speakers(stdout: str, names: list[str]) -> list[str]:
     found = (SPOKEN.match(line) for line in stdout.splitlines())
     return [m.group(1) for m in found if m and m.group(1) in names]
+
+
+def route(envelope: dict[str, Any]) -> str:
+    """How the transcript labels an envelope: ``sender``, or ``sender → receiver``."""
+    to = envelope["receiver"]
+    return envelope["sender"] if to == "*" else f"{envelope['sender']} → {to}"
 
 
 def said(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -193,62 +195,16 @@ def test_task_option_is_what_the_room_works_on(env):
     assert "private cars" not in done.stdout
 
 
-class Lines:
-    """A child's stdout, line by line, with a deadline on each wait."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, args=(proc,), daemon=True).start()
-
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def until(self, pattern: str) -> str:
-        """Wait for a line that matches ``pattern`` (a regex, from the line's start)."""
-        while True:
-            line = self._queue.get(timeout=TIMEOUT)
-            if line is None:
-                raise AssertionError(f"no line like {pattern!r} in:\n" + "\n".join(self.seen))
-            self.seen.append(line)
-            if re.match(pattern, line):
-                return line
-
-    def rest(self) -> list[str]:
-        while (line := self._queue.get(timeout=TIMEOUT)) is not None:
-            self.seen.append(line)
-        return self.seen
-
-
 def test_human_lines_from_stdin_reach_the_room_and_stop_ends_it(env):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentroom", "run", "debate", "--headless"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdin is not None
-    try:
-        out = Lines(proc)
-        out.until("» your turn, human")
-        proc.stdin.write("Please keep it to one sentence each.\n@con what about deliveries?\n")
-        proc.stdin.flush()
-        out.until(r"(#\d+\s+)?con: ")  # the room went on after the human's turn
-        out.until("» your turn, human")
-        proc.stdin.write("/stop\n")
-        proc.stdin.flush()
-        lines = out.rest()
-        proc.wait(timeout=TIMEOUT)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-    text = "\n".join(lines)
+    with Child([sys.executable, "-m", "agentroom", "run", "debate", "--headless"], env=env) as room:
+        room.expect("» your turn, human")
+        room.say("Please keep it to one sentence each.")
+        room.say("@con what about deliveries?")
+        room.expect(r"con: ")  # the room went on after the human's turn
+        room.expect("» your turn, human")
+        room.say("/stop")
+        assert room.end() == 0
+    text = "\n".join(room.seen)
     assert "stopped: stopped by human" in text
     sid = session_of(text)
     assert f"Session: {sid} (stopped by human)" in text
@@ -271,24 +227,10 @@ def test_stdin_ending_during_the_humans_turn_ends_that_turn(env):
     hit it whenever the agents' first turns outran the thread reading stdin.)
     """
     name = debate_copy(env, "patient_debate", 3600)  # an hour: only stdin's end can pass the turn
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentroom", "run", name, "--headless"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdin is not None
-    try:
-        out = Lines(proc)
-        out.until("» your turn, human")
-        proc.stdin.close()  # nobody will ever type: the turn passes now, not in an hour
-        assert proc.wait(timeout=120) == 0  # (a guard against a hang, not a measure)
-        out.until(r".*human has no input any more \(stdin ended\); skipping their turn")
-    finally:
-        proc.kill()
-        proc.wait()
+    with Child([sys.executable, "-m", "agentroom", "run", name, "--headless"], env=env) as room:
+        room.expect("» your turn, human")
+        assert room.end() == 0  # nobody will ever type: the turn passes now, not in an hour
+    assert "human has no input any more (stdin ended); skipping their turn" in "\n".join(room.seen)
 
 
 # -- resume -----------------------------------------------------------------------------------
@@ -433,37 +375,33 @@ def test_run_with_a_broken_file_prints_its_errors_in_order(env, tmp_path):
 # -- SIGKILL mid-run, then resume -------------------------------------------------------------
 
 
-def killed_at(
-    child: Path, db: Path | str, env: dict[str, str], when: Callable[[list[str]], bool]
-) -> tuple[str, list[str]]:
-    """Run ``child DB``; SIGKILL it once ``when`` holds for the lines it printed so far.
+MESSAGE_LINE = re.compile(r"^[a-z]+(?: → [a-z]+)?: ")
+"""A message as the headless transcript prints it: ``route: content``."""
+STATUS_LINE = re.compile(r"^#(\d+)\s")
+"""A status as the headless transcript prints it: ``#seq  [status] ...``."""
 
-    The child prints ``SESSION <id>`` first; returns the id and the other lines.
-    """
-    proc = subprocess.Popen(
-        [sys.executable, str(child), str(db)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    session, lines = "", []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("SESSION "):
-                session = line.split()[1]
-                continue
-            lines.append(line.rstrip("\n"))
-            if when(lines):
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=TIMEOUT)
-    assert proc.returncode == -signal.SIGKILL and session
-    return session, lines
+
+def endless_debate(folder: Path) -> Path:
+    """The debate sample with no end of its own, and a human who never answers in time."""
+    text = (samples_dir() / "debate.yaml").read_text()
+    for old, new in (
+        ("  text: TERMINATE\n  text_from: [moderator]\n", ""),
+        ("    timeout: 60\n", "    timeout: 0.001\n"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    path = folder / "endless_debate.yaml"
+    path.write_text(text)
+    return path
 
 
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory) -> dict[str, Any]:
-    """Run the debate in a child, SIGKILL it after ~30 messages, then resume it for 4 more."""
+    """``agentroom run --headless`` SIGKILLed once it printed 30 messages, then resumed at once.
+
+    The resume comes right after the kill: the dead owner's OS lock went with
+    it, so the room is known to be free without waiting for its lease.
+    """
     folder = tmp_path_factory.mktemp("crash")
     db = folder / "room.db"
     environ = {
@@ -476,10 +414,16 @@ def killed_and_resumed(tmp_path_factory) -> dict[str, Any]:
         "XDG_DATA_HOME": str(folder / "data"),
         "PYTHONUNBUFFERED": "1",
     }
-    session, lines = killed_at(CHILD, db, environ, lambda lines: len(lines) >= 30)
-    printed = [(int(seq), sender) for _, seq, sender in (line.split() for line in lines)]
+    run = [sys.executable, "-m", "agentroom", "run", str(endless_debate(folder)), "--headless"]
+    room = killed_at(
+        [*run, "--max-messages", "1000000"],
+        lambda lines: len([line for line in lines if MESSAGE_LINE.match(line)]) >= 30,
+        env=environ,
+    )
+    printed = room.seen[:-1] if room.unterminated else room.seen  # a line cut by the kill
     with sqlite3.connect(db) as conn:
         integrity_after_kill = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        ((session,),) = conn.execute("SELECT uid FROM rooms").fetchall()
     before = show(environ, session)
     checkpoint = _checkpoint(db, session)
     resumed = agentroom(environ, "resume", session, "--max-messages", "4", "--headless")
@@ -519,13 +463,18 @@ def test_sigkill_mid_run_then_resume_continues_round_robin(killed_and_resumed):
     assert run["before"]["state"] == "interrupted"  # killed while running
     seqs = [e["seq"] for e in before]
     assert seqs == list(range(1, len(seqs) + 1))  # no gap in what survived the kill
-    # Messages are printed as they are published, before they are committed: the ones that
-    # survived are the first of those printed (how many depends on the disk), in order.
-    old_messages = [(e["seq"], e["sender"]) for e in before if e["type"] == "message"]
-    assert old_messages == run["printed"][: len(old_messages)]
-    assert len(old_messages) >= 4
+    # A line is printed once what it shows is saved: every message printed survived the
+    # kill, in order (a few more may have been saved but not yet printed), and every
+    # status printed is saved under the seq it showed.
+    saved = [f"{route(e)}: {e['content']}" for e in before if e["type"] == "message"]
+    printed = [line for line in run["printed"] if MESSAGE_LINE.match(line)]
+    assert len(printed) >= 30
+    assert printed == saved[: len(printed)]
+    statuses = [int(m.group(1)) for line in run["printed"] if (m := STATUS_LINE.match(line))]
+    assert statuses and set(statuses) <= set(seqs)
+    assert all(before[seq - 1]["type"] == "status" for seq in statuses)
 
-    done = run["resumed"]
+    done = run["resumed"]  # right after the kill: no "open in another agentroom", no wait
     assert done.returncode == 0, done.stderr
     state = run["checkpoint"]
     assert state["stopped"] is None  # it never stopped: it was killed

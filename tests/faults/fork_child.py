@@ -7,8 +7,9 @@ virtual-machine instructions on the store's connection, so the copy's one
 transaction has many.  At step STOP_AT (0: before the fork begins) the child
 prints ``STOPPED <step> tx`` (inside a transaction) or ``STOPPED <step> idle``
 and holds there, for test_fork_atomic to SIGKILL it at exactly that moment.
-With STOP_AT -1 it runs through and prints ``FORKED <id> <steps> <first> <last>``:
-how many steps the whole fork took, and the first and last inside a transaction.
+With STOP_AT -1 it runs the fork through, prints ``FORKED <id> <steps> <first>
+<last>`` (how many steps the whole fork took, the first and last inside a
+transaction) and holds there too, its store still open, to be killed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ EVERY = 500
 """SQLite instructions per step: a fork of a few hundred messages takes hundreds of steps."""
 
 
-def stop(step: int, where: str) -> None:
-    print("STOPPED", step, where, flush=True)
+def hold(*said: object) -> None:
+    print(*said, flush=True)
     threading.Event().wait()  # until the test kills the process
 
 
@@ -40,14 +41,14 @@ async def main(db: str, session: str, upto: int, stop_at: int) -> None:
             if conn.in_transaction:
                 inside.append(steps)
             if steps == stop_at:  # on the database thread, in the middle of a statement
-                stop(steps, "tx" if conn.in_transaction else "idle")
+                hold("STOPPED", steps, "tx" if conn.in_transaction else "idle")
             return 0  # carry on (non-zero would abort the statement)
 
         if stop_at == 0:
-            stop(0, "idle")
+            hold("STOPPED", 0, "idle")
         await conn.set_progress_handler(progress, EVERY)
         fork = await fork_session(store, session, upto)
-        print("FORKED", fork, steps, inside[0], inside[-1], flush=True)
+        hold("FORKED", fork, steps, inside[0], inside[-1])
 
 
 if __name__ == "__main__":

@@ -14,9 +14,7 @@ half-copied session marked running that could be neither resumed nor deleted.)
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import sqlite3
 import tracemalloc
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 
 from agentroom.fork import delete_session, fork_session
 from agentroom.store import SqliteStore
-from tests.faults.child import PYTHON, Child
+from tests.child import PYTHON, killed_at
 from tests.test_run_cli import agentroom, session_of, show
 
 CHILD = Path(__file__).with_name("fork_child.py")
@@ -53,18 +51,15 @@ def a_finished_room(env: dict[str, str], tmp_path: Path, messages: int) -> str:
 
 
 def fork_stopped_at(db: Path, source: str, upto: int, stop_at: int) -> list[str]:
-    """Run the fork in a child; return its last line's words once it stopped or finished.
+    """Run the fork in a child, SIGKILL it where it holds; the words of its last line.
 
-    A child that stopped (``STOPPED``) is SIGKILLed there; one that finished
-    (``FORKED``) is SIGKILLed too, before it closes its store.
+    It holds at step ``stop_at`` (``STOPPED``), or once the fork has returned
+    (``FORKED``), its store still open.
     """
-    with Child([PYTHON, str(CHILD), str(db), source, str(upto), str(stop_at)]) as child:
-        words = child.expect("").split()
-        while words[0] not in ("STOPPED", "FORKED"):
-            words = child.expect("").split()
-        os.kill(child.proc.pid, signal.SIGKILL)
-        assert child.proc.wait() == -signal.SIGKILL
-    return words
+    args = [PYTHON, str(CHILD), str(db), source, str(upto), str(stop_at)]
+    child = killed_at(args, lambda lines: bool(lines))
+    (line,) = child.seen
+    return line.split()
 
 
 def shapes(doc: dict[str, Any], upto: int | None = None) -> list[tuple[Any, ...]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from tests.faults.child import PYTHON, Child
+from tests.child import PYTHON, Child
 from tests.faults.mounts import fill, small_disk
 
 WORKFLOW = """
@@ -65,7 +65,7 @@ def test_a_full_disk_stops_the_turns_and_the_room_carries_on_once_space_is_freed
             back = room.expect("agentroom: ")
             assert back == "agentroom: the room can be saved again; carrying on"
             assert room.end() == 0, room.seen
-        assert not [line for line in room.seen if "Traceback" in line or "error" in line]
+        assert not [line for line in room.seen if "Traceback" in line or "error" in line], room.seen
         rows = saved(disk / "room.db")
         assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1))
         assert messages(disk / "room.db") >= 300  # it went on to its end

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_run_cli import agentroom, killed_at, show
+from tests.child import PYTHON, killed_at
+from tests.test_run_cli import agentroom, show
 
 CHILD = Path(__file__).with_name("vote_child.py")
 
@@ -20,7 +21,9 @@ def of(doc: dict, event: str) -> list[dict]:
 
 
 def test_a_crash_during_the_vote_resumes_the_vote_not_the_turn(env, tmp_path):
-    session, _ = killed_at(CHILD, env["AGENTROOM_DB"], env, lambda lines: lines[-1] == "VOTING")
+    args = [PYTHON, str(CHILD), env["AGENTROOM_DB"]]
+    child = killed_at(args, lambda lines: lines[-1:] == ["VOTING"], env=env)
+    session = child.seen[0].removeprefix("SESSION ")
     before = show(env, session)
     assert [e["receiver"] for e in of(before, "vote_requested")] == ["alice", "bob"]
     assert [e["sender"] for e in of(before, "vote")] == ["alice"]

@@ -7,11 +7,8 @@ one room running; ``--take-over`` fences the old owner off.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import os
-import signal
 import socket
 import sqlite3
 from pathlib import Path
@@ -26,7 +23,8 @@ from agentroom.runner import workflow_metadata
 from agentroom.store import SqliteStore, opening
 from agentroom.store.schema import V1, V2, V3
 from agentroom.workflows import parse_workflow
-from tests.faults.child import PYTHON, Child
+from tests.child import PYTHON, Child
+from tests.waiting import until
 
 OWNER = Path(__file__).with_name("owner_child.py")
 DUO = """
@@ -70,8 +68,7 @@ async def test_a_crashed_owner_that_names_another_host_and_a_dead_pid_is_resumed
     with owner_child(db_path, sid) as owner:
         owner.say("go")
         assert owner.expect() == "RUNNING"
-        os.kill(owner.proc.pid, signal.SIGKILL)
-        owner.proc.wait()
+        owner.kill()
     with sqlite3.connect(db_path) as db:  # as if it had run on a machine since renamed
         db.execute("UPDATE owners SET host = 'old-name.example', pid = ?", (owner.proc.pid,))
     assert await live_state(db_path, sid) == "interrupted"
@@ -126,8 +123,7 @@ async def test_a_sigkilled_owner_is_resumed_at_once_and_listed_as_interrupted(db
         with pytest.raises(SessionBusyError, match="is running"):
             async with await SqliteStore.open(db_path) as store:
                 await delete_session(store, sid)
-        os.kill(owner.proc.pid, signal.SIGKILL)
-        owner.proc.wait()
+        owner.kill()
     assert await live_state(db_path, sid) == "interrupted"  # the kernel dropped its lock
     async with Engine.open(db_path, session_id=sid):
         pass
@@ -165,7 +161,7 @@ async def test_a_room_taken_over_through_the_cli_stops_with_one_line(db_path, tm
     cli = [PYTHON, "-m", "agentroom", "--db", str(db_path)]
     first = Child([*cli, "run", str(flow), "--headless"], listen="stderr", out=tmp_path / "1.txt")
     with first:
-        await until_saved(db_path)
+        await until(lambda: saved_any(db_path))
         with sqlite3.connect(db_path) as db:
             (sid,) = db.execute("SELECT uid FROM rooms").fetchone()
         resume = [*cli, "resume", sid, "--headless", "--max-messages", "3"]
@@ -185,13 +181,11 @@ async def test_a_room_taken_over_through_the_cli_stops_with_one_line(db_path, tm
     assert not [line for line in first.seen if "Traceback" in line]
 
 
-async def until_saved(db_path: Path) -> None:
-    """Until the room's first envelope is in the database (another process writes it)."""
-    while True:
-        with contextlib.suppress(sqlite3.Error), sqlite3.connect(db_path) as db:
-            if db.execute("SELECT count(*) FROM envelopes").fetchone()[0]:
-                return
-        await asyncio.sleep(0.05)
+def saved_any(db_path: Path) -> bool:
+    """The room's first envelope is in the database (another process writes it)."""
+    with contextlib.suppress(sqlite3.Error), sqlite3.connect(db_path) as db:
+        return bool(db.execute("SELECT count(*) FROM envelopes").fetchone()[0])
+    return False
 
 
 async def test_without_an_os_lock_the_owner_is_alive_while_its_lease_runs(db_path):

@@ -16,6 +16,7 @@ from agentroom import Engine, MessageBus, ScriptedAgent
 from agentroom.coordination import MaxTurns, MultiAgentCoordinator, RoundRobin
 from agentroom.errors import StoreWriteError
 from agentroom.store import SqliteStore
+from tests.waiting import until
 
 BIG = "x" * 2000  # a few of these need new pages
 
@@ -35,16 +36,6 @@ async def until_health(store: SqliteStore, ok: bool):
     while store.health.ok is not ok:
         await asyncio.wait_for(store.health_changed(), 60)  # a guard: never a hang
     return store.health
-
-
-async def until(condition, guard: float = 60) -> None:
-    """Wait for ``condition`` (checked between the room's steps); the guard only stops a hang."""
-
-    async def spin() -> None:
-        while not condition():  # noqa: ASYNC110 - state of the room's own tasks, no event to await
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(spin(), guard)
 
 
 async def open_room(db_path):
