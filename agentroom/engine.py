@@ -31,7 +31,7 @@ from agentroom.errors import (
 )
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store import SqliteStore
-from agentroom.store.sqlite import Durability
+from agentroom.store.opening import Durability
 from agentroom.text import redact
 from agentroom.usage import UsageLedger
 

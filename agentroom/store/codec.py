@@ -103,8 +103,8 @@ def state_text(frozen: bytes | str) -> str:
     Raises ``TypeError``/``ValueError`` for a snapshot JSON cannot hold: one
     that ``marshal`` took but JSON does not (a set, bytes, a circular list).
     """
-    if frozen.__class__ is str:
-        return frozen  # type: ignore[return-value]
+    if isinstance(frozen, str):
+        return frozen
     return _encode_state(marshal.loads(frozen))
 
 

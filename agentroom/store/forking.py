@@ -26,6 +26,7 @@ from agentroom.ids import id_micros, new_id, uuid7_bytes
 from agentroom.protocol import ROOM, MessageType
 from agentroom.store.codec import TYPE_CODE, encode_metadata, encode_state
 from agentroom.store.ownership import OWNER_ROW, OwnerLocks, owner_of
+from agentroom.store.statements import rowid
 
 MoveState = Callable[[dict[str, Any], int, str | None, list[str]], dict[str, Any]]
 """(saved state, turns, last speaker, agents) -> the state at the fork point."""
@@ -80,11 +81,13 @@ def _copy_room(
         "WHERE room = ? AND seq <= ?",
         (_MESSAGE, source, upto),
     ).fetchone()
-    key = conn.execute(
-        "INSERT INTO rooms (uid, title, created_at, updated_at, state, last_seq, messages, "
-        "metadata) VALUES (?, ?, ?, ?, 'stopped', ?, ?, ?)",
-        (uid, title, now, now, last, messages, encode_metadata(metadata)),
-    ).lastrowid
+    key = rowid(
+        conn.execute(
+            "INSERT INTO rooms (uid, title, created_at, updated_at, state, last_seq, messages, "
+            "metadata) VALUES (?, ?, ?, ?, 'stopped', ?, ?, ?)",
+            (uid, title, now, now, last, messages, encode_metadata(metadata)),
+        )
+    )
     conn.execute(
         "INSERT INTO participants (room, idx, name) SELECT ?, idx, name FROM participants "
         "WHERE room = ?",
@@ -118,11 +121,13 @@ def _copy_sessions(conn: sqlite3.Connection, source: int, key: int, upto: int) -
         (source,),
     ).fetchall()
     for old, agent, title, created, updated, metadata in sessions:
-        new = conn.execute(
-            "INSERT INTO agent_sessions (uid, room, agent, title, created_at, updated_at, "
-            "metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (new_id(), key, agent, title, created, updated, metadata),
-        ).lastrowid
+        new = rowid(
+            conn.execute(
+                "INSERT INTO agent_sessions (uid, room, agent, title, created_at, updated_at, "
+                "metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (new_id(), key, agent, title, created, updated, metadata),
+            )
+        )
         # The first position that shows an envelope after the fork point: the cut.
         (cut,) = conn.execute(
             "SELECT min(pos + max(0, ? - seq + 1)) FROM history WHERE agent_session = ? "

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from agentroom.errors import SessionNotFoundError
 from agentroom.protocol import Envelope, MessageType
 from agentroom.store.codec import RESTORE_MARKER, TYPE_CODE, row_envelope
+from agentroom.store.statements import one
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -61,10 +62,12 @@ GROUP BY agent
 class HistoryReads:
     """The windowed reads of :class:`~agentroom.store.SqliteStore`; see the module docstring."""
 
-    _db: aiosqlite.Connection
     _writer: GroupCommitWriter
 
     if TYPE_CHECKING:
+
+        @property
+        def _db(self) -> aiosqlite.Connection: ...
 
         async def flush(self) -> None: ...
         async def _room_key(self, uid: str) -> int: ...
@@ -84,7 +87,7 @@ class HistoryReads:
             row = await cur.fetchone()
         if row is None:
             raise SessionNotFoundError(f"no saved {what} {uid!r}")
-        return row[0]
+        return int(row[0])
 
     async def history_end(self, session_uid: str) -> int:
         """The position an agent's next history entry takes (0 for an empty history)."""
@@ -106,7 +109,7 @@ class HistoryReads:
             "AND pos <= ?), 0) ORDER BY pos",
             (key, key, start),
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         out: list[Node] = []
         for pos, seq, n, role, prev in rows:
             for p in range(max(pos, start), pos + n):
@@ -128,7 +131,7 @@ class HistoryReads:
                 "WHERE agent_session = ? AND pos <= ? ORDER BY pos DESC LIMIT ?",
                 (key, p, want - len(out) + 1),
             ) as cur:
-                rows = await cur.fetchall()
+                rows = list(await cur.fetchall())
             if not rows:
                 p = -1
                 break
@@ -168,7 +171,7 @@ class HistoryReads:
                     "WHERE agent_session = ? AND pos BETWEEN ? AND ? AND seq IS NOT NULL",
                     (p, key, first, p),
                 ) as cur:
-                    (count,) = await cur.fetchone()
+                    (count,) = one(await cur.fetchone())
                 out.append((first, p, count or 0))
             if marker is None:
                 break
@@ -193,7 +196,7 @@ class HistoryReads:
                 "AND pos BETWEEN ? AND ? AND seq IS NOT NULL ORDER BY pos LIMIT ?",
                 (key, p, last, chunk),
             ) as cur:
-                rows = await cur.fetchall()
+                rows = list(await cur.fetchall())
             if not rows:
                 return
             refs: list[Ref] = []

@@ -90,7 +90,7 @@ class OwnerLocks:
         if key in self._held:
             return True
         fd = self._file()
-        if fd is None:
+        if fd is None or _OFD is None:
             return None
         try:
             fcntl.fcntl(fd, _OFD, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, key, 1, 0))
@@ -102,7 +102,7 @@ class OwnerLocks:
         return True
 
     def release(self, key: int) -> None:
-        if key in self._held and self._fd is not None:
+        if key in self._held and self._fd is not None and _OFD is not None:
             self._held.discard(key)
             fcntl.fcntl(self._fd, _OFD, struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, key, 1, 0))
 
@@ -119,7 +119,7 @@ class OwnerLocks:
             )
         except OSError:
             return None
-        return struct.unpack(_FLOCK, got)[0] != fcntl.F_UNLCK
+        return bool(struct.unpack(_FLOCK, got)[0] != fcntl.F_UNLCK)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -225,7 +225,7 @@ def check_fences(
 
 
 def owner_of(
-    row: tuple[Any, ...] | None, ours: bool, held_elsewhere: bool | None, now: int
+    row: Sequence[Any] | None, ours: bool, held_elsewhere: bool | None, now: int
 ) -> Owner | None:
     """The owner record (token, epoch, lease_until, locked, pid, host) as :class:`Owner`."""
     if row is None:

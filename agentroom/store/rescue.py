@@ -23,6 +23,7 @@ import aiosqlite
 
 from agentroom.ids import new_id
 from agentroom.store.opening import Durability, connect
+from agentroom.store.statements import on_thread
 
 
 class Unrestored(Exception):
@@ -42,7 +43,7 @@ async def copy_out(db: aiosqlite.Connection, path: str) -> Path:
     """Copy the open database into a new private file beside ``path``; returns the copy."""
     target = Path(path)
     copy = target.with_name(f"{target.name}.rescued-{new_id()[:13]}")
-    await db._execute(_backup, db._conn, copy)
+    await on_thread(db, _backup, copy)
     return copy
 
 

@@ -17,7 +17,7 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from agentroom.store.ops import (
 )
 from agentroom.store.ownership import Claim, OwnerLocks
 from agentroom.store.records import CheckpointRecord, RoomInfo, StoreHealth
+from agentroom.store.statements import one
 from agentroom.store.writer import GroupCommitWriter, KeyMaps
 
 _ROOM_COLUMNS = "r.id, r.uid, r.title, r.created_at, r.updated_at, r.state, r.last_seq, r.messages"
@@ -157,7 +158,7 @@ class SqliteStore(HistoryReads):
         )
 
     def add_history(
-        self, session_uid: str, pos: int, role: int, seq: int | None, prev: int | None
+        self, session_uid: str, pos: int, role: int | None, seq: int | None, prev: int | None
     ) -> None:
         """Record that an agent saw envelope ``seq`` (a reference, not a copy)."""
         self._writer.force((HISTORY, session_uid, pos, role, seq, prev))
@@ -301,14 +302,14 @@ class SqliteStore(HistoryReads):
         if not text:
             raise SessionNotFoundError("no session id given; run 'agentroom sessions list'")
         async with self._db.execute(f"{_ROOM_SELECT} WHERE r.uid = ?", (text,)) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         if not rows:
             pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             async with self._db.execute(
                 f"{_ROOM_SELECT} WHERE r.uid LIKE ? ESCAPE '\\' LIMIT 6",
                 (pattern,),
             ) as cur:
-                rows = await cur.fetchall()
+                rows = list(await cur.fetchall())
         if not rows:
             raise SessionNotFoundError(
                 f"no saved session matches {text!r}; run 'agentroom sessions list' to see them"
@@ -341,17 +342,17 @@ class SqliteStore(HistoryReads):
             sql += " LIMIT ?"
             params = (limit,)
         async with self._db.execute(sql, params) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         return [self._summary(row[:-1], json.loads(row[-1])) for row in rows]
 
-    async def _room_info(self, row: tuple[Any, ...]) -> RoomInfo:
+    async def _room_info(self, row: Sequence[Any]) -> RoomInfo:
         async with self._db.execute(
             "SELECT agent FROM agent_sessions WHERE room = ? ORDER BY id", (row[0],)
         ) as cur:
             agents = [agent for (agent,) in await cur.fetchall()]
         return self._summary(row, agents)
 
-    def _summary(self, row: tuple[Any, ...], agents: list[str]) -> RoomInfo:
+    def _summary(self, row: Sequence[Any], agents: list[str]) -> RoomInfo:
         """A room's summary from a row of ``_ROOM_SELECT`` and its agents."""
         key, uid, title, created, updated, state, last_seq, messages, metadata = row[:9]
         owner = None
@@ -385,7 +386,7 @@ class SqliteStore(HistoryReads):
         await self.flush()
         key = await self._room_key(uid)
         async with self._db.execute("SELECT max(seq) FROM envelopes WHERE room = ?", (key,)) as cur:
-            (seq,) = await cur.fetchone()
+            (seq,) = one(await cur.fetchone())
         return seq or 0
 
     async def read_envelopes(
@@ -418,7 +419,7 @@ class SqliteStore(HistoryReads):
                 f"FROM envelopes WHERE room = ? AND seq > ?{only} ORDER BY seq LIMIT ?",
                 (key, cursor_seq, *events, take),
             ) as cur:
-                rows = await cur.fetchall()
+                rows = list(await cur.fetchall())
             if not rows:
                 return
             for row in rows:
@@ -439,7 +440,7 @@ class SqliteStore(HistoryReads):
             "FROM envelopes WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
             (key, before_seq, limit),
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         return [row_envelope(uid, names, *row) for row in reversed(rows)]
 
     async def agent_sessions(self, uid: str) -> list[Session]:
@@ -450,7 +451,7 @@ class SqliteStore(HistoryReads):
             "WHERE room = ? ORDER BY id",
             (key,),
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         return [
             Session(
                 id=sid,
@@ -471,7 +472,7 @@ class SqliteStore(HistoryReads):
             "JOIN agent_sessions s ON s.id = c.agent_session WHERE s.uid = ?",
             (session.id,),
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         return {
             name: CheckpointRecord(name, pos, micros_to_datetime(created), decode_metadata(state))
             for name, pos, created, state in rows
@@ -479,5 +480,5 @@ class SqliteStore(HistoryReads):
 
     async def integrity_check(self) -> str:
         async with self._db.execute("PRAGMA integrity_check") as cur:
-            (result,) = await cur.fetchone()
-        return result
+            (result,) = one(await cur.fetchone())
+        return str(result)

@@ -7,12 +7,42 @@ functions are the one trip to aiosqlite's thread that writes it and commits.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
+
+import aiosqlite
 
 from agentroom.store.ownership import check_fences
+
+T = TypeVar("T")
+
+
+async def on_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(conn, *args)`` on the connection's own thread, in turn with its other work.
+
+    One trip for a whole transaction (a batch, a claim, a fork), where each
+    ``await db.execute`` would be a trip of its own.  aiosqlite has no public
+    way to do this: its queue (``_execute``) is what its own methods use.
+    """
+    result: T = await db._execute(fn, db._conn, *args)  # type: ignore[no-untyped-call]
+    return result
+
+
+def one(row: sqlite3.Row | None) -> sqlite3.Row:
+    """The row an aggregate or a pragma always gives (``SELECT max(...)``, ``integrity_check``)."""
+    if row is None:  # pragma: no cover - SQLite always answers these
+        raise sqlite3.InterfaceError("the query gave no row")
+    return row
+
+
+def rowid(cursor: sqlite3.Cursor | aiosqlite.Cursor) -> int:
+    """The key an INSERT just gave its row (SQLite always gives one)."""
+    if cursor.lastrowid is None:  # pragma: no cover - not after an INSERT
+        raise sqlite3.InterfaceError("the insert gave no rowid")
+    return cursor.lastrowid
+
 
 INSERT_ENVELOPE = (
     "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "

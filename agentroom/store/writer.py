@@ -77,6 +77,8 @@ from agentroom.store.statements import (
     SAVE_ROOM_CHECKPOINT,
     UPDATE_ROOM_STATE,
     append_batch,
+    on_thread,
+    rowid,
 )
 
 log = logging.getLogger(__name__)
@@ -267,7 +269,7 @@ class GroupCommitWriter:
         async with self._exclusive:
             await self._ensure_file()
             try:
-                return await self.db._execute(fn, self.db._conn, *args)  # type: ignore[no-any-return]
+                return await on_thread(self.db, fn, *args)
             except Exception as exc:
                 if record_fault(exc) or isinstance(exc, StoreWriteError):
                     raise
@@ -463,12 +465,12 @@ class GroupCommitWriter:
             self._waiters = keep
         if self._seq_waiters:
             still = []
-            for sid, seq, fut in self._seq_waiters:
+            for sid, seq, answer in self._seq_waiters:
                 if durable.get(sid, 0) >= seq:
-                    if not fut.done():
-                        fut.set_result(True)
+                    if not answer.done():
+                        answer.set_result(True)
                 else:
-                    still.append((sid, seq, fut))
+                    still.append((sid, seq, answer))
             self._seq_waiters = still
 
     def _fail_waiters(self) -> None:
@@ -606,7 +608,7 @@ class GroupCommitWriter:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (uid, title, created, created, state, metadata),
                 )
-                pending.rooms[uid] = cur.lastrowid
+                pending.rooms[uid] = rowid(cur)
             elif tag == AGENT_SESSION:
                 _, uid, room_uid, agent, title, created, updated, metadata = op
                 cur = await db.execute(
@@ -614,7 +616,7 @@ class GroupCommitWriter:
                     "updated_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (uid, pending.room(room_uid), agent, title, created, updated, metadata),
                 )
-                pending.agent_sessions[uid] = cur.lastrowid
+                pending.agent_sessions[uid] = rowid(cur)
             else:
                 later.append(op)
         history_rows = _history_runs(pending, history_ops) if history_ops else []
@@ -638,7 +640,7 @@ class GroupCommitWriter:
         )
         if fences:
             args += (fences, renewals)
-        await db._execute(append_batch, db._conn, *args)
+        await on_thread(db, append_batch, *args)
         return pending
 
     def _fences(self) -> tuple[list[tuple[str, int, int]], list[tuple[Any, ...]]]:

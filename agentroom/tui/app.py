@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -84,7 +85,7 @@ class AgentroomApp(App[None]):
         self.options = options
         self.db = db
         self.config = load_config()
-        self._keymap = keymap
+        self._wanted_keymap = keymap  # (App._keymap is Textual's own)
         self.rooms: list[LiveRoom] = []
         self._store: SqliteStore | None = None
         self.exit_error = ""
@@ -121,7 +122,9 @@ class AgentroomApp(App[None]):
         wanted = self.config.get("theme") or DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
-        keymap = self._keymap if self._keymap is not None else self.config.get("keymap")
+        keymap = self._wanted_keymap
+        if keymap is None:
+            keymap = self.config.get("keymap")
         if isinstance(keymap, dict):
             self.set_keymap({str(k): str(v) for k, v in keymap.items()})
         if self.options is not None:
@@ -256,5 +259,5 @@ class AgentroomApp(App[None]):
 
         self.push_screen(SessionBrowser(self._store), chosen)
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

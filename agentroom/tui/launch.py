@@ -45,7 +45,7 @@ def workflows_list(as_json: JsonOption = False) -> None:
     """The sample workflows and your own (in the agentroom config folder)."""
     from agentroom.workflows import available_workflows, load_workflow, user_workflows_dir
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in available_workflows():
         try:
             wf = load_workflow(path)
@@ -104,14 +104,14 @@ def workflows_validate(file: Annotated[Path, typer.Argument(help="A workflow YAM
     )
     if wf.imports:
         allowed = " (allow_unsafe_tools: true)" if wf.allow_unsafe_tools else ""
-        plain = {"markup": False, "highlight": False}
         out.print(
             f"Python it would import and run with your rights{allowed}; a model chooses "
             "the arguments, so trust each one as you would a program:",
-            **plain,
+            markup=False,
+            highlight=False,
         )
         for who, path in wf.imports:
-            out.print(f"  {who}: {path}", **plain)
+            out.print(f"  {who}: {path}", markup=False, highlight=False)
 
 
 def build_termination_text(wf: Any) -> str:
