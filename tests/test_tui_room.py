@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -386,3 +389,15 @@ async def test_the_agent_pane_follows_a_history_longer_than_memory(db_path):
             pane.catch_up(conv.messages)  # ...and the pane starts over with it
             await pilot.pause()
             assert shown(pane) == [f"m{i}" for i in range(90, 100)]
+
+
+def test_closing_the_app_while_its_room_opens_leaves_no_connection():
+    """Quit at any moment of opening: no database connection (and its thread) outlives the app.
+
+    Textual cancels a screen's workers without waiting; a room cancelled mid-open
+    used to leave its connection open, whose thread then called into a closed loop.
+    """
+    child = Path(__file__).with_name("quick_quit_child.py")
+    done = subprocess.run([sys.executable, str(child)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "failures=[] left=0", done.stderr[-2000:]

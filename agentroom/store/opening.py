@@ -10,10 +10,13 @@ opens is a store that can write.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sqlite3
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
@@ -23,6 +26,7 @@ from agentroom.store.faults import explain
 from agentroom.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 Durability = Literal["full", "normal"]
+T = TypeVar("T")
 MEMORY = ":memory:"
 
 
@@ -45,16 +49,55 @@ def create_private(path: Path) -> None:
     os.close(fd)
 
 
-async def connect(where: str, durability: Durability) -> aiosqlite.Connection:
-    """A connection to ``where`` set up the way the store writes (WAL, sync, busy timeout)."""
+async def to_the_end(work: Awaitable[T]) -> T:
+    """Await a clean-up (a close) to its end even if the caller is cancelled meanwhile.
+
+    The cancellation is raised once the clean-up is done.  Textual cancels a
+    closing screen's worker twice (the screen, then the app), and a close cut
+    short leaves aiosqlite's thread to answer a loop that may be closed by then.
+    """
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = cancelled or not task.done()
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
+
+
+async def connection(where: str) -> aiosqlite.Connection:
+    """A new connection to ``where``; one-line errors; never left open by a cancelled caller.
+
+    aiosqlite makes the connection on a thread of its own.  A caller cancelled
+    meanwhile (an app closed while its room opens) would leave it open, its
+    thread later calling back into an event loop that may be closed by then
+    ("Exception in thread ... Event loop is closed" after the app exits).
+    """
+    making = asyncio.ensure_future(aiosqlite.connect(where, isolation_level="IMMEDIATE"))
     try:
-        db = await aiosqlite.connect(where, isolation_level="IMMEDIATE")
+        return await asyncio.shield(making)
     except sqlite3.Error as exc:
         raise StoreError(explain(exc, where)) from None
+    except asyncio.CancelledError:
+        with contextlib.suppress(sqlite3.Error):
+            await to_the_end(_close_when_made(making))
+        raise
+
+
+async def _close_when_made(making: asyncio.Future[aiosqlite.Connection]) -> None:
+    await (await making).close()
+
+
+async def connect(where: str, durability: Durability) -> aiosqlite.Connection:
+    """A connection to ``where`` set up the way the store writes (WAL, sync, busy timeout)."""
+    db = await connection(where)
     try:
         await configure(db, where, durability)
     except BaseException:
-        await db.close()
+        await to_the_end(db.close())
         raise
     return db
 

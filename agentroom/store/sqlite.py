@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ import aiosqlite
 
 from agentroom.errors import (
     SessionNotFoundError,
-    StoreError,
 )
 from agentroom.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
 from agentroom.protocol import Envelope, MessageType, Session
@@ -37,9 +35,15 @@ from agentroom.store.codec import (
     freeze_state,
     row_envelope,
 )
-from agentroom.store.faults import explain
 from agentroom.store.history import HistoryReads
-from agentroom.store.opening import MEMORY, Durability, check_and_migrate, create_private
+from agentroom.store.opening import (
+    MEMORY,
+    Durability,
+    check_and_migrate,
+    connection,
+    create_private,
+    to_the_end,
+)
 from agentroom.store.ops import (
     AGENT_SESSION,
     CHECKPOINT,
@@ -92,15 +96,12 @@ class SqliteStore(HistoryReads):
         where = str(path)
         if where != MEMORY:
             create_private(Path(where))
-        try:
-            db = await aiosqlite.connect(where, isolation_level="IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(explain(exc, where)) from None
+        db = await connection(where)
         try:
             await check_and_migrate(db, where, durability)
             keys = KeyMaps()
         except BaseException:
-            await db.close()
+            await to_the_end(db.close())
             raise
         return cls(db, where, keys, durability)
 
@@ -109,7 +110,11 @@ class SqliteStore(HistoryReads):
 
         Raises :class:`~agentroom.errors.StoreWriteError` (one line: how many
         records, and why) when some could not be written after a last attempt.
+        A close is finished even when its caller is cancelled meanwhile.
         """
+        await to_the_end(self._close())
+
+    async def _close(self) -> None:
         try:
             await self._writer.close()
         finally:

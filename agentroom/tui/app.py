@@ -8,6 +8,7 @@ remappings (by binding id) live in the user's config file.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -18,6 +19,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.worker import WorkerError
 
 from agentroom.errors import AgentroomError, FileWriteError
 from agentroom.store import SqliteStore
@@ -144,6 +146,16 @@ class AgentroomApp(App[None]):
         for room in self.rooms:
             if room.coordinator is not None:
                 room.coordinator.stop("the app was closed")
+        # Textual cancels the screens' workers without waiting for them.  A room still
+        # opening (or running) cleans up as it is cancelled; that must finish before the
+        # rooms close and the event loop ends, or its database connection is left open.
+        # (Cancelled once: a second cancel would cut that clean-up short.)
+        for worker in [w for w in self.workers if w.group == "room"]:
+            if not worker.is_cancelled:
+                worker.cancel()
+            with contextlib.suppress(WorkerError):
+                await worker.wait()
+        for room in self.rooms:
             try:
                 await room.close()
             except AgentroomError as exc:  # records the disk would not take, even at the end
