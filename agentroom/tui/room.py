@@ -10,6 +10,7 @@ focus.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from textual import on, work
@@ -109,6 +110,24 @@ class RoomScreen(Screen[None]):
         except Exception as exc:  # a model spec or a session that cannot be used
             self.notify(str(exc), title="cannot open the room", severity="error", timeout=30)
             return
+        try:
+            await self._show_opened()
+        except NoMatches:  # the screen was taken down (the app quit) while the room opened
+            return
+        result = await room.run()
+        self.stopped = result.reason
+        self.notify(
+            f"stopped: {result.reason}",
+            title="the room is over",
+            severity="error" if result.failed else "information",
+        )
+        with contextlib.suppress(NoMatches):  # taken down as the room ended
+            self._not_asked()
+            self._status()
+
+    async def _show_opened(self) -> None:
+        """Fill the screen from the room just opened, and start showing what it says."""
+        room = self.room
         engine = room.engine
         assert engine is not None and room.model is not None
         engine.store.watch_health(self._store_health)
@@ -127,15 +146,6 @@ class RoomScreen(Screen[None]):
             await self.query_one(Transcript).preload(recent)
         self.pump()
         self.app.sub_title = room.workflow.name if room.workflow else ""
-        result = await room.run()
-        self.stopped = result.reason
-        self.notify(
-            f"stopped: {result.reason}",
-            title="the room is over",
-            severity="error" if result.failed else "information",
-        )
-        self._not_asked()
-        self._status()
 
     def _store_health(self, health: StoreHealth) -> None:
         """The store cannot write (or can again): a notification, besides the room's status."""
