@@ -56,6 +56,11 @@ _OFD_GET = getattr(fcntl, "F_OFD_GETLK", None) if fcntl is not None else None
 _FLOCK = "hhqqi4x"  # struct flock on Linux: type, whence, start, len, pid (0 for OFD locks)
 
 
+def _byte_lock(kind: int, key: int) -> bytes:
+    """A ``struct flock`` for byte ``key`` of the file: one byte per room."""
+    return struct.pack(_FLOCK, kind, os.SEEK_SET, key, 1, 0)
+
+
 @dataclass(slots=True)
 class Claim:
     """This store's claim on one room: what its batches check and renew."""
@@ -93,7 +98,7 @@ class OwnerLocks:
         if fd is None or _OFD is None:
             return None
         try:
-            fcntl.fcntl(fd, _OFD, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, key, 1, 0))
+            fcntl.fcntl(fd, _OFD, _byte_lock(fcntl.F_WRLCK, key))
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 return False
@@ -104,7 +109,7 @@ class OwnerLocks:
     def release(self, key: int) -> None:
         if key in self._held and self._fd is not None and _OFD is not None:
             self._held.discard(key)
-            fcntl.fcntl(self._fd, _OFD, struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, key, 1, 0))
+            fcntl.fcntl(self._fd, _OFD, _byte_lock(fcntl.F_UNLCK, key))
 
     def held_elsewhere(self, key: int) -> bool | None:
         """Whether another open of the file holds the room's lock (None: cannot tell)."""
@@ -114,9 +119,7 @@ class OwnerLocks:
         if fd is None or _OFD_GET is None:
             return None
         try:
-            got = fcntl.fcntl(
-                fd, _OFD_GET, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, key, 1, 0)
-            )
+            got = fcntl.fcntl(fd, _OFD_GET, _byte_lock(fcntl.F_WRLCK, key))
         except OSError:
             return None
         return bool(struct.unpack(_FLOCK, got)[0] != fcntl.F_UNLCK)
