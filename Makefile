@@ -45,7 +45,7 @@ $(LLM_STAMP): $(LOCAL_STAMP)
 	touch $(LLM_STAMP)
 
 test-llm: $(LLM_STAMP)
-	$(BIN)/python -m pytest -m llm tests/llm
+	$(BIN)/python -m pytest -m llm tests/models/llm
 
 lint: $(STAMP)
 	$(BIN)/ruff check agentroom tests bench

@@ -17,10 +17,10 @@ from agentroom.agents import (
     Turn,
 )
 from agentroom.bus import AgentHandle, MessageBus
+from agentroom.bus.subscriptions import EnvelopeFilter, Subscription
 from agentroom.conversation import ConversationManager, ConversationSystem
 from agentroom.coordination import MultiAgentCoordinator, RunResult
-from agentroom.engine import Engine
-from agentroom.errors import (
+from agentroom.core.errors import (
     AgentroomError,
     AgentTurnError,
     DuplicateAgentError,
@@ -34,9 +34,9 @@ from agentroom.errors import (
     StoreError,
     UnknownAgentError,
 )
-from agentroom.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
+from agentroom.core.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
+from agentroom.room.engine import Engine
 from agentroom.store import SqliteStore
-from agentroom.subscriptions import EnvelopeFilter, Subscription
 
 __all__ = [
     "BROADCAST",

@@ -1,3 +1,3 @@
-from agentroom.cli import main
+from agentroom.cli.main import main
 
 main()

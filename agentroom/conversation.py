@@ -27,9 +27,9 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from itertools import accumulate
 from typing import Any, overload
 
-from agentroom.errors import DuplicateAgentError, UnknownAgentError
-from agentroom.ids import micros_to_datetime, next_micros
-from agentroom.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
+from agentroom.core.errors import DuplicateAgentError, UnknownAgentError
+from agentroom.core.ids import micros_to_datetime, next_micros
+from agentroom.core.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
 from agentroom.store import CheckpointRecord, SqliteStore
 from agentroom.store.codec import CODE_ROLE, RESTORE_MARKER, ROLE_CODE
 from agentroom.store.history import Node, Ref

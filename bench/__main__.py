@@ -11,7 +11,7 @@ import sqlite3
 import sys
 import time
 
-from agentroom.runtime import tune_gc
+from agentroom.cli.runtime import tune_gc
 from bench.util import LABEL_WIDTH, line
 
 BENCHMARKS = ("bus", "store", "size", "stream", "room", "tui", "memory", "local")

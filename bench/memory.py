@@ -114,9 +114,9 @@ async def populate(db: str, sessions: int) -> None:
     """``sessions`` saved rooms as ``agentroom run`` leaves them (workflow in the metadata)."""
     from agentroom.bus import MessageBus
     from agentroom.conversation import ConversationManager
-    from agentroom.runner import workflow_metadata
+    from agentroom.room.live import workflow_metadata
+    from agentroom.room.workflows import load_workflow
     from agentroom.store import SqliteStore
-    from agentroom.workflows import load_workflow
 
     workflow = load_workflow(WORKFLOW)
     metadata = workflow_metadata(workflow, str(WORKFLOW), "offline")
@@ -265,7 +265,7 @@ def main(argv: list[str]) -> int:
     three.add_argument("db")
     three.add_argument("sessions", type=int)
     args = parser.parse_args(argv)
-    from agentroom.runtime import tune_gc
+    from agentroom.cli.runtime import tune_gc
 
     tune_gc()  # as the agentroom command does
     if args.step == "live":

@@ -26,8 +26,8 @@ from collections.abc import AsyncIterator
 
 from agentroom import Engine, LLMAgent, ScriptedAgent
 from agentroom.coordination import MaxMessages, MultiAgentCoordinator, RoundRobin
+from agentroom.core.protocol import MessageType
 from agentroom.models.types import Finished, ModelEvent, ModelRequest, TextDelta, Usage
-from agentroom.protocol import MessageType
 from bench.util import Result, median_best, note, now, rates, repeat, report, section, tempdir
 
 SIZES = (1_000, 10_000)

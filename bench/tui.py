@@ -17,7 +17,7 @@ import os
 import time
 
 from agentroom import Engine, ScriptedAgent
-from agentroom.protocol import Envelope
+from agentroom.core.protocol import Envelope
 from agentroom.store import SqliteStore
 from bench.util import Result, note, report, section, tempdir
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.test_tui_room import make_app
+from tests.tui.test_tui_room import make_app
 
 failures: list[str] = []
 threading.excepthook = lambda a: failures.append(f"{a.thread.name}: {a.exc_value!r}")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from agentroom.bus import PARTICIPANT_ID
-from agentroom.errors import InvalidParticipantError
-from agentroom.protocol import BROADCAST, Envelope, Message, MessageType
+from agentroom.core.errors import InvalidParticipantError
+from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType
 
 if TYPE_CHECKING:
     from agentroom.bus import AgentHandle

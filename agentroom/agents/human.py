@@ -13,13 +13,13 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from agentroom.agents.base import Agent, AgentSettings, Turn
-from agentroom.errors import HumanLeftError, HumanTimeoutError
-from agentroom.protocol import BROADCAST, Envelope, MessageType
+from agentroom.core.errors import HumanLeftError, HumanTimeoutError
+from agentroom.core.protocol import BROADCAST, Envelope, MessageType
 
 if TYPE_CHECKING:
     from agentroom.bus import AgentHandle
+    from agentroom.bus.subscriptions import Subscription
     from agentroom.conversation import ConversationSystem
-    from agentroom.subscriptions import Subscription
 
 
 class HumanAgent(Agent):

@@ -25,8 +25,9 @@ from typing import Any
 
 from agentroom.agents.base import Agent, AgentSettings, Turn
 from agentroom.agents.tools import Tool, Toolbox
-from agentroom.errors import ModelError
-from agentroom.ids import new_id
+from agentroom.core.errors import ModelError
+from agentroom.core.ids import new_id
+from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType, Role
 from agentroom.models.collect import REPLY_LIMIT, collect
 from agentroom.models.pricing import cost_of
 from agentroom.models.spec import make_client, resolve
@@ -39,7 +40,6 @@ from agentroom.models.types import (
     Usage,
     Waiting,
 )
-from agentroom.protocol import BROADCAST, Envelope, Message, MessageType, Role
 
 STREAM_INTERVAL = 0.05
 """Seconds between streamed chunks on the bus (20 Hz)."""

@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 
 from agentroom.agents.base import Agent, AgentSettings, Reply, Turn
-from agentroom.errors import ScriptExhaustedError
+from agentroom.core.errors import ScriptExhaustedError
 
 ReplyFunction = Callable[[Turn], Reply | str | Awaitable[Reply | str]]
 

@@ -30,9 +30,9 @@ from typing import Any
 
 from pydantic import ValidationError, create_model
 
-from agentroom.errors import ModelConfigError, UnsafeToolError
+from agentroom.core.errors import ModelConfigError, UnsafeToolError
+from agentroom.core.text import valid_text
 from agentroom.models.types import ToolCall, ToolSpec
-from agentroom.text import valid_text
 
 RESULT_LIMIT = 8_000
 """Characters of a result the model is shown; the rest is cut (and says so)."""

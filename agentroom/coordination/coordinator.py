@@ -31,9 +31,9 @@ from typing import Any
 from agentroom.coordination.memory import MEMORY_EVENTS, Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.coordination.termination import ExternalStop, FailedTurns, Termination
-from agentroom.engine import Engine
-from agentroom.errors import AgentTurnError, RunInProgressError, StoreWriteError
-from agentroom.protocol import Envelope, MessageType
+from agentroom.core.errors import AgentTurnError, RunInProgressError, StoreWriteError
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.room.engine import Engine
 from agentroom.store import SqliteStore
 
 log = logging.getLogger(__name__)

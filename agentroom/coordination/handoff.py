@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from agentroom.coordination.strategy import RoomView, Speak, Strategy, mentions
-from agentroom.protocol import BROADCAST, Envelope, MessageType
+from agentroom.core.protocol import BROADCAST, Envelope, MessageType
 
 HANDOFF = re.compile(
     r"\bHANDOFF:\s*@?([A-Za-z0-9_][A-Za-z0-9_.\-]*)"

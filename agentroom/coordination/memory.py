@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentroom.agents.base import Address
-from agentroom.errors import AgentTurnError
-from agentroom.protocol import Envelope, MessageType
+from agentroom.core.errors import AgentTurnError
+from agentroom.core.protocol import Envelope, MessageType
 
 if TYPE_CHECKING:
     from agentroom.coordination.strategy import RoomView

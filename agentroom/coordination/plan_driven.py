@@ -17,7 +17,7 @@ from typing import Any
 
 from agentroom.agents.base import Address
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
-from agentroom.protocol import Envelope, MessageType
+from agentroom.core.protocol import Envelope, MessageType
 
 STEP = re.compile(r"^\s*(?:step\s*)?(\d+)\s*[.):-]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 BLOCKED = re.compile(

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy, mentions
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.text import one_line, redact
 from agentroom.models.collect import collect
 from agentroom.models.pricing import cost_of
 from agentroom.models.types import ChatMessage, ModelClient, ModelRequest, Usage
-from agentroom.protocol import Envelope, MessageType
-from agentroom.text import one_line, redact
 
 Rule = Callable[[list[Participant], list[Envelope]], str | None]
 Candidates = Callable[[list[Participant], list[Envelope]], Iterable[str] | str]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentroom.coordination.strategy import RoomView, Speak, Strategy
-from agentroom.protocol import Envelope
+from agentroom.core.protocol import Envelope
 
 
 class RoundRobin(Strategy):

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agentroom.agents.base import Address
-from agentroom.protocol import Envelope, MessageType
+from agentroom.core.protocol import Envelope, MessageType
 
 if TYPE_CHECKING:
-    from agentroom.engine import Engine
+    from agentroom.room.engine import Engine
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from agentroom.protocol import Envelope, MessageType
-from agentroom.text import one_line, redact
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.text import one_line, redact
 
 
 class Termination:

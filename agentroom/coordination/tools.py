@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from agentroom.agents.tools import Tool
-from agentroom.errors import AgentroomError
-from agentroom.protocol import MessageType
+from agentroom.core.errors import AgentroomError
+from agentroom.core.protocol import MessageType
 
 if TYPE_CHECKING:
     from agentroom.coordination.memory import Blackboard
-    from agentroom.engine import Engine
+    from agentroom.room.engine import Engine
 
 
 def _choices(names: list[str]) -> object:

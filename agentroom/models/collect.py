@@ -8,6 +8,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from agentroom.core.text import REPLACEMENT, split_surrogate, valid_text
 from agentroom.models.types import (
     Finished,
     ModelEvent,
@@ -18,7 +19,6 @@ from agentroom.models.types import (
     Usage,
     Waiting,
 )
-from agentroom.text import REPLACEMENT, split_surrogate, valid_text
 
 OnText = Callable[[str], Awaitable[None] | None]
 OnWait = Callable[[Waiting], Awaitable[None] | None]

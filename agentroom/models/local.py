@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentroom.errors import ModelConfigError, ModelError
+from agentroom.core.errors import ModelConfigError, ModelError
 from agentroom.models.types import (
     ChatMessage,
     Finished,

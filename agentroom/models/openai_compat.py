@@ -36,7 +36,7 @@ from typing import Any
 
 import openai
 
-from agentroom.errors import (
+from agentroom.core.errors import (
     ModelAuthError,
     ModelConnectionError,
     ModelError,
@@ -45,6 +45,7 @@ from agentroom.errors import (
     ModelRequestError,
     ModelServerError,
 )
+from agentroom.core.text import one_line, redact
 from agentroom.models.http import http
 from agentroom.models.types import (
     Finished,
@@ -56,7 +57,6 @@ from agentroom.models.types import (
     Usage,
     Waiting,
 )
-from agentroom.text import one_line, redact
 
 log = logging.getLogger(__name__)
 

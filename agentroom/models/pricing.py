@@ -12,8 +12,8 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from platformdirs import user_config_path
 
+from agentroom.core.paths import config_dir
 from agentroom.models.types import Usage
 
 # USD per 1M tokens (input, output), as published by the vendor when written.
@@ -30,7 +30,7 @@ FREE_KINDS = ("offline", "replay", "ollama", "local")
 
 @cache
 def prices_file() -> Path:
-    return user_config_path("agentroom", appauthor=False) / "prices.yaml"
+    return config_dir() / "prices.yaml"
 
 
 @cache

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from agentroom.errors import ModelConfigError, ReplayExhaustedError
+from agentroom.core.errors import ModelConfigError, ReplayExhaustedError
 from agentroom.models.types import (
     Finished,
     ModelEvent,

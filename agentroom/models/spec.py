@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agentroom.errors import ModelConfigError
+from agentroom.core.errors import ModelConfigError
 from agentroom.models.types import ModelClient
 
 Kind = Literal["openai", "ollama", "openai-compat", "local", "replay", "offline"]

@@ -17,14 +17,14 @@ import json
 import marshal
 from typing import Any
 
-from agentroom.ids import (
+from agentroom.core.ids import (
     bytes_to_id,
     datetime_to_micros,
     id_micros,
     micros_to_datetime,
     take_minted,
 )
-from agentroom.protocol import Envelope, MessageType, Role, stored_envelope
+from agentroom.core.protocol import Envelope, MessageType, Role, stored_envelope
 
 TYPE_CODE = {MessageType.MESSAGE: 0, MessageType.ACTION: 1, MessageType.STATUS: 2}
 CODE_TYPE = {code: kind for kind, code in TYPE_CODE.items()}

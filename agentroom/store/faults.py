@@ -17,8 +17,8 @@ import errno
 import os
 import sqlite3
 
-from agentroom.errors import StoreWriteError
-from agentroom.text import one_line, redact
+from agentroom.core.errors import StoreWriteError
+from agentroom.core.text import one_line, redact
 
 # SQLite result codes (``sqlite_errorname``) that belong to one row, not to the file.
 _RECORD_CODES = ("SQLITE_CONSTRAINT", "SQLITE_TOOBIG", "SQLITE_MISMATCH", "SQLITE_RANGE")

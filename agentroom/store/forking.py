@@ -11,7 +11,7 @@ envelopes (same numbers, senders, contents, times and metadata; new ids of
 the same time, and ``reply_to`` follows the copies), every agent's session
 (sub-agents aside) with its history rows cut at the fork point and the
 checkpoints taken before it, and the coordinator's checkpoint, moved back by
-a function the caller gives (``agentroom.fork`` holds that logic).
+a function the caller gives (``agentroom.room.fork`` holds that logic).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from agentroom.errors import SessionBusyError
-from agentroom.ids import id_micros, new_id, uuid7_bytes
-from agentroom.protocol import ROOM, MessageType
+from agentroom.core.errors import SessionBusyError
+from agentroom.core.ids import id_micros, new_id, uuid7_bytes
+from agentroom.core.protocol import ROOM, MessageType
 from agentroom.store.codec import TYPE_CODE, encode_metadata, encode_state
 from agentroom.store.ownership import OWNER_ROW, OwnerLocks, owner_of
 from agentroom.store.statements import rowid

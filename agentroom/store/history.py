@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from agentroom.errors import SessionNotFoundError
-from agentroom.protocol import Envelope, MessageType
+from agentroom.core.errors import SessionNotFoundError
+from agentroom.core.protocol import Envelope, MessageType
 from agentroom.store.codec import RESTORE_MARKER, TYPE_CODE, row_envelope
 from agentroom.store.statements import one
 

@@ -20,8 +20,8 @@ from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
-from agentroom.errors import NotAnAgentroomDatabase, SchemaTooNewError, StoreError
-from agentroom.ids import next_micros
+from agentroom.core.errors import NotAnAgentroomDatabase, SchemaTooNewError, StoreError
+from agentroom.core.ids import next_micros
 from agentroom.store.faults import explain
 from agentroom.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 

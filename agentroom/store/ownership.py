@@ -36,8 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentroom.errors import SessionBusyError
-from agentroom.ids import micros_to_datetime
+from agentroom.core.errors import SessionBusyError
+from agentroom.core.ids import micros_to_datetime
 from agentroom.store.faults import TakenOverError
 from agentroom.store.records import Owner
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentroom.protocol import Envelope
+from agentroom.core.protocol import Envelope
+from agentroom.core.text import one_line, valid_data, valid_text
 from agentroom.store.codec import encode_metadata
 from agentroom.store.ops import DROPPABLE
-from agentroom.text import one_line, valid_data, valid_text
 
 REPAIRED = "repaired"
 """The metadata key of an envelope saved in a repaired form: what was wrong."""

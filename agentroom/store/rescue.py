@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from agentroom.ids import new_id
+from agentroom.core.ids import new_id
 from agentroom.store.opening import Durability, connect
 from agentroom.store.statements import on_thread
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import aiosqlite
 
-from agentroom.errors import (
+from agentroom.core.errors import (
     SessionNotFoundError,
 )
-from agentroom.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
-from agentroom.protocol import Envelope, MessageType, Session
+from agentroom.core.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
+from agentroom.core.protocol import Envelope, MessageType, Session
 from agentroom.store import forking, ownership
 from agentroom.store.codec import (
     TYPE_CODE,
@@ -108,7 +108,7 @@ class SqliteStore(HistoryReads):
     async def close(self) -> None:
         """Make everything queued durable, then close the connection.
 
-        Raises :class:`~agentroom.errors.StoreWriteError` (one line: how many
+        Raises :class:`~agentroom.core.errors.StoreWriteError` (one line: how many
         records, and why) when some could not be written after a last attempt.
         A close is finished even when its caller is cancelled meanwhile.
         """

@@ -37,10 +37,10 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from agentroom.errors import StoreWriteError
-from agentroom.ids import datetime_to_micros, next_micros
-from agentroom.inbox import Inbox, InboxClosed
-from agentroom.protocol import Envelope, MessageType
+from agentroom.bus.inbox import Inbox, InboxClosed
+from agentroom.core.errors import StoreWriteError
+from agentroom.core.ids import datetime_to_micros, next_micros
+from agentroom.core.protocol import Envelope, MessageType
 from agentroom.store import rescue
 from agentroom.store.codec import envelope_row, state_text
 from agentroom.store.faults import (

@@ -21,15 +21,15 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import WorkerError
 
-from agentroom.errors import AgentroomError, FileWriteError
+from agentroom.core.errors import AgentroomError, FileWriteError
+from agentroom.room.live import LiveRoom, RoomOptions
+from agentroom.room.workflows import load_workflow
 from agentroom.store import SqliteStore
 from agentroom.tui.config import load_config, save_config
 from agentroom.tui.help import HelpScreen
-from agentroom.tui.live import LiveRoom, RoomOptions
 from agentroom.tui.room import RoomScreen
 from agentroom.tui.shown import brief
 from agentroom.tui.themes import DEFAULT_THEME, load_themes
-from agentroom.workflows import load_workflow
 
 ROOM_COMMANDS = (
     ("Stop the room", "stop", "End the run; whoever is speaking keeps what they said"),

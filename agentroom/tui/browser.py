@@ -17,8 +17,8 @@ from textual.coordinate import Coordinate
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
-from agentroom.errors import AgentroomError
-from agentroom.fork import delete_session
+from agentroom.core.errors import AgentroomError
+from agentroom.room.fork import delete_session
 from agentroom.store import RoomInfo, SqliteStore
 from agentroom.tui.shown import plain
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from platformdirs import user_config_path
 
-from agentroom.errors import FileWriteError
-from agentroom.files import replacing
+from agentroom.core.errors import FileWriteError
+from agentroom.core.files import replacing
+from agentroom.core.paths import config_dir
 
 CONFIG_ENV = "AGENTROOM_CONFIG"
 
@@ -26,7 +26,7 @@ def config_path() -> Path:
     override = os.environ.get(CONFIG_ENV, "").strip()
     if override:
         return Path(override).expanduser()
-    return user_config_path("agentroom", appauthor=False) / "config.yaml"
+    return config_dir() / "config.yaml"
 
 
 def load_config() -> dict[str, Any]:
@@ -40,8 +40,8 @@ def load_config() -> dict[str, Any]:
 def save_config(**changes: Any) -> None:
     """Merge ``changes`` into the config file (keeping whatever else is there).
 
-    Written whole or not at all, and 0600 (:func:`agentroom.files.replacing`);
-    raises :class:`~agentroom.errors.FileWriteError` when it cannot be.
+    Written whole or not at all, and 0600 (:func:`agentroom.core.files.replacing`);
+    raises :class:`~agentroom.core.errors.FileWriteError` when it cannot be.
     """
     data = load_config() | changes
     path = config_path()

@@ -11,9 +11,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from agentroom.errors import AgentroomError
+from agentroom.core.errors import AgentroomError
+from agentroom.room.workflows import available_workflows, load_workflow, user_workflows_dir
 from agentroom.tui.shown import plain
-from agentroom.workflows import available_workflows, load_workflow, user_workflows_dir
 
 
 class WorkflowPicker(ModalScreen[Path | None]):

@@ -28,10 +28,10 @@ from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Input, Label, RichLog, Static
 
-from agentroom.errors import AgentroomError
-from agentroom.export import is_stream_chunk
-from agentroom.fork import fork_session
-from agentroom.protocol import Envelope, MessageType
+from agentroom.core.errors import AgentroomError
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.room.export import is_stream_chunk
+from agentroom.room.fork import fork_session
 from agentroom.store import RoomInfo, SqliteStore
 from agentroom.tui.shown import Cut, brief, cut, plain
 from agentroom.tui.whole import WholeText, envelope_title

@@ -21,11 +21,11 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from agentroom.errors import AgentroomError
-from agentroom.export import export_to_file
-from agentroom.protocol import Envelope, MessageType
+from agentroom.core.errors import AgentroomError
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.room.export import export_to_file
+from agentroom.room.live import LiveRoom
 from agentroom.store.records import StoreHealth
-from agentroom.tui.live import LiveRoom
 from agentroom.tui.shown import plain
 from agentroom.tui.whole import WholeText, envelope_title
 from agentroom.tui.widgets.agent_pane import AgentPane
@@ -372,7 +372,7 @@ class RoomScreen(Screen[None]):
         self.notify(f"exported to {path}")
 
     async def fork(self) -> None:
-        from agentroom.fork import fork_session
+        from agentroom.room.fork import fork_session
 
         engine = self.room.engine
         if engine is None:

@@ -6,7 +6,7 @@ way to a widget:
 
 - :func:`plain` for labels, table cells and options: a Rich ``Text``, which
   Textual never parses as markup (``[/]`` in a title used to crash the app),
-  with control characters made visible (:func:`~agentroom.text.for_terminal`),
+  with control characters made visible (:func:`~agentroom.core.text.for_terminal`),
   so a reply cannot retitle the window, clear the screen or make the terminal
   type into the input.
 - :func:`cut` for message bodies: at most :data:`MAX_LINES` lines and
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
-from agentroom.text import for_terminal
+from agentroom.core.text import for_terminal
 
 MAX_LINES = 40
 """Lines of one message shown in the transcript (the rest opens whole)."""

@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from agentroom.workflows import STRATEGIES
+from agentroom.room.workflows import STRATEGIES
 
 ABOUT = {
     "round-robin": "a fixed order, over and over (you take your turn too)",

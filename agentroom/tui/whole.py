@@ -22,8 +22,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Label
 
-from agentroom.protocol import Envelope
-from agentroom.text import for_terminal
+from agentroom.core.protocol import Envelope
+from agentroom.core.text import for_terminal
 from agentroom.tui.shown import plain
 
 TAB = 4

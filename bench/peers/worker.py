@@ -74,7 +74,7 @@ def _agentroom_model() -> Any:
 async def agentroom_room(n: int, deadline: float | None) -> dict[str, Any]:
     from agentroom import Engine, LLMAgent
     from agentroom.coordination import MaxMessages, MultiAgentCoordinator, RoundRobin
-    from agentroom.protocol import MessageType
+    from agentroom.core.protocol import MessageType
 
     with _tmp() as folder:
         path = os.path.join(folder, "bench.db")
@@ -446,7 +446,7 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
     fw, wl = job["fw"], job["wl"]
     n, deadline = job.get("n", 0), job.get("deadline")
     if fw.startswith("agentroom"):
-        from agentroom.runtime import tune_gc
+        from agentroom.cli.runtime import tune_gc
 
         tune_gc()  # as the agentroom command does
     if wl == "room":

@@ -14,7 +14,7 @@ import contextlib
 import sys
 
 from agentroom import Engine
-from agentroom.errors import AgentroomError
+from agentroom.core.errors import AgentroomError
 
 
 async def main(db: str, session: str) -> None:

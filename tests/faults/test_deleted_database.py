@@ -14,7 +14,7 @@ import stat
 import pytest
 
 from agentroom import Engine, ScriptedAgent
-from agentroom.errors import StoreWriteError
+from agentroom.core.errors import StoreWriteError
 
 
 def rows(db_path) -> list[tuple[int, str]]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_run_cli import agentroom, session_of, show
 from tests.openai_server import OpenAIServer, error_reply
-from tests.test_run_cli import agentroom, session_of, show
-from tests.test_tui_room import make_app, settled, until
+from tests.tui.test_tui_room import make_app, settled, until
 
 TWO_AGENTS = """
 name: failing room

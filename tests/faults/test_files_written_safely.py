@@ -22,7 +22,7 @@ import pytest
 
 from agentroom import Engine, HumanAgent
 from tests.faults.hostile import agentroom, colourless
-from tests.test_tui_room import make_app, settled, until
+from tests.tui.test_tui_room import make_app, settled, until
 
 SIZE = 15_000
 """Envelopes in the large session: its export takes a while to write (about 2.5 MB)."""

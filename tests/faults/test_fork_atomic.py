@@ -20,10 +20,10 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from agentroom.fork import delete_session, fork_session
+from agentroom.room.fork import delete_session, fork_session
 from agentroom.store import SqliteStore
 from tests.child import PYTHON, killed_at
-from tests.test_run_cli import agentroom, session_of, show
+from tests.cli.test_run_cli import agentroom, session_of, show
 
 CHILD = Path(__file__).with_name("fork_child.py")
 TRIO = """

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agentroom import Engine, ScriptedAgent
 from agentroom.store import SqliteStore
-from tests.test_crash import run_until_killed
+from tests.room.test_crash import run_until_killed
 
 KILLS = 5
 

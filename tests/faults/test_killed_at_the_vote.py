@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.child import PYTHON, killed_at
-from tests.test_run_cli import agentroom, show
+from tests.cli.test_run_cli import agentroom, show
 
 CHILD = Path(__file__).with_name("vote_child.py")
 

@@ -20,7 +20,7 @@ import pytest
 
 from agentroom import AgentTurnError, Engine, MessageType
 from agentroom.agents import LLMAgent
-from agentroom.errors import (
+from agentroom.core.errors import (
     ModelAuthError,
     ModelConnectionError,
     ModelError,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agentroom import Engine
-from agentroom.errors import NotAnAgentroomDatabase, StoreError
+from agentroom.core.errors import NotAnAgentroomDatabase, StoreError
 from agentroom.store import SqliteStore
 from tests.faults.mounts import fill, read_only_file, read_only_folder, small_disk
 

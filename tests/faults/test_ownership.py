@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from agentroom import Engine, ScriptedAgent
-from agentroom.errors import SessionBusyError, StoreWriteError
-from agentroom.fork import delete_session
-from agentroom.ids import next_micros
-from agentroom.runner import workflow_metadata
+from agentroom.core.errors import SessionBusyError, StoreWriteError
+from agentroom.core.ids import next_micros
+from agentroom.room.fork import delete_session
+from agentroom.room.live import workflow_metadata
+from agentroom.room.workflows import parse_workflow
 from agentroom.store import SqliteStore, opening
 from agentroom.store.schema import V1, V2, V3
-from agentroom.workflows import parse_workflow
 from tests.child import PYTHON, Child
 from tests.waiting import until
 

@@ -10,8 +10,8 @@ import logging
 import sqlite3
 
 from agentroom import MessageBus
-from agentroom.ids import new_id
-from agentroom.protocol import Session
+from agentroom.core.ids import new_id
+from agentroom.core.protocol import Session
 from agentroom.store import SqliteStore
 from agentroom.store.repair import REPAIRED
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_e2e_tmux import AGENTROOM, saved_session
 from tests.terminal import Terminal
-from tests.test_e2e_tmux import AGENTROOM, saved_session
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

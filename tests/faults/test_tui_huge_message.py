@@ -15,19 +15,19 @@ from pathlib import Path
 
 import pytest
 
+from agentroom.core.text import for_terminal
 from agentroom.models.replay import ReplayClient
-from agentroom.text import for_terminal
+from agentroom.room.live import RoomOptions
+from agentroom.room.workflows import parse_workflow
 from agentroom.tui.app import AgentroomApp
-from agentroom.tui.live import RoomOptions
 from agentroom.tui.shown import MAX_CHARS, MAX_LINES
 from agentroom.tui.whole import TextLines, WholeText
 from agentroom.tui.widgets.agent_pane import AgentPane
 from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.transcript import SaidLine, Transcript
-from agentroom.workflows import parse_workflow
 from tests.faults.hostile import HOSTILE
 from tests.faults.test_tui_output import inert_screen
-from tests.test_tui_room import until
+from tests.tui.test_tui_room import until
 
 MB10 = 10_000_000
 PATIENCE = 120.0
@@ -136,7 +136,7 @@ async def test_a_streamed_reply_feeds_its_markdown_only_up_to_the_limit():
     """The turn being streamed: past the limit it only counts what arrives."""
     from textual.app import App, ComposeResult
 
-    from agentroom.protocol import Envelope, MessageType
+    from agentroom.core.protocol import Envelope, MessageType
     from agentroom.tui.widgets.transcript import MessageTurn
 
     class Host(App[None]):

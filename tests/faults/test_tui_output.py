@@ -16,14 +16,14 @@ import pytest
 from textual.app import App
 
 from agentroom.models.replay import ReplayClient
+from agentroom.room.live import RoomOptions
+from agentroom.room.workflows import parse_workflow
 from agentroom.tui.app import AgentroomApp
-from agentroom.tui.live import RoomOptions
 from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import Transcript
-from agentroom.workflows import parse_workflow
 from tests.faults.hostile import HOSTILE, assert_inert, hostile_session
-from tests.test_tui_room import until
+from tests.tui.test_tui_room import until
 
 SIZE = (140, 45)
 

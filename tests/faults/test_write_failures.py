@@ -14,7 +14,7 @@ import pytest
 
 from agentroom import Engine, MessageBus, ScriptedAgent
 from agentroom.coordination import MaxTurns, MultiAgentCoordinator, RoundRobin
-from agentroom.errors import StoreWriteError
+from agentroom.core.errors import StoreWriteError
 from agentroom.store import SqliteStore
 from tests.waiting import until
 

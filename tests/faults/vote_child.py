@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from agentroom import Engine
 from agentroom.models.replay import ReplayClient
 from agentroom.models.types import ModelEvent, ModelRequest
-from agentroom.workflows import parse_workflow
+from agentroom.room.workflows import parse_workflow
 
 WORKFLOW = """
 name: vote room

@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
-from agentroom.protocol import Message, Role
+from agentroom.core.protocol import Message, Role
 from agentroom.tui.shown import brief, plain
 
 SHOWN = 500

@@ -32,8 +32,8 @@ from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static
 from textual.widgets._markdown import MarkdownStream
 
-from agentroom.protocol import Envelope, MessageType
-from agentroom.text import for_terminal
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.text import for_terminal
 from agentroom.tui.shown import MAX_CHARS, Cut, brief, cut, head_length, plain
 from agentroom.tui.whole import envelope_title
 

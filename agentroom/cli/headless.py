@@ -1,0 +1,197 @@
+"""The room without a screen: the live transcript on stdout, the human's lines from stdin.
+
+``agentroom run --headless`` prints every envelope once it is saved (streamed
+replies as they arrive, as a live preview; the finished reply once it is on
+disk), so whatever the transcript shows survives a crash, and, when the
+workflow has a human, reads
+their lines from stdin: a line is said to everyone, ``@name text`` to one
+agent, and ``/stop``, ``/pause``, ``/resume``, ``/strategy NAME`` steer the
+coordinator.  When stdin ends, the humans are skipped from then on (the run
+still ends as its workflow says).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
+
+from agentroom.agents import HumanAgent
+from agentroom.coordination.coordinator import MultiAgentCoordinator
+from agentroom.coordination.strategy import MENTION
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.text import decode_line
+
+Write = Callable[..., Any]
+
+QUIET_EVENTS = frozenset({"usage"})
+
+
+class TranscriptPrinter:
+    """Prints envelopes as a person wants to read them; a bus callback.
+
+    With ``durable`` (a wait until an envelope is on disk, False if it never
+    will be) an envelope is printed only once saved; stream chunks, which are
+    a preview of a reply still being written, are printed as they come.
+    """
+
+    def __init__(
+        self,
+        write: Write,
+        line: Callable[[Envelope], Any],
+        durable: Callable[[Envelope], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.write = write
+        self.line = line
+        self.durable = durable
+        self._streaming: str | None = None
+        self._streamed: list[str] = []
+
+    async def __call__(self, env: Envelope) -> None:
+        preview = self.durable is None or env.metadata.get("event") == "stream"
+        if not preview and not await self.durable(env):  # type: ignore[misc]
+            self._end_stream()  # never saved: not shown as if it were
+            return
+        self.show(env)
+
+    def show(self, env: Envelope) -> None:
+        event = env.metadata.get("event")
+        if event == "stream":
+            if self._streaming != env.sender:
+                self._end_stream()
+                self._streaming = env.sender
+                self.write(f"{env.sender}: ", end="")  # the route is known at the end only
+            self._streamed.append(env.content)
+            self.write(env.content, end="")
+            return
+        if self._streaming == env.sender and env.type is not MessageType.STATUS:
+            # The finished reply (a message, or an action such as a vote): already shown.
+            whole = "".join(self._streamed)
+            self._streaming, self._streamed = None, []
+            if env.content == whole:
+                self.write("" if not env.metadata.get("interrupted") else "  [interrupted]")
+                return
+            self.write("")
+        if event in QUIET_EVENTS:
+            return
+        self._end_stream()
+        if event == "input_requested":
+            self.write(f"» your turn, {env.receiver}: type a line (@name to address one agent)")
+            return
+        if env.type is MessageType.MESSAGE:  # as a streamed reply reads, whole or not
+            self.write(f"{env.route}: {env.content}")
+            return
+        self.write(self.line(env))
+
+    def _end_stream(self) -> None:
+        if self._streaming is not None:
+            self._streaming, self._streamed = None, []
+            self.write("")
+
+
+async def read_human_lines(
+    coordinator: MultiAgentCoordinator,
+    human: HumanAgent,
+    stream: TextIO | None = None,
+    on_closed: Callable[[], Any] | None = None,
+) -> None:
+    """Feed the human's lines into the room until the input ends.
+
+    A daemon thread does the blocking reads (an executor thread would keep
+    the process alive at exit, waiting for a line nobody types).  Bytes are
+    read and decoded here, with anything that is not UTF-8 shown as U+FFFD, so
+    a stray byte neither ends the input (a strict decoder raises) nor reaches
+    the room as a lone surrogate (a ``surrogateescape`` one).
+    """
+    source = stream or sys.stdin
+    raw = getattr(source, "buffer", None)
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> str:
+        return decode_line(raw.readline()) if raw is not None else source.readline()
+
+    def pump() -> None:
+        while True:
+            try:
+                line = read()
+            except (OSError, ValueError):
+                line = ""
+            try:
+                loop.call_soon_threadsafe(lines.put_nowait, line or None)
+            except RuntimeError:  # the room is over and its loop closed
+                return
+            if not line:
+                return
+
+    threading.Thread(target=pump, name="agentroom-stdin", daemon=True).start()
+    while (line := await lines.get()) is not None:
+        await handle_line(coordinator, human, line.rstrip("\n"))
+    if on_closed is not None:
+        on_closed()
+
+
+async def handle_line(coordinator: MultiAgentCoordinator, human: HumanAgent, line: str) -> None:
+    text = line.strip()
+    if not text:
+        return
+    if text.startswith("/"):
+        command, _, arg = text[1:].partition(" ")
+        if command == "stop":
+            coordinator.stop(f"stopped by {human.id}")
+        elif command == "pause":
+            await coordinator.pause()
+        elif command == "resume":
+            await coordinator.resume()
+        elif command == "strategy" and arg.strip():
+            try:
+                await coordinator.switch_strategy(arg.strip())
+            except Exception as exc:  # a bad name must not end the room
+                await human.handle.publish(
+                    f"cannot switch strategy: {exc}", to=human.id, type=MessageType.STATUS
+                )
+        else:
+            await human.handle.publish(
+                "commands: /stop, /pause, /resume, /strategy NAME; @name to address one agent",
+                to=human.id,
+                type=MessageType.STATUS,
+            )
+        return
+    to = "*"
+    first = MENTION.match(text)
+    if first is not None:
+        to = first.group(1)
+        text = text[first.end() :].strip() or text
+    await human.say(text, to=to)
+
+
+def skip_absent_humans(humans: list[HumanAgent]) -> Callable[[], None]:
+    """Once stdin has ended nobody can answer: make the humans' turns pass at once."""
+
+    def closed() -> None:
+        for human in humans:
+            human.leave("has no input any more (stdin ended)")
+
+    return closed
+
+
+@contextlib.asynccontextmanager
+async def human_input(
+    coordinator: MultiAgentCoordinator, humans: list[HumanAgent], stream: TextIO | None = None
+) -> Any:
+    """Read the (first) human's lines for as long as the run lasts."""
+    if not humans:
+        yield
+        return
+    task = asyncio.create_task(
+        read_human_lines(coordinator, humans[0], stream, skip_absent_humans(humans))
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

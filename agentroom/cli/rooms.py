@@ -1,0 +1,269 @@
+"""The commands that open a room: ``run``, ``resume``, and ``workflows list/validate``.
+
+At a terminal ``run`` and ``resume`` open the Textual app; with ``--headless``
+(or without a terminal: pipes, CI) the room prints its live transcript and
+reads the human's lines from stdin.  Both go through one
+:class:`~agentroom.room.live.LiveRoom`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from agentroom.cli.console import (
+    SHORT_ID,
+    DbOption,
+    ModelOption,
+    SessionArg,
+    db_for,
+    envelope_text,
+    err,
+    error_text,
+    fail,
+    need_session,
+    out,
+    run,
+)
+from agentroom.core.errors import AgentroomError, StoreWriteError
+
+HeadlessOption = Annotated[
+    bool,
+    typer.Option(
+        "--headless",
+        help="Print the live transcript and read the human's lines from stdin (no screen).",
+    ),
+]
+TakeOverOption = Annotated[
+    bool,
+    typer.Option(
+        "--take-over",
+        help="Resume even if another agentroom has the session open; that one stops writing.",
+    ),
+]
+
+
+def run_command(
+    ctx: typer.Context,
+    workflow: Annotated[
+        str | None, typer.Argument(help="A workflow file or name (see 'workflows list').")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="What the room works on.")] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="round-robin, role-based, plan-driven or handoff.")
+    ] = None,
+    model: ModelOption = None,
+    max_messages: Annotated[int | None, typer.Option(help="Stop after N messages.")] = None,
+    headless: HeadlessOption = False,
+    db: DbOption = None,
+) -> None:
+    """Run a workflow (the default one if none is named); prints the session id at the end.
+
+    At a terminal it opens the room's UI; with --headless (or when stdin/stdout are not a
+    terminal) it prints the live transcript and reads the human's lines from stdin.
+    """
+    from agentroom.room.workflows import DEFAULT_WORKFLOW, find_workflow, load_workflow
+
+    if workflow is None and not headless and interactive():
+        try:
+            find_workflow(DEFAULT_WORKFLOW)
+        except AgentroomError:  # no default to open: the picker opens first instead
+            from agentroom.tui.app import AgentroomApp
+
+            run_app(AgentroomApp(None, db=db_for(ctx, db)))
+            return
+    path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
+    wf = run_sync(lambda: load_workflow(path))
+    if strategy is not None and strategy not in STRATEGY_NAMES:
+        raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}", 2)
+    model = model or (ctx.obj or {}).get("model")
+    if not headless and interactive():
+        from agentroom.room.live import RoomOptions
+        from agentroom.tui.app import AgentroomApp
+
+        db_path = db_for(ctx, db)
+        options = RoomOptions(
+            db=db_path,
+            workflow=wf,
+            source=str(path),
+            task=task,
+            strategy=strategy,
+            model=model,
+            max_messages=max_messages,
+        )
+        run_app(AgentroomApp(options, db=db_path))
+        return
+    run(
+        play(
+            db_for(ctx, db),
+            wf,
+            str(path),
+            task=task,
+            strategy=strategy,
+            model=model,
+            max_messages=max_messages,
+        )
+    )
+
+
+def resume_command(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    model: ModelOption = None,
+    max_messages: Annotated[int | None, typer.Option(help="Stop after N more messages.")] = None,
+    workflow: Annotated[
+        str | None,
+        typer.Option(
+            help="The workflow file that started the session: a session whose agents have "
+            "tools takes them from this file (default: the file it was started from)."
+        ),
+    ] = None,
+    headless: HeadlessOption = False,
+    take_over: TakeOverOption = False,
+    db: DbOption = None,
+) -> None:
+    """Continue a stopped or crashed session exactly where it was."""
+    from agentroom.room.workflows import find_workflow, load_workflow
+
+    wanted = need_session(session_id)
+    wf, source = None, ""
+    if workflow is not None:
+        path = run_sync(lambda: find_workflow(workflow))
+        wf, source = run_sync(lambda: load_workflow(path)), str(path)
+    if not headless and interactive():
+        from agentroom.room.live import RoomOptions
+        from agentroom.tui.app import AgentroomApp
+
+        db_path = db_for(ctx, db)
+        options = RoomOptions(
+            db=db_path,
+            workflow=wf,
+            source=source,
+            session_id=wanted,
+            max_messages=max_messages,
+            model=model or (ctx.obj or {}).get("model"),
+            take_over=take_over,
+        )
+        run_app(AgentroomApp(options, db=db_path))
+        return
+    run(
+        play(
+            db_for(ctx, db),
+            wf,
+            source,
+            model=model or (ctx.obj or {}).get("model"),
+            max_messages=max_messages,
+            session_id=wanted,
+            take_over=take_over,
+        )
+    )
+
+
+def run_app(app: Any) -> None:
+    """Run the Textual app; what it could not save is one line on stderr and exit 1."""
+    app.run()
+    if app.exit_error:
+        raise fail(app.exit_error)
+
+
+STRATEGY_NAMES = ("round-robin", "role-based", "plan-driven", "handoff")
+
+
+def interactive() -> bool:
+    """A person at a terminal (else the room runs headless: pipes, CI, scripts)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def run_sync(make: Any) -> Any:
+    """Call ``make``; an error of several lines (a workflow's problems) prints them all."""
+    try:
+        return make()
+    except AgentroomError as exc:
+        first, *rest = str(exc).splitlines() or [""]
+        err.print(error_text(first))
+        for problem in rest:
+            err.print(f"       {problem}")
+        raise typer.Exit(1) from None
+
+
+async def play(
+    db: Path | str,
+    workflow: Any,
+    source: str,
+    *,
+    task: str | None = None,
+    strategy: str | None = None,
+    model: str | None = None,
+    max_messages: int | None = None,
+    session_id: str | None = None,
+    take_over: bool = False,
+) -> None:
+    """Run (or resume) a workflow headless: live transcript out, human lines in.
+
+    A line is printed once it is saved; when the store cannot write, stderr
+    says so (and when it can again).
+    """
+    from agentroom.cli.headless import TranscriptPrinter, human_input
+    from agentroom.room.live import LiveRoom, RoomOptions
+    from agentroom.store.records import StoreHealth
+
+    def write(text: str | Text = "", end: str = "\n") -> None:
+        out.print(text, end=end)
+
+    def tell(health: StoreHealth) -> None:
+        err.print(f"agentroom: {health.describe()}", markup=False, highlight=False)
+
+    room = LiveRoom(
+        RoomOptions(
+            db=db,
+            workflow=workflow,
+            source=source,
+            task=task,
+            strategy=strategy,
+            model=model,
+            max_messages=max_messages,
+            session_id=session_id,
+            feed=False,
+            take_over=take_over,
+        )
+    )
+    try:
+        await room.open()
+        engine, coordinator = room.engine, room.coordinator
+        assert engine is not None and coordinator is not None and room.workflow is not None
+        assert room.model is not None and room.resolution is not None
+        store = engine.store
+        store.watch_health(tell)
+
+        async def saved(env: Any) -> bool:
+            return await store.durable(env.session_id, env.seq)
+
+        printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text, saved))
+        await engine.bus.announce(
+            f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
+            f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
+            metadata={"event": "room_opened", "model": room.model.label},
+        )
+        if session_id is not None:
+            await engine.bus.announce(
+                f"resumed after {coordinator.turns} turns", metadata={"event": "resumed_session"}
+            )
+        async with human_input(coordinator, room.humans):
+            result = await room.run()
+        with contextlib.suppress(StoreWriteError):  # what could not be saved is said at close
+            await engine.flush()
+        store.closing()  # the printer shows what is saved, and waits no longer than that
+        await printer.aclose()  # everything saved is on screen before the last word
+        write()
+        out.print(Text.assemble("Session: ", (result.session_id, "bold"), f" ({result.reason})"))
+        out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")
+    finally:
+        await room.close()
+    if result.failed:  # turns kept failing: a script must see that the room did not work
+        err.print(error_text(f"stopped: {result.reason}"))
+        raise typer.Exit(1)

@@ -1,0 +1,170 @@
+"""``agentroom sessions list``, ``agentroom sessions show`` and ``agentroom export``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from agentroom.cli.console import (
+    SHORT_ID,
+    DbOption,
+    JsonOption,
+    SessionArg,
+    db_for,
+    envelope_text,
+    err,
+    fail,
+    need_session,
+    out,
+    run,
+)
+from agentroom.room.export import (
+    FORMATS,
+    export_to_file,
+    inert_writer,
+    is_stream_chunk,
+    write_export,
+    write_json_document,
+    write_json_list,
+)
+from agentroom.room.usage import UsageLedger
+from agentroom.store import RoomInfo, SqliteStore
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def _rooms_table(rooms: list[RoomInfo]) -> Table:
+    table = Table(
+        title="Saved sessions (any unique id prefix works; --json for full ids)",
+        title_justify="left",
+        header_style="bold",
+    )
+    table.add_column("id", no_wrap=True, style="bold", min_width=SHORT_ID)
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=36)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("agents", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("messages", justify="right", no_wrap=True, min_width=8)
+    table.add_column("state", no_wrap=True, min_width=11)
+    for room in rooms:
+        cells = (
+            room.id[:SHORT_ID],
+            room.title or "-",
+            f"{room.created_at:%m-%d %H:%M}",
+            ", ".join(room.agents) or "-",
+            str(room.messages),
+            room.live_state,
+        )
+        table.add_row(*map(Text, cells))  # Text, not str: a title is never read as markup
+    return table
+
+
+def sessions_list(
+    ctx: typer.Context,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+) -> None:
+    """List saved sessions, most recent first."""
+
+    async def go() -> list[RoomInfo]:
+        async with await SqliteStore.open(db_for(ctx, db)) as store:
+            rooms = await store.list_rooms(limit, metadata=as_json)
+        if as_json:  # inert for a terminal, and the same JSON
+            await write_json_list(rooms, inert_writer("jsonl", sys.stdout.write))
+        return rooms
+
+    rooms = run(go())
+    if as_json:
+        return
+    if not rooms:
+        out.print(
+            Text.assemble("No saved sessions yet. Run ", ("agentroom", "bold"), " to start one.")
+        )
+    else:
+        out.print(_rooms_table(rooms))
+
+
+def sessions_show(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    limit: Annotated[
+        int | None, typer.Option(help="Show only the first N envelopes of the transcript.")
+    ] = None,
+) -> None:
+    """Show one session: its summary and its transcript in seq order."""
+    wanted = need_session(session_id)
+
+    async def go() -> None:
+        # Written as the envelopes are read (a chunk at a time), never held whole.
+        async with await SqliteStore.open(db_for(ctx, db)) as store:
+            room = await store.get_room(wanted)
+            envelopes = store.read_envelopes(room.id, limit=limit)
+            if as_json:
+                usage = UsageLedger.of_totals(await store.usage_totals(room.id, first=limit))
+                head = room.to_dict() | {"usage": usage.to_dict()}
+                stdout = inert_writer("jsonl", sys.stdout.write)  # the same JSON, inert
+                await write_json_document(head, "envelopes", envelopes, stdout)
+                return
+            out.print(_rooms_table([room]))
+            usage = UsageLedger()
+            async for env in envelopes:
+                usage.offer(env)
+                if not is_stream_chunk(env) and env.metadata.get("event") != "usage":
+                    out.print(envelope_text(env))  # usage is summed up below
+            if usage.total.calls:
+                out.print(usage_text(usage))
+
+    run(go())
+
+
+def usage_text(usage: UsageLedger) -> Text:
+    text = Text("usage: ", style="bold")
+    parts = [
+        f"{name} {t.prompt_tokens} in / {t.completion_tokens} out, {t.cost_text}"
+        for name, t in sorted(usage.by_agent.items())
+    ]
+    total = usage.total
+    parts.append(
+        f"total {total.prompt_tokens} in / {total.completion_tokens} out, {total.cost_text}"
+    )
+    text.append("; ".join(parts))
+    return text
+
+
+# -- export -----------------------------------------------------------------------------
+
+
+def export(
+    ctx: typer.Context,
+    session_id: SessionArg = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="md or jsonl (one envelope per line).")
+    ] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a session as Markdown or JSONL (every field, in seq order)."""
+    wanted = need_session(session_id)
+    if fmt not in FORMATS:
+        raise fail(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", code=2)
+
+    async def go() -> int:
+        async with await SqliteStore.open(db_for(ctx, db)) as store:
+            room = await store.get_room(wanted)
+            if output is None:
+                stdout = inert_writer(fmt, sys.stdout.write)
+                return await write_export(room, store.read_envelopes(room.id), fmt, stdout)
+            return await export_to_file(room, store.read_envelopes(room.id), fmt, output)
+
+    count = run(go())
+    if output is not None:
+        err.print(f"wrote {count} envelopes to {output}")

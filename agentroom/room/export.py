@@ -1,0 +1,144 @@
+"""Saved sessions as text: JSONL (one envelope per line, every field), Markdown, and JSON.
+
+Every form is written as the envelopes are read, a chunk at a time, so a
+session of any length is written in the same, small, memory.  A file gets the
+text exactly as it was said, written whole or not at all and readable by you
+only (:func:`export_to_file`); stdout (a terminal, a pager) gets it with
+control characters made inert (:func:`inert_writer`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from typing import Any
+
+from agentroom.core.files import replacing
+from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.text import for_terminal, json_for_terminal
+from agentroom.store import RoomInfo
+
+FORMATS = ("md", "jsonl")
+
+Write = Callable[[str], object]
+
+
+def is_stream_chunk(env: Envelope) -> bool:
+    """A piece of a reply still being streamed; the finished message carries all of it."""
+    return env.type is MessageType.STATUS and env.metadata.get("event") == "stream"
+
+
+def jsonl_line(env: Envelope) -> str:
+    return json.dumps(env.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def markdown_header(room: RoomInfo) -> str:
+    title = room.title or "agentroom session"
+    agents = ", ".join(room.agents) or "no agents"
+    return (
+        f"# {title}\n\n"
+        f"- session: `{room.id}`\n"
+        f"- started: {room.created_at:%Y-%m-%d %H:%M:%S} UTC\n"
+        f"- agents: {agents}\n"
+        f"- messages: {room.messages} (envelopes: {room.last_seq})\n"
+        f"- state: {room.live_state}\n"
+    )
+
+
+def markdown_entry(env: Envelope) -> str:
+    who = env.route
+    stamp = f"{env.created_at:%H:%M:%S}"
+    if env.type is MessageType.MESSAGE:
+        body = env.content.rstrip() or "*(empty)*"
+        return f"\n### {who}\n<sub>#{env.seq} · {stamp}</sub>\n\n{body}\n"
+    text = " ".join(env.content.split()) or "(empty)"
+    return f"\n> *{env.type.value}* · {who} · #{env.seq} · {stamp}: {text}\n"
+
+
+def inert_writer(fmt: str, write: Write) -> Write:
+    """``write`` for a terminal: no escape sequence reaches it; JSONL stays the same JSON."""
+    inert = json_for_terminal if fmt == "jsonl" else for_terminal
+    return lambda text: write(inert(text))
+
+
+async def write_export(
+    room: RoomInfo,
+    envelopes: AsyncIterator[Envelope],
+    fmt: str,
+    write: Write,
+) -> int:
+    """Stream a session out in ``fmt``; returns how many envelopes were written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    count = 0
+    if fmt == "md":
+        write(markdown_header(room))
+    async for env in envelopes:
+        if fmt == "jsonl":
+            write(jsonl_line(env) + "\n")
+        elif not is_stream_chunk(env):
+            write(markdown_entry(env))
+        count += 1
+    return count
+
+
+async def export_to_file(
+    room: RoomInfo, envelopes: AsyncIterator[Envelope], fmt: str, path: str | os.PathLike[str]
+) -> int:
+    """Write a session to ``path``: atomically (an old file stays whole until the new one is
+    complete, even after a SIGKILL) and 0600; returns how many envelopes were written."""
+    with replacing(path) as fh:
+        return await write_export(room, envelopes, fmt, fh.write)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def write_json_document(
+    head: dict[str, Any],
+    key: str,
+    items: AsyncIterable[Any] | Iterable[Any],
+    write: Callable[[str], object],
+) -> int:
+    """Write ``head | {key: [items...]}`` as JSON, one item per line, as the items come.
+
+    The document is the one ``json.dumps`` would make of it (indented
+    differently), but it is never held whole: a session's envelopes are
+    written as they are read.  Items are ``to_dict``-able or JSON data.
+    Returns how many items were written.
+    """
+    write("{\n")
+    for name, value in head.items():
+        write(f"  {_json(name)}: {_json(value)},\n")
+    write(f"  {_json(key)}: ")
+    count = await write_json_list(items, write, indent="  ")
+    write("}\n")
+    return count
+
+
+async def write_json_list(
+    items: AsyncIterable[Any] | Iterable[Any],
+    write: Callable[[str], object],
+    *,
+    indent: str = "",
+) -> int:
+    """Write ``[items...]`` as JSON, one item per line, as the items come."""
+    write("[")
+    count = 0
+    async for item in _aiter(items):
+        data = item.to_dict() if hasattr(item, "to_dict") else item
+        write(f"{',' if count else ''}\n{indent}  {_json(data)}")
+        count += 1
+    write(f"\n{indent}]\n" if count else "]\n")
+    return count
+
+
+async def _aiter(items: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item

@@ -1,0 +1,111 @@
+"""The packaged local model (SmolLM2-135M-Instruct on llama-cpp-python), for real.
+
+These run where ``agentroom[local]`` and the model package are installed
+(``make test-llm`` and ``.ci/run`` install them); elsewhere they are skipped
+and say why.  They check the plumbing, never what a 135M model says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentroom import Engine, MessageType
+from agentroom.agents import AgentSettings, LLMAgent
+from agentroom.core.errors import ModelConfigError
+from agentroom.models.local import LocalClient, missing
+from agentroom.models.spec import make_client
+from agentroom.models.types import ChatMessage, Finished, ModelRequest, TextDelta, Usage
+from agentroom.store import SqliteStore
+
+WHY = missing()
+pytestmark = [
+    pytest.mark.llm,
+    pytest.mark.skipif(WHY is not None, reason=f"the local model cannot run here: {WHY}"),
+]
+
+SETTINGS = AgentSettings(max_tokens=40, temperature=0.3)
+
+
+def test_the_spec_finds_the_packaged_file_and_names_it():
+    client = make_client("local")
+    assert isinstance(client, LocalClient)
+    assert client.label == "local:SmolLM2-135M-Instruct"
+    assert client.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert client.path.stat().st_size > 50_000_000
+    with pytest.raises(ModelConfigError, match="no GGUF file at"):
+        make_client("local:/nowhere/model.gguf")
+
+
+async def test_a_stream_is_tokens_then_usage_then_a_finish():
+    client = make_client("local")
+    request = ModelRequest(
+        messages=(
+            ChatMessage("system", "You answer in one short sentence."),
+            ChatMessage("user", "What colour is the sky on a clear day?"),
+        ),
+        max_tokens=24,
+        temperature=0.0,
+    )
+    events = [event async for event in client.stream(request)]
+    texts = [e.text for e in events if isinstance(e, TextDelta)]
+    (usage,) = [e for e in events if isinstance(e, Usage)]
+    assert len(texts) > 1 and "".join(texts).strip()
+    assert usage.completion_tokens == len(texts) and usage.prompt_tokens > 10
+    assert isinstance(events[-1], Finished) and events[-1].reason in ("stop", "length")
+
+
+async def test_two_agents_take_four_turns_streamed_and_persisted(db_path):
+    model = make_client("local")
+    async with Engine.open(db_path) as engine:
+        engine.task = "Plan a day trip to the sea."
+        for name, role in (("ana", "planner"), ("ben", "critic")):
+            engine.register_agent(
+                LLMAgent(name, model, role=role, settings=SETTINGS, stream_interval=0)
+            )
+        watch = engine.bus.subscribe()
+        replies = []
+        for name in ("ana", "ben", "ana", "ben"):
+            replies.append(await engine.run_agent_turn(name))
+        seen = await watch.get_batch()
+        session = engine.session_id
+    for reply in replies:
+        assert reply.type is MessageType.MESSAGE and reply.content.strip()
+        assert reply.metadata["model"] == "local:SmolLM2-135M-Instruct"
+        chunks = [
+            e
+            for e in seen
+            if e.metadata.get("event") == "stream" and e.metadata["turn"] == reply.metadata["turn"]
+        ]
+        assert len(chunks) > 1 and "".join(c.content for c in chunks) == reply.content
+    usage = [e for e in seen if e.metadata.get("event") == "usage"]
+    assert len(usage) == 4 and all(u.metadata["completion_tokens"] > 0 for u in usage)
+    store = await SqliteStore.open(db_path)
+    try:
+        saved = [e async for e in store.read_envelopes(session, type=MessageType.MESSAGE)]
+    finally:
+        await store.close()
+    assert [e.content for e in saved] == [r.content for r in replies]
+
+
+async def test_an_interrupt_mid_reply_keeps_the_partial_text_and_the_model_goes_on(db_path):
+    model = make_client("local")
+    settings = AgentSettings(max_tokens=200, temperature=0.7)
+    async with Engine.open(db_path) as engine:
+        engine.register_agent(LLMAgent("ana", model, settings=settings, stream_interval=0))
+        # The first streamed chunk tells us the reply is under way.
+        chunks = engine.bus.subscribe(types=MessageType.STATUS)
+        engine.task = "Describe, at length, everything you would pack for a week by the sea."
+        turn = asyncio.ensure_future(engine.run_agent_turn("ana"))
+        async for env in chunks:
+            if env.metadata.get("event") == "stream":
+                break
+        assert engine.interrupt("ana")
+        partial = await turn
+        assert partial.metadata.get("interrupted") is True and partial.content.strip()
+        assert partial.metadata["finish_reason"] == "interrupted"
+        # The model is free again and whole: the next turn is an ordinary reply.
+        engine.task = "Say hello."
+        nxt = await engine.run_agent_turn("ana")
+        assert nxt.content.strip() and not nxt.metadata.get("interrupted")
