@@ -114,7 +114,7 @@ async def populate(db: str, sessions: int) -> None:
     """``sessions`` saved rooms as ``agentroom run`` leaves them (workflow in the metadata)."""
     from agentroom.bus import MessageBus
     from agentroom.conversation import ConversationManager
-    from agentroom.room.live import workflow_metadata
+    from agentroom.room.builder import workflow_metadata
     from agentroom.room.workflows import load_workflow
     from agentroom.store import SqliteStore
 

@@ -87,6 +87,6 @@ def workflows_validate(file: Annotated[Path, typer.Argument(help="A workflow YAM
 
 
 def build_termination_text(wf: Any) -> str:
-    from agentroom.room.live import build_termination
+    from agentroom.room.builder import build_termination
 
     return build_termination(wf.termination, [h.id for h in wf.humans]).describe()

@@ -1,6 +1,7 @@
 """The coordinator: asks the strategy who speaks, gives them the floor, stops when told to.
 
-It runs on the bus's event loop next to the engine.  An inline bus sink lets
+It runs on the bus's event loop next to the room it schedules (any
+:class:`~agentroom.coordination.host.RoomHost`).  An inline bus sink lets
 the termination conditions, the strategy, the shared memory and the room view
 see every envelope, including what a human says at any moment (which the next
 speaker then finds in its own context).  After every turn the coordinator's
@@ -28,12 +29,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentroom.coordination.host import RoomHost
 from agentroom.coordination.memory import MEMORY_EVENTS, Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.coordination.termination import ExternalStop, FailedTurns, Termination
 from agentroom.core.errors import AgentTurnError, RunInProgressError, StoreWriteError
 from agentroom.core.protocol import Envelope, MessageType
-from agentroom.room.engine import Engine
 from agentroom.store import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class MultiAgentCoordinator:
 
     def __init__(
         self,
-        engine: Engine,
+        host: RoomHost,
         strategy: Strategy,
         termination: Termination,
         *,
@@ -100,7 +101,7 @@ class MultiAgentCoordinator:
         keep_envelopes: bool | int = True,
         failures: FailedTurns | None = None,
     ) -> None:
-        self.engine = engine
+        self.host = host
         self.strategy = strategy
         self.external = ExternalStop()
         self.failures = failures or FailedTurns()
@@ -111,9 +112,9 @@ class MultiAgentCoordinator:
         if participants is None:
             participants = {
                 a.id: Participant(a.id, a.role, a.description, a.kind == "human")
-                for a in engine.agents.values()
+                for a in host.agents.values()
             }
-        self.room = RoomView(engine, participants)
+        self.room = RoomView(host, participants)
         self.turns = 0
         self.rounds = 0
         self.stopped: str | None = None
@@ -126,9 +127,9 @@ class MultiAgentCoordinator:
         self._current: str | None = None
         self._round_due = False
         self._in_run = False
-        engine.bus.attach(self)
+        host.bus.attach(self)
         if memory is not None:
-            engine.bus.attach(memory)
+            host.bus.attach(memory)
 
     # -- the bus sink --------------------------------------------------------------------
 
@@ -159,19 +160,19 @@ class MultiAgentCoordinator:
         self._running.set()
         self._wake.set()
         if self._current is not None:
-            self.engine.interrupt(self._current)
+            self.host.interrupt(self._current)
 
     async def pause(self) -> None:
         if self._running.is_set():
             self._running.clear()
-            await self.engine.bus.announce(
+            await self.host.bus.announce(
                 "paused: no one is given a turn until resumed", metadata={"event": "paused"}
             )
 
     async def resume(self) -> None:
         if not self._running.is_set():
             self._running.set()
-            await self.engine.bus.announce("resumed", metadata={"event": "resumed"})
+            await self.host.bus.announce("resumed", metadata={"event": "resumed"})
 
     async def switch_strategy(self, name: str, strategy: Strategy | None = None) -> None:
         """Change how the next speaker is picked, mid-session; recorded as a status."""
@@ -181,7 +182,7 @@ class MultiAgentCoordinator:
             strategy = self.make_strategy(name)
         before = self.strategy.name
         self.strategy = strategy
-        await self.engine.bus.announce(
+        await self.host.bus.announce(
             f"strategy switched from {before} to {strategy.name}",
             metadata={"event": "strategy_switched", "from": before, "to": strategy.name},
         )
@@ -199,15 +200,15 @@ class MultiAgentCoordinator:
             "termination": self.termination.state(),
             "memory": self.memory.state() if self.memory is not None else None,
             "stopped": self.stopped,
-            "task": self.engine.task,
+            "task": self.host.task,
             "last_speaker": self.room.last_speaker,
         }
 
     async def resume_from(self, state: dict[str, Any], *, fresh_budget: bool) -> None:
         """Continue a saved session: rebuild the blackboard from the log, then :meth:`load`."""
         if self.memory is not None:
-            async for env in self.engine.store.read_envelopes(
-                self.engine.session_id, type=MessageType.ACTION, events=MEMORY_EVENTS
+            async for env in self.host.store.read_envelopes(
+                self.host.session_id, type=MessageType.ACTION, events=MEMORY_EVENTS
             ):
                 self.memory.offer(env)
             self.memory.load({})  # the writes replayed are history, not this round's clash
@@ -232,12 +233,10 @@ class MultiAgentCoordinator:
             self.termination.load(state.get("termination") or {})
             self.external.reason = None  # a stop request ends only the run it was made in
             self.termination.refresh()
-        self.engine.task = state.get("task") or self.engine.task
+        self.host.task = state.get("task") or self.host.task
 
     def checkpoint(self) -> None:
-        self.engine.store.save_room_state(
-            self.engine.session_id, self.engine.bus.last_seq, self.state()
-        )
+        self.host.store.save_room_state(self.host.session_id, self.host.bus.last_seq, self.state())
 
     # -- the run --------------------------------------------------------------------------
 
@@ -260,7 +259,7 @@ class MultiAgentCoordinator:
         if self.memory is not None:
             self.memory.load({})  # the open round's writes are forgotten; the board stays
         self._round_due = False
-        await self.engine.bus.announce(
+        await self.host.bus.announce(
             "the room starts over: order, counters and strategy reset",
             metadata={"event": "reset", "strategy": self.strategy.name},
         )
@@ -284,15 +283,15 @@ class MultiAgentCoordinator:
             self.termination.reset()
 
     async def _run(self, task: str | None) -> RunResult:
-        engine = self.engine
+        host = self.host
         self.stopped = None
         self._seen.clear()
-        first_seq = engine.bus.last_seq + 1
+        first_seq = host.bus.last_seq + 1
         self.termination.started()
         if task:
-            engine.task = task
+            host.task = task
             self.strategy.new_task(task)
-            await engine.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": "task"})
+            await host.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": "task"})
         reason: str | None = None
         ticker = asyncio.get_running_loop().create_task(self._tick())
         try:
@@ -327,21 +326,21 @@ class MultiAgentCoordinator:
         finally:
             ticker.cancel()
         self.stopped = reason
-        await engine.bus.announce(
+        await host.bus.announce(
             f"stopped: {reason}", metadata={"event": "stopped", "reason": reason}
         )
         self.checkpoint()
         with contextlib.suppress(StoreWriteError):  # the room's close tries once more, and says
-            await engine.flush()
+            await host.flush()
         failed = self.failures.fired and reason == self.failures.reason
         return RunResult(
-            engine.session_id,
+            host.session_id,
             reason,
             list(self._seen),
             self.turns,
             failed,
             first_seq,
-            engine.bus.last_seq,
+            host.bus.last_seq,
         )
 
     async def _store_writable(self) -> str | None:
@@ -350,12 +349,12 @@ class MultiAgentCoordinator:
         Returns a reason to stop when it never will (the room was taken over),
         or when the run is stopped meanwhile.
         """
-        store = self.engine.store
+        store = self.host.store
         health = store.health
         if health.ok:
             return None
         if not health.permanent:
-            await self.engine.bus.announce(health.describe(), metadata={"event": "store_failing"})
+            await self.host.bus.announce(health.describe(), metadata={"event": "store_failing"})
         self._wake.clear()
         while not health.ok and not health.permanent and self._stop_reason() is None:
             changed = asyncio.ensure_future(store.health_changed())
@@ -367,7 +366,7 @@ class MultiAgentCoordinator:
         if health.permanent:
             return health.describe()
         if health.ok:
-            await self.engine.bus.announce(
+            await self.host.bus.announce(
                 "the room can be saved again; carrying on", metadata={"event": "store_recovered"}
             )
         return self._stop_reason()
@@ -397,13 +396,13 @@ class MultiAgentCoordinator:
             if self.termination.fired:
                 self._wake.set()
             if self.termination.fired and self._current is not None:
-                self.engine.interrupt(self._current)
+                self.host.interrupt(self._current)
                 self._running.set()
 
     async def _announce(self, speak: Speak, strategy: Strategy) -> None:
         """Say who speaks next and why, once here for every strategy."""
         by = speak.by or f"the {strategy.name} strategy"
-        await self.engine.bus.announce(
+        await self.host.bus.announce(
             f"next: {speak.agent_id}, chosen by {by}",
             metadata={"event": "speaker_selected", "agent": speak.agent_id, "by": by},
         )
@@ -412,7 +411,7 @@ class MultiAgentCoordinator:
         """Run one turn and tell :attr:`failures` how it went."""
         agent_id = self._current = speak.agent_id
         try:
-            result = await self.engine.run_agent_turn(
+            result = await self.host.run_agent_turn(
                 agent_id, hints=speak.hints, address=speak.address
             )
         except AgentTurnError as exc:  # already told to the room as a status
@@ -429,6 +428,6 @@ class MultiAgentCoordinator:
         return result
 
     def detach(self) -> None:
-        self.engine.bus.detach(self)
+        self.host.bus.detach(self)
         if self.memory is not None:
-            self.engine.bus.detach(self.memory)
+            self.host.bus.detach(self.memory)

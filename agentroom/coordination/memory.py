@@ -232,7 +232,7 @@ class Blackboard:
             metadata={"event": "vote_requested", "key": key, "options": values, "ballot": ballot},
         )
         try:
-            answer = await room.engine.run_agent_turn(
+            answer = await room.ask(
                 agent_id,
                 hints={"choose_from": values},
                 address=Address(

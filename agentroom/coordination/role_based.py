@@ -138,7 +138,7 @@ class RoleBased(Strategy):
             "candidates": [
                 {"id": p.id, "role": p.role, "description": p.description} for p in eligible
             ],
-            "task": room.engine.task,
+            "task": room.task,
         }
         for attempt in range(1 + self.retries):
             try:

@@ -17,7 +17,7 @@ from agentroom.agents.base import Address
 from agentroom.core.protocol import Envelope, MessageType
 
 if TYPE_CHECKING:
-    from agentroom.room.engine import Engine
+    from agentroom.coordination.host import RoomHost
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
 
@@ -42,10 +42,18 @@ class Speak:
 
 
 class RoomView:
-    """What strategies read (participants, recent messages) and the one way they act."""
+    """What a strategy may see of the room, and the two ways it may act on it.
 
-    def __init__(self, engine: Engine, participants: dict[str, Participant]) -> None:
-        self.engine = engine
+    It sees who is here (:attr:`participants`), the recent dialogue
+    (:attr:`recent`), the task and who spoke last; it acts by saying something
+    as the room (:meth:`say`) or by asking one participant for an answer in a
+    turn of their own (:meth:`ask`).  The host behind it (bus, store, engine)
+    stays out of reach, so a strategy cannot publish as someone else, write
+    the log, or depend on how the room is built.
+    """
+
+    def __init__(self, host: RoomHost, participants: dict[str, Participant]) -> None:
+        self._host = host
         self.participants = participants
         self.recent: deque[Envelope] = deque(maxlen=50)
         self.last_speaker: str | None = None
@@ -53,6 +61,11 @@ class RoomView:
     def observe(self, envelope: Envelope) -> None:
         if envelope.type is MessageType.MESSAGE:
             self.recent.append(envelope)
+
+    @property
+    def task(self) -> str:
+        """What the room is working on."""
+        return self._host.task
 
     @property
     def last_message(self) -> Envelope | None:
@@ -65,7 +78,13 @@ class RoomView:
     async def say(self, content: str, **kwargs: Any) -> Envelope:
         """The room speaks (instructions, assignments, decisions): an attributed envelope."""
         kwargs.setdefault("type", MessageType.ACTION)
-        return await self.engine.bus.announce(content, **kwargs)
+        return await self._host.bus.announce(content, **kwargs)
+
+    async def ask(
+        self, agent_id: str, *, hints: dict[str, Any], address: Address | None = None
+    ) -> Envelope:
+        """``agent_id`` answers in a turn of its own (a vote, a choice); AgentTurnError if not."""
+        return await self._host.run_agent_turn(agent_id, hints=hints, address=address)
 
 
 def mentions(text: str, known: set[str] | dict[str, Any]) -> list[str]:

@@ -1,8 +1,8 @@
 """The room's own tools, given to model-backed agents by the workflow's options.
 
-Each is a closure over the engine and the calling agent, so what it does is
+Each is a closure over the room (its :class:`RoomHost`) and the calling agent, so what it does is
 attributed to that agent: ``delegate`` and ``spawn_subagent`` run through
-:meth:`Engine.delegate_task` / :meth:`Engine.spawn_subagent`; ``remember``
+:meth:`RoomHost.delegate_task` / :meth:`RoomHost.spawn_subagent`; ``remember``
 publishes a ``memory_write`` action; ``recall`` reads the blackboard;
 ``handoff`` is read by the handoff strategy from the tool-call action.
 """
@@ -16,29 +16,29 @@ from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import MessageType
 
 if TYPE_CHECKING:
+    from agentroom.coordination.host import RoomHost
     from agentroom.coordination.memory import Blackboard
-    from agentroom.room.engine import Engine
 
 
 def _choices(names: list[str]) -> object:
     return Literal[tuple(names)] if names else str
 
 
-def delegate_tool(engine: Engine, agent_id: str, others: list[str]) -> Tool:
+def delegate_tool(host: RoomHost, agent_id: str, others: list[str]) -> Tool:
     async def delegate(to: str, task: str) -> str:
         """Hand a sub-task to another agent of the room and get its answer back."""
-        answer = await engine.delegate_task(agent_id, to, task)
+        answer = await host.delegate_task(agent_id, to, task)
         return answer.content
 
     delegate.__annotations__ = {"to": _choices(others), "task": str, "return": str}
     return Tool(delegate)
 
 
-def spawn_tool(engine: Engine, agent_id: str, *, max_depth: int, budget: int) -> Tool:
+def spawn_tool(host: RoomHost, agent_id: str, *, max_depth: int, budget: int) -> Tool:
     async def spawn_subagent(role: str, instructions: str, task: str) -> str:
         """Create a helper agent with a role and instructions, give it a task, get its answer."""
         try:
-            answer = await engine.spawn_subagent(
+            answer = await host.spawn_subagent(
                 agent_id,
                 role,
                 instructions,
@@ -46,7 +46,7 @@ def spawn_tool(engine: Engine, agent_id: str, *, max_depth: int, budget: int) ->
                 max_depth=max_depth,
                 budget=budget,
                 # a sub-agent may spawn in turn, as deep as the limit allows
-                tools_for=lambda sub: [spawn_tool(engine, sub, max_depth=max_depth, budget=budget)],
+                tools_for=lambda sub: [spawn_tool(host, sub, max_depth=max_depth, budget=budget)],
             )
         except AgentroomError as exc:
             return f"error: {exc}"
@@ -55,10 +55,10 @@ def spawn_tool(engine: Engine, agent_id: str, *, max_depth: int, budget: int) ->
     return Tool(spawn_subagent)
 
 
-def memory_tools(engine: Engine, agent_id: str, board: Blackboard) -> list[Tool]:
+def memory_tools(host: RoomHost, agent_id: str, board: Blackboard) -> list[Tool]:
     async def remember(key: str, value: str) -> str:
         """Write a value under a key on the room's shared memory (everyone can read it)."""
-        await engine.get_agent(agent_id).handle.publish(
+        await host.get_agent(agent_id).handle.publish(
             f"{key} = {value}",
             type=MessageType.ACTION,
             metadata={"event": "memory_write", "key": key, "value": value},

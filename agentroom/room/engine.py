@@ -14,11 +14,13 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from agentroom.agents.base import Address, Agent, AgentSettings, Turn
 from agentroom.bus import MessageBus
 from agentroom.conversation import ConversationManager
+from agentroom.coordination.coordinator import RunResult
 from agentroom.core.errors import (
     AgentTurnError,
     DuplicateAgentError,
@@ -31,7 +33,10 @@ from agentroom.core.errors import (
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import redact
+from agentroom.models.types import ModelClient
+from agentroom.room.builder import run_workflow
 from agentroom.room.usage import UsageLedger
+from agentroom.room.workflows import Workflow, load_workflow
 from agentroom.store import SqliteStore
 from agentroom.store.opening import Durability
 
@@ -244,23 +249,37 @@ class Engine:
 
     # -- workflows --------------------------------------------------------------------------
 
-    async def run_workflow(self, workflow: Any, task: str | None = None, **options: Any) -> Any:
+    async def run_workflow(
+        self,
+        workflow: Workflow | str | os.PathLike[str],
+        task: str | None = None,
+        *,
+        default_model: ModelClient | None = None,
+        strategy: str | None = None,
+        max_messages: int | None = None,
+    ) -> RunResult:
         """Run a workflow (a :class:`~agentroom.room.workflows.Workflow` or a file) in this room.
 
-        Returns a :class:`~agentroom.coordination.RunResult`: why the run
-        stopped and its envelopes, the newest 1,000 in memory (``envelopes``)
-        and every one read from the store on demand (``result.read(engine.store)``),
-        so a long run does not hold its whole log.  ``options`` go to
-        :func:`agentroom.room.live.run_workflow` (``default_model``, ``strategy``,
-        ``max_messages``).
+        Returns why the run stopped and its envelopes, the newest 1,000 in
+        memory (``envelopes``) and every one read from the store on demand
+        (``result.read(engine.store)``), so a long run does not hold its whole
+        log.  ``default_model`` is the model of agents that name none (else
+        it is resolved as ``agentroom models`` says); ``strategy`` overrides
+        the workflow's; ``max_messages`` adds a stop.
         """
-        from agentroom.room.live import run_workflow  # the coordination layer sits above
-        from agentroom.room.workflows import Workflow, load_workflow
-
+        source = ""
         if not isinstance(workflow, Workflow):
-            options.setdefault("source", str(workflow))
-            workflow = load_workflow(workflow)
-        return await run_workflow(self, workflow, task, **options)
+            source = str(workflow)
+            workflow = load_workflow(Path(workflow))
+        return await run_workflow(
+            self,
+            workflow,
+            task,
+            default_model=default_model,
+            strategy=strategy,
+            max_messages=max_messages,
+            source=source,
+        )
 
     # -- delegation and sub-agents ---------------------------------------------------------
 

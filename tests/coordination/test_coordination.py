@@ -26,7 +26,7 @@ from agentroom.coordination.tools import handoff_tool
 from agentroom.core.errors import RunInProgressError
 from agentroom.core.protocol import Envelope
 from agentroom.models.replay import ReplayClient
-from agentroom.room.live import build_room
+from agentroom.room.builder import build_room
 from agentroom.room.workflows import parse_workflow
 
 

@@ -15,7 +15,7 @@ from agentroom.coordination.tools import delegate_tool, memory_tools, spawn_tool
 from agentroom.core.protocol import Envelope
 from agentroom.models.replay import ReplayClient
 from agentroom.models.types import Finished, TextDelta
-from agentroom.room.live import build_room
+from agentroom.room.builder import build_room
 from agentroom.room.workflows import parse_workflow
 
 

@@ -19,7 +19,7 @@ from agentroom.coordination import (
     ToolCalled,
 )
 from agentroom.core.protocol import Envelope, MessageType
-from agentroom.room.live import build_termination
+from agentroom.room.builder import build_termination
 from agentroom.room.workflows import TerminationSpec
 
 

@@ -18,8 +18,8 @@ import pytest
 from agentroom import Engine, ScriptedAgent
 from agentroom.core.errors import SessionBusyError, StoreWriteError
 from agentroom.core.ids import next_micros
+from agentroom.room.builder import workflow_metadata
 from agentroom.room.fork import delete_session
-from agentroom.room.live import workflow_metadata
 from agentroom.room.workflows import parse_workflow
 from agentroom.store import SqliteStore, opening
 from agentroom.store.schema import V1, V2, V3

@@ -175,7 +175,7 @@ async def test_sessions_show_json_streams_the_same_document(db_path):
 
 
 async def test_sessions_list_is_one_query_without_the_workflows(db_path):
-    from agentroom.room.live import workflow_metadata
+    from agentroom.room.builder import workflow_metadata
     from agentroom.room.workflows import load_workflow
 
     workflow = load_workflow(SAMPLES / "debate.yaml")

@@ -10,8 +10,8 @@ from agentroom import Engine, MessageType, Reply, ScriptedAgent, SqliteStore
 from agentroom.coordination import MaxTurns, MultiAgentCoordinator, RoundRobin
 from agentroom.core.errors import SessionBusyError, SessionNotFoundError
 from agentroom.core.protocol import Envelope, Message
+from agentroom.room.builder import workflow_metadata
 from agentroom.room.fork import delete_session, fork_session
-from agentroom.room.live import workflow_metadata
 from agentroom.room.workflows import parse_workflow
 
 TRIO = """
