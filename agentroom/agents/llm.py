@@ -126,6 +126,14 @@ class LLMAgent(Agent):
         return self._model
 
     @property
+    def client(self) -> ModelClient | None:
+        """The model this agent was given (None: the room's default, resolved at its first turn).
+
+        A sub-agent it spawns speaks through the same one.
+        """
+        return self._model
+
+    @property
     def model_label(self) -> str:
         return self._model.label if self._model is not None else "(default model)"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentroom.agents.base import Address, Agent, AgentSettings, Turn
+from agentroom.agents.llm import LLMAgent
 from agentroom.bus import MessageBus
 from agentroom.conversation import ConversationManager
 from agentroom.coordination.coordinator import RunResult
@@ -327,8 +328,6 @@ class Engine:
         under it.  ``max_depth`` (sub-agents of sub-agents) and ``budget``
         (spawns per session) stop runaway spawning with a clear error.
         """
-        from agentroom.agents.llm import LLMAgent  # agents that spawn are model-backed
-
         owner = self.get_agent(parent)
         depth = self._depth.get(parent, 0) + 1
         if depth > max_depth:
@@ -355,8 +354,8 @@ class Engine:
                 "instructions": instructions,
             },
         )
-        if model is None:
-            model = getattr(owner, "_model", None)
+        if model is None and isinstance(owner, LLMAgent):
+            model = owner.client
         sub = LLMAgent(
             sub_id,
             model,
