@@ -16,7 +16,8 @@ import pytest
 
 from tests.cli.test_run_cli import agentroom, session_of, show
 from tests.openai_server import OpenAIServer, error_reply
-from tests.tui.test_tui_room import make_app, settled, until
+from tests.tui.test_tui_room import make_app, settled
+from tests.waiting import until_drawn
 
 TWO_AGENTS = """
 name: failing room
@@ -108,7 +109,7 @@ def test_failure_limits_below_one_are_refused_by_validate(env, tmp_path, limit):
 async def test_the_room_screen_shows_why_a_failing_room_ended(db_path):
     app, model = make_app(db_path, [], timeout=0.05, limit=12)  # the script is empty
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: settled(app))
+        await until_drawn(pilot, lambda: settled(app))
         assert app.room_screen.stopped == (
             "alice failed 3 turns in a row: replay has no reply left for request #5 "
             "(its script has 0)"

@@ -22,7 +22,8 @@ import pytest
 
 from agentroom import Engine, HumanAgent
 from tests.faults.hostile import agentroom, colourless
-from tests.tui.test_tui_room import make_app, settled, until
+from tests.tui.test_tui_room import make_app, settled
+from tests.waiting import until_drawn
 
 SIZE = 15_000
 """Envelopes in the large session: its export takes a while to write (about 2.5 MB)."""
@@ -146,15 +147,15 @@ async def test_the_rooms_export_and_the_settings_file_are_0600(db_path, tmp_path
     try:
         app, _ = make_app(db_path, ["Call it Miso.", "Too plain."], timeout=0.05, limit=3)
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: settled(app))
+            await until_drawn(pilot, lambda: settled(app))
             sid = app.room_screen.room.engine.session_id
             export = tmp_path / f"agentroom-{sid[:13]}.md"
             export.write_text("an older export of this room")
             export.chmod(0o644)  # readable by everyone: narrowed, as a new one would be
             await pilot.press("ctrl+r")
-            await until(pilot, lambda: "Call it Miso." in export.read_text())
+            await until_drawn(pilot, lambda: "Call it Miso." in export.read_text())
             app.theme = "paper"  # remembered in config.yaml
-            await until(pilot, lambda: (tmp_path / "config.yaml").exists())
+            await until_drawn(pilot, lambda: (tmp_path / "config.yaml").exists())
     finally:
         os.umask(usual)
     assert mode(export) == 0o600 and mode(tmp_path / "config.yaml") == 0o600

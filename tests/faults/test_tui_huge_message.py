@@ -27,7 +27,7 @@ from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.transcript import SaidLine, Transcript
 from tests.faults.hostile import HOSTILE
 from tests.faults.test_tui_output import inert_screen
-from tests.tui.test_tui_room import until
+from tests.waiting import until_drawn
 
 MB10 = 10_000_000
 PATIENCE = 120.0
@@ -75,22 +75,26 @@ async def test_a_10_mb_line_is_shown_cut_the_screen_answers_and_it_opens_whole(d
         screen = app.room_screen
         transcript = screen.query_one(Transcript)
         box = screen.query_one(HumanInput)
-        await until(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)
         saying = asyncio.create_task(screen.handle_input(huge))  # as the input sends a line
         # The screen answers a key while the message arrives: wait for its effect.
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu", PATIENCE)
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu", PATIENCE)
         await pilot.press("escape")
         await saying
-        await until(pilot, lambda: any(t.sender == "human" for t in transcript.turns), PATIENCE)
+        await until_drawn(
+            pilot, lambda: any(t.sender == "human" for t in transcript.turns), PATIENCE
+        )
         (mine,) = [t for t in transcript.turns if t.sender == "human"]
         assert mine.whole_text == huge and mine.is_cut  # all of it kept, a part of it shown
         assert mine.cut_note.startswith(f"… {MB10 - MAX_CHARS:,} more characters: ctrl+t")
         pane = screen.query_one(AgentPane)
-        await until(pilot, lambda: f"/open {mine.seq} shows it whole" in pane_text(pane), PATIENCE)
+        await until_drawn(
+            pilot, lambda: f"/open {mine.seq} shows it whole" in pane_text(pane), PATIENCE
+        )
         inert_screen(app, "the room with a 10 MB message")
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: len(whole_lines(app)) > 0, PATIENCE)
+        await until_drawn(pilot, lambda: len(whole_lines(app)) > 0, PATIENCE)
         lines = whole_lines(app)
         width = app.screen.query_one(TextLines).wrapped_at
         assert len(lines) == -(-len(for_terminal(huge)) // width)  # all of it, wrapped
@@ -98,9 +102,9 @@ async def test_a_10_mb_line_is_shown_cut_the_screen_answers_and_it_opens_whole(d
         assert tail.endswith("@[/] end") and "␛]0;PWNED" in tail
         inert_screen(app, "the whole 10 MB message")
         await pilot.press("end")  # scrolling to the end draws the last lines only
-        await until(pilot, lambda: app.screen.query_one(TextLines).scroll_offset.y > 0)
+        await until_drawn(pilot, lambda: app.screen.query_one(TextLines).scroll_offset.y > 0)
         await pilot.press("escape")
-        await until(pilot, lambda: app.screen is screen)
+        await until_drawn(pilot, lambda: app.screen is screen)
 
 
 async def test_a_10_mb_pasted_message_of_many_lines_opens_whole_on_a_click(db_path):
@@ -110,24 +114,24 @@ async def test_a_10_mb_pasted_message_of_many_lines_opens_whole_on_a_click(db_pa
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.room_screen
         box = screen.query_one(HumanInput)
-        await until(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)
         await screen.handle_input(pasted)  # the human's line, as the input would send it
         said = screen.query_one(Transcript).query(SaidLine)
-        await until(pilot, lambda: any(s.sender == "human" for s in said), PATIENCE)
+        await until_drawn(pilot, lambda: any(s.sender == "human" for s in said), PATIENCE)
         (mine,) = [s for s in screen.query_one(Transcript).query(SaidLine) if s.sender == "human"]
         assert mine.is_cut and mine.shown_part.text.count("\n") == MAX_LINES - 1
         assert f"{len(lines) - MAX_LINES:,} more lines" in mine.cut_note
         await pilot.press("ctrl+s")  # the screen still answers
-        await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu", PATIENCE)
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu", PATIENCE)
         await pilot.press("escape")
-        await until(pilot, lambda: app.screen is screen)
-        await until(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)  # settled
+        await until_drawn(pilot, lambda: app.screen is screen)
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title), PATIENCE)  # settled
         shown = mine.region.intersection(screen.query_one(Transcript).region)
         await pilot.click(mine, offset=(shown.x - mine.region.x + 2, shown.y - mine.region.y))
-        await until(pilot, lambda: len(whole_lines(app)) == len(lines), PATIENCE)
+        await until_drawn(pilot, lambda: len(whole_lines(app)) == len(lines), PATIENCE)
         assert whole_lines(app)[-1] == lines[-1]
         await pilot.press("escape")
-        await until(pilot, lambda: app.screen is screen)
+        await until_drawn(pilot, lambda: app.screen is screen)
         await pilot.press("ctrl+q")
     assert app.return_code == 0
 

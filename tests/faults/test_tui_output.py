@@ -23,7 +23,7 @@ from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import Transcript
 from tests.faults.hostile import HOSTILE, assert_inert, hostile_session
-from tests.tui.test_tui_room import until
+from tests.waiting import until_drawn
 
 SIZE = (140, 45)
 
@@ -75,7 +75,7 @@ async def test_the_room_shows_hostile_replies_task_names_and_labels_inert(db_pat
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = app.room_screen
         box = screen.query_one(HumanInput)
-        await until(pilot, lambda: "your turn" in str(box.border_title), timeout=60)
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title), guard=60)
         turns = [(t.sender, t.text) for t in screen.query_one(Transcript).turns]
         assert ("alice", f"alice {HOSTILE}") in turns  # kept exactly, shown inert
         drawn = inert_screen(app, "the room")
@@ -83,23 +83,23 @@ async def test_the_room_shows_hostile_replies_task_names_and_labels_inert(db_pat
         assert "[/]" in str(screen.query_one(StatusBar).render())  # the model's label, as is
         # What the human types: a receiver that is markup, a line full of escapes.
         await pilot.press(*"@[/] hi", "enter")
-        await until(pilot, lambda: any("No participant named '[/]'" in n for n in notes(app)))
+        await until_drawn(pilot, lambda: any("No participant named '[/]'" in n for n in notes(app)))
         box.insert(f"typed {HOSTILE}")
         await pilot.press("enter")
-        await until(pilot, lambda: ("human", f"typed {HOSTILE}") in _turns(app))
+        await until_drawn(pilot, lambda: ("human", f"typed {HOSTILE}") in _turns(app))
         inert_screen(app, "the room after the human's lines")
         # Commands quoting what was typed: an error, an unknown command.
-        await until(pilot, lambda: "your turn" in str(box.border_title), timeout=60)
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title), guard=60)
         box.insert(f"/strategy [/]{HOSTILE}")
         await pilot.press("enter")
-        await until(pilot, lambda: any("[/]" in n and "strategy" in n for n in notes(app)))
+        await until_drawn(pilot, lambda: any("[/]" in n and "strategy" in n for n in notes(app)))
         box.insert(f"/[/]{HOSTILE}")
         await pilot.press("enter")
-        await until(pilot, lambda: any("unknown command /[/]" in n for n in notes(app)))
+        await until_drawn(pilot, lambda: any("unknown command /[/]" in n for n in notes(app)))
         assert all(not any(c in n for c in "\x1b\x9b\x07") for n in notes(app))
         inert_screen(app, "the room with its notifications")
         await pilot.press("f1")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
         inert_screen(app, "help")
 
 
@@ -111,7 +111,7 @@ async def test_a_model_spec_that_is_markup_is_said_not_crashed_on(db_path):
     options = RoomOptions(db=db_path, workflow=parse_workflow(WORKFLOW), model=f"x[/]{HOSTILE}")
     app = AgentroomApp(options, db=db_path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await until(pilot, lambda: any("unknown model spec" in n for n in notes(app)))
+        await until_drawn(pilot, lambda: any("unknown model spec" in n for n in notes(app)))
         assert any("'x[/]" in n for n in notes(app))
         inert_screen(app, "the room that could not open")
 
@@ -124,19 +124,19 @@ async def test_the_picker_browser_and_replay_show_hostile_names_inert(db_path, t
     await hostile_session(db_path)
     app = AgentroomApp(None, db=db_path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await until(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
         drawn = inert_screen(app, "the workflow picker")
         assert "[/]" in drawn
         await app.action_sessions()
-        await until(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
         inert_screen(app, "the session browser")
         await pilot.press("d")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmDelete")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "ConfirmDelete")
         inert_screen(app, "the delete question")
         await pilot.press("n")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
         await pilot.press("enter")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "ReplayScreen")
-        await until(pilot, lambda: app.screen.state == "ended", timeout=60)
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "ReplayScreen")
+        await until_drawn(pilot, lambda: app.screen.state == "ended", guard=60)
         drawn = inert_screen(app, "the replay")
         assert "second" in drawn

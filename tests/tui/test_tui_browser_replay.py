@@ -20,6 +20,7 @@ from agentroom.core.ids import datetime_to_micros
 from agentroom.tui import replay as replay_module
 from agentroom.tui.browser import ConfirmDelete, SessionBrowser
 from agentroom.tui.replay import JumpTo, ReplayLog, ReplayScreen
+from tests.waiting import until_drawn
 
 SIZE = (100, 30)
 
@@ -106,16 +107,6 @@ def log_lines(screen: ReplayScreen) -> list[str]:
     return [strip.text.rstrip() for strip in screen.query_one(ReplayLog).lines]
 
 
-async def until(pilot, condition, timeout: float = 5.0) -> None:
-    """Let the app run until ``condition()`` holds (workers, timers, screen changes)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.01)
-
-
 # -- the browser ------------------------------------------------------------------------------
 
 
@@ -123,7 +114,9 @@ async def test_the_browser_lists_every_saved_session(db_path):
     ids = await three_sessions(db_path)
     app = BrowserApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+        await until_drawn(
+            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
+        )
         screen = app.screen
         rows = table_rows(screen)
         # most recently active first: title, started, agents, messages, state, short id
@@ -144,21 +137,25 @@ async def test_resume_returns_the_session_and_escape_returns_nothing(db_path):
     ids = await three_sessions(db_path)
     app = BrowserApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+        await until_drawn(
+            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
+        )
         await pilot.press("down", "r")
-        await until(pilot, lambda: app.results)
+        await until_drawn(pilot, lambda: app.results)
         assert app.results == [("resume", ids["review"])]
         app.push_screen(SessionBrowser(app.store), app.results.append)  # type: ignore[arg-type]
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+        await until_drawn(
+            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
+        )
         await pilot.press("escape")
-        await until(pilot, lambda: len(app.results) == 2)
+        await until_drawn(pilot, lambda: len(app.results) == 2)
         assert app.results[1] is None
 
 
 async def test_an_empty_database_says_so(db_path):
     app = BrowserApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser))
+        await until_drawn(pilot, lambda: isinstance(app.screen, SessionBrowser))
         await pilot.pause()
         screen = app.screen
         assert screen.query_one("#browser-empty").display
@@ -172,28 +169,30 @@ async def test_delete_asks_first_and_then_removes_the_session(db_path):
     ids = await three_sessions(db_path)
     app = BrowserApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+        await until_drawn(
+            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
+        )
         browser = app.screen
         await pilot.press("down", "d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDelete))
+        await until_drawn(pilot, lambda: isinstance(app.screen, ConfirmDelete))
         assert app.screen.room.id == ids["review"]
         await pilot.press("n")  # keep it
-        await until(pilot, lambda: app.screen is browser)
+        await until_drawn(pilot, lambda: app.screen is browser)
         assert [r[0] for r in table_rows(browser)] == ["solo", "review", "planning"]
 
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDelete))
+        await until_drawn(pilot, lambda: isinstance(app.screen, ConfirmDelete))
         await pilot.press("y")
-        await until(pilot, lambda: app.screen is browser and len(browser.rooms) == 2)
+        await until_drawn(pilot, lambda: app.screen is browser and len(browser.rooms) == 2)
         assert [r[0] for r in table_rows(browser)] == ["solo", "planning"]
         assert ids["review"] not in browser.rooms
         with pytest.raises(SessionNotFoundError):
             await app.store.get_room(ids["review"])  # type: ignore[union-attr]
 
         await pilot.press("d")  # the cursor stayed put: now on "planning"; the button says yes
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDelete))
+        await until_drawn(pilot, lambda: isinstance(app.screen, ConfirmDelete))
         await pilot.click("#confirm-yes")
-        await until(pilot, lambda: app.screen is browser and len(browser.rooms) == 1)
+        await until_drawn(pilot, lambda: app.screen is browser and len(browser.rooms) == 1)
         assert [r[0] for r in table_rows(browser)] == ["solo"]
     with sqlite3.connect(db_path) as db:
         assert [t for (t,) in db.execute("SELECT title FROM rooms")] == ["solo"]
@@ -209,7 +208,9 @@ async def test_a_running_session_is_neither_resumed_nor_deleted(db_path):
         Engine.open(db_path, session_id=ids["solo"]),  # a live agentroom has it open
         app.run_test(size=SIZE, notifications=True) as pilot,
     ):
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+        await until_drawn(
+            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
+        )
         browser = app.screen
         assert table_rows(browser)[0][0] == "[live] room"  # a title is not markup
         assert table_rows(browser)[0][4] == "running"
@@ -217,9 +218,9 @@ async def test_a_running_session_is_neither_resumed_nor_deleted(db_path):
         await pilot.pause()
         assert app.results == [] and app.screen is browser
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDelete))
+        await until_drawn(pilot, lambda: isinstance(app.screen, ConfirmDelete))
         await pilot.press("y")
-        await until(pilot, lambda: app.screen is browser)
+        await until_drawn(pilot, lambda: app.screen is browser)
         await pilot.pause()
         assert ids["solo"] in browser.rooms and len(table_rows(browser)) == 3
         said = [n.message for n in app._notifications]
@@ -231,12 +232,12 @@ async def test_a_running_session_is_neither_resumed_nor_deleted(db_path):
 
 
 async def open_replay(pilot, app: BrowserApp, title: str) -> ReplayScreen:
-    await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+    await until_drawn(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
     browser = app.screen
     while browser.rooms[browser.selected].title != title:  # type: ignore[index]
         await pilot.press("down")
     await pilot.press("enter")
-    await until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+    await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
     return app.screen  # type: ignore[return-value]
 
 
@@ -279,7 +280,7 @@ async def test_replay_steps_through_the_log_in_seq_order(db_path):
         assert log_lines(replay)[-2] == "#5     bob: ok" and len(log_lines(replay)) == 5
 
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser))
+        await until_drawn(pilot, lambda: isinstance(app.screen, SessionBrowser))
         assert app.results == []  # back to the browser, which stays
 
 
@@ -287,7 +288,7 @@ async def test_speed_goes_from_1x_to_50x_and_back(db_path):
     ids = await three_sessions(db_path)
     app = ReplayApp(db_path, ids["planning"], autoplay=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+        await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
         replay = app.screen
         seen = []
         for _ in range(7):
@@ -310,12 +311,12 @@ async def test_jump_rebuilds_the_view_up_to_a_seq(db_path):
     ids = await three_sessions(db_path)
     app = ReplayApp(db_path, ids["planning"], autoplay=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+        await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
         replay = app.screen
         await pilot.press("g")
-        await until(pilot, lambda: isinstance(app.screen, JumpTo))
+        await until_drawn(pilot, lambda: isinstance(app.screen, JumpTo))
         await pilot.press("4", "enter")
-        await until(pilot, lambda: app.screen is replay and replay.position == 4)
+        await until_drawn(pilot, lambda: app.screen is replay and replay.position == 4)
         await pilot.pause()
         assert [e.seq for e in replay.shown] == [1, 3, 4]
         assert log_lines(replay) == [
@@ -326,22 +327,22 @@ async def test_jump_rebuilds_the_view_up_to_a_seq(db_path):
         assert replay.status_line == "paused   #4 / 6   speed 1x"
 
         await pilot.press("g")  # backwards, and the next step goes on from there
-        await until(pilot, lambda: isinstance(app.screen, JumpTo))
+        await until_drawn(pilot, lambda: isinstance(app.screen, JumpTo))
         await pilot.press("1", "enter")
-        await until(pilot, lambda: app.screen is replay and replay.position == 1)
+        await until_drawn(pilot, lambda: app.screen is replay and replay.position == 1)
         await pilot.press("n")
         await pilot.pause()
         assert [e.seq for e in replay.shown] == [1, 3]
         assert log_lines(replay) == ["#1     alice: hello bob", "#3     bob: sure, let's plan"]
 
         await pilot.press("g")  # past the end: clamped, and the replay has ended
-        await until(pilot, lambda: isinstance(app.screen, JumpTo))
+        await until_drawn(pilot, lambda: isinstance(app.screen, JumpTo))
         await pilot.press("9", "9", "enter")
-        await until(pilot, lambda: app.screen is replay and replay.position == 6)
+        await until_drawn(pilot, lambda: app.screen is replay and replay.position == 6)
         assert replay.state == "ended" and [e.seq for e in replay.shown] == [1, 3, 4, 5, 6]
 
         await pilot.press("g", "escape")  # cancelled: nothing moves
-        await until(pilot, lambda: app.screen is replay)
+        await until_drawn(pilot, lambda: app.screen is replay)
         assert replay.position == 6
 
 
@@ -354,7 +355,7 @@ async def test_fork_from_the_replay_returns_the_new_session_to_the_app(db_path):
         await pilot.pause()
         assert app.screen is replay
         await pilot.press("n", "n", "f")
-        await until(pilot, lambda: app.results)
+        await until_drawn(pilot, lambda: app.results)
         [(kind, fork_id)] = app.results
         assert kind == "fork" and fork_id not in ids.values()
         store = app.store
@@ -377,10 +378,10 @@ async def test_autoplay_plays_to_the_end_in_chunks_and_keeps_a_bounded_window(db
     monkeypatch.setattr(replay_module, "CHUNK", 7)  # many small reads
     app = ReplayApp(db_path, sid, speed=50, window=40)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+        await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
         replay = app.screen
         assert replay.state == "playing" and replay.status_line.startswith("playing")
-        await until(pilot, lambda: replay.state == "ended", timeout=20)
+        await until_drawn(pilot, lambda: replay.state == "ended")
         await pilot.pause()
         assert replay.position == 120 and replay.status_line == "ended   #120 / 120   speed 50x"
         assert [e.seq for e in replay.shown] == list(range(81, 121))  # only the last 40
@@ -388,7 +389,7 @@ async def test_autoplay_plays_to_the_end_in_chunks_and_keeps_a_bounded_window(db
         assert len(lines) == 40 and lines[-1] == "#120   carol: carol line 120"
 
         await pilot.press(*["minus"] * 5, "space")  # at the end, play starts over (at 1x)
-        await until(pilot, lambda: replay.position >= 1)
+        await until_drawn(pilot, lambda: replay.position >= 1)
         await pilot.press("space")
         state = replay.state
         assert state == "paused"
@@ -401,7 +402,7 @@ async def test_an_unknown_session_closes_the_replay_with_nothing(db_path):
     await three_sessions(db_path)
     app = ReplayApp(db_path, "no-such-session", autoplay=False)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await until(pilot, lambda: app.results)
+        await until_drawn(pilot, lambda: app.results)
         assert app.results == [None]
         assert any("no saved session" in n.message for n in app._notifications)
 
@@ -455,7 +456,9 @@ def test_browser_snapshot(snap_compare, tmp_path):
     app = BrowserApp(snapshot_db(tmp_path))
 
     async def ready(pilot) -> None:
-        await until(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+        await until_drawn(
+            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
+        )
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -464,7 +467,7 @@ def test_replay_snapshot(snap_compare, tmp_path):
     app = ReplayApp(snapshot_db(tmp_path), FIXED["planning"][0], autoplay=False)
 
     async def stepped(pilot) -> None:
-        await until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+        await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
         await pilot.press("n", "n", "n", "n", "n", "plus", "plus")
         await pilot.pause()
 

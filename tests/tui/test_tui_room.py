@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from functools import partial
@@ -20,6 +19,7 @@ from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.participants import Participants
 from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import QuietLine, Transcript
+from tests.waiting import until_drawn
 
 ROOM = """
 name: Test room
@@ -52,16 +52,6 @@ def make_app(db_path, replies, *, timeout=5, limit=12, delay=0.0):
     return AgentroomApp(options, db=db_path), model
 
 
-async def until(pilot, check, timeout=10.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        await pilot.pause(0.05)
-        if check():
-            return
-    raise AssertionError("the screen never got there")
-
-
 def settled(app) -> bool:
     """The room has stopped and the screen has drawn everything up to the stop."""
     screen = app.room_screen
@@ -79,7 +69,7 @@ async def test_a_full_room_run_on_the_replay_model(db_path):
         db_path, ["Call it Miso.", "Too plain.", "Then Biscuit."], timeout=0.05, limit=4
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: settled(app))
+        await until_drawn(pilot, lambda: settled(app))
         screen = app.room_screen
         assert turns(app) == [
             ("room", "Pick a name for the cat."),
@@ -96,7 +86,7 @@ async def test_a_full_room_run_on_the_replay_model(db_path):
         assert "round-robin" in status and "model: replay" in status and "stopped" in status
         pane = screen.query_one(AgentPane)
         assert pane.agent_id == "alice"  # alice's own view, drawn at the pane's own pace
-        await until(pilot, lambda: pane.shown == 4)
+        await until_drawn(pilot, lambda: pane.shown == 4)
 
 
 async def test_typing_to_everyone_and_to_one_agent(db_path):
@@ -111,15 +101,15 @@ async def test_typing_to_everyone_and_to_one_agent(db_path):
 
     async with app.run_test(size=(120, 40)) as pilot:
         box = app.room_screen.query_one(HumanInput)
-        await until(pilot, lambda: "your turn" in str(box.border_title))
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title))
         assert box.has_focus
         await pilot.press(*"hello all", "enter")
-        await until(pilot, lambda: ("human", "hello all") in turns(app))
-        await until(pilot, lambda: "your turn" in str(box.border_title))
+        await until_drawn(pilot, lambda: ("human", "hello all") in turns(app))
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title))
         await pilot.press(*"@b", "tab")  # completes to @bob
         assert box.text == "@bob "
         await pilot.press(*"just for you", "enter")
-        await until(pilot, lambda: len(prompts("bob")) >= 3 and len(prompts("alice")) >= 3)
+        await until_drawn(pilot, lambda: len(prompts("bob")) >= 3 and len(prompts("alice")) >= 3)
     # Everyone's next context has the broadcast; only bob's has the direct message.
     assert "human: hello all" in prompts("alice")[1] and "human: hello all" in prompts("bob")[1]
     assert "human (to you): just for you" in prompts("bob")[2]
@@ -130,9 +120,9 @@ async def test_stop_from_the_input_ends_the_room(db_path):
     app, _ = make_app(db_path, ["a"] * 20, timeout=5, limit=50)
     async with app.run_test(size=(120, 40)) as pilot:
         box = app.room_screen.query_one(HumanInput)
-        await until(pilot, lambda: "your turn" in str(box.border_title))
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title))
         await pilot.press(*"/stop", "enter")
-        await until(pilot, lambda: app.room_screen.stopped is not None)
+        await until_drawn(pilot, lambda: app.room_screen.stopped is not None)
         assert app.room_screen.stopped == "stopped by the human"
 
 
@@ -140,13 +130,15 @@ async def test_switching_strategy_mid_session_from_the_menu(db_path):
     app, _ = make_app(db_path, ["x"] * 30, timeout=5, limit=40)
     async with app.run_test(size=(120, 40)) as pilot:
         box = app.room_screen.query_one(HumanInput)
-        await until(pilot, lambda: "your turn" in str(box.border_title))
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title))
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
         await pilot.press("down", "enter")  # round-robin -> role-based
-        await until(pilot, lambda: app.room_screen.room.coordinator.strategy.name == "role-based")
+        await until_drawn(
+            pilot, lambda: app.room_screen.room.coordinator.strategy.name == "role-based"
+        )
         await pilot.press(*"/stop", "enter")
-        await until(pilot, lambda: app.room_screen.stopped is not None)
+        await until_drawn(pilot, lambda: app.room_screen.stopped is not None)
         quiet = [str(w.render()) for w in app.room_screen.query(QuietLine)]
     assert any("strategy switched from round-robin to role-based" in q for q in quiet)
 
@@ -156,11 +148,11 @@ async def test_interrupting_a_streaming_agent_keeps_its_partial_reply(db_path):
     app, _ = make_app(db_path, [long, "short"], timeout=5, delay=0.01)
     async with app.run_test(size=(120, 40)) as pilot:
         transcript = app.room_screen.query_one(Transcript)
-        await until(
+        await until_drawn(
             pilot, lambda: any(t.streaming and t.sender == "alice" for t in transcript.turns)
         )
         await pilot.press("escape")
-        await until(pilot, lambda: any(t.has_class("interrupted") for t in transcript.turns))
+        await until_drawn(pilot, lambda: any(t.has_class("interrupted") for t in transcript.turns))
         (alice,) = [t for t in transcript.turns if t.sender == "alice"]
         assert alice.text.startswith("w0 w1") and "w299" not in alice.text
         assert alice.has_class("interrupted")
@@ -172,8 +164,8 @@ async def test_a_finished_streamed_reply_is_drawn_like_one_that_came_whole(db_pa
     app, _ = make_app(db_path, [long, "short"], timeout=0.05, limit=3, delay=0.01)
     async with app.run_test(size=(120, 40)) as pilot:
         transcript = app.room_screen.query_one(Transcript)
-        await until(pilot, lambda: any(t.streaming for t in transcript.turns))
-        await until(pilot, lambda: settled(app))
+        await until_drawn(pilot, lambda: any(t.streaming for t in transcript.turns))
+        await until_drawn(pilot, lambda: settled(app))
         alice = [t for t in transcript.turns if t.sender == "alice"]
         assert [type(t).__name__ for t in alice] == ["SaidLine"]
         assert alice[0].text == long
@@ -196,7 +188,7 @@ async def test_help_lists_every_binding_with_its_id(db_path):
     app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f1")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
         table = app.screen.query_one("#keys")
         ids = [table.get_row_at(i)[2] for i in range(table.row_count)]
     assert {"room.interrupt", "room.strategy", "app.help", "app.sessions", "app.workflows"} <= set(
@@ -209,7 +201,7 @@ async def test_remapped_keys_from_the_config(db_path, tmp_path):
     app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f12")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
 
 
 async def test_command_palette_lists_the_rooms_commands(db_path):
@@ -226,7 +218,7 @@ async def test_command_palette_lists_the_rooms_commands(db_path):
             listed = options.first()
             return [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
 
-        await until(pilot, lambda: any("Choose the strategy" in f for f in found()))
+        await until_drawn(pilot, lambda: any("Choose the strategy" in f for f in found()))
 
 
 def test_room_snapshot(snap_compare, db_path, monkeypatch):
@@ -245,7 +237,7 @@ def test_room_snapshot(snap_compare, db_path, monkeypatch):
 
     async def settle(pilot):
         done = partial(settled, app)
-        await until(pilot, done)
+        await until_drawn(pilot, done)
         # A blinking cursor is drawn or not by the clock: hold it still (shown) for the picture.
         # TextArea caches a line drawn while the cursor was blinked off under the same key
         # as one drawn with blinking stopped, so the cache is dropped too (Textual 8.2.8).
@@ -262,7 +254,7 @@ async def test_the_workflow_picker_then_the_strategy_menu_open_a_room(db_path, m
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
     app = AgentroomApp(None, db=db_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
         from textual.widgets import OptionList
 
         picker = app.screen.query_one(OptionList)
@@ -276,9 +268,9 @@ async def test_the_workflow_picker_then_the_strategy_menu_open_a_room(db_path, m
         ]
         picker.highlighted = 4  # trip_planner
         await pilot.press("enter")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
         await pilot.press("enter")  # keep the workflow's own strategy (plan-driven)
-        await until(pilot, lambda: app.room_screen is not None and app.room_screen.stopped)
+        await until_drawn(pilot, lambda: app.room_screen is not None and app.room_screen.stopped)
         coordinator = app.room_screen.room.coordinator
         assert coordinator.strategy.name == "plan-driven"
         assert app.room_screen.stopped == "the plan is complete (3 steps done)"
@@ -296,20 +288,22 @@ async def test_fork_from_a_replay_continues_live(db_path, monkeypatch):
         source = engine.session_id
     app = AgentroomApp(None, db=db_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
         await app.action_sessions()
-        await until(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
         await pilot.press("enter")  # replay the only session
-        await until(pilot, lambda: app.screen.__class__.__name__ == "ReplayScreen")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "ReplayScreen")
         await pilot.press("space")  # pause the autoplay
         for _ in range(3):
             await pilot.press("n")
         at = app.screen.position
         await pilot.press("f")  # fork here, and continue it live
-        await until(pilot, lambda: app.room_screen is not None and app.room_screen.room.engine)
+        await until_drawn(
+            pilot, lambda: app.room_screen is not None and app.room_screen.room.engine
+        )
         room = app.room_screen.room
         fork = room.engine.session_id
-        await until(
+        await until_drawn(
             pilot, lambda: len(room.coordinator.room.recent) >= 1 and room.engine.bus.last_seq > at
         )
         assert fork != source
@@ -347,7 +341,7 @@ async def test_scrolling_to_the_top_pages_older_turns_back_in(db_path):
             transcript.scroll_end(animate=False)
             await pilot.pause()
             transcript.scroll_home(animate=False)
-            await until(pilot, lambda: transcript.oldest_seq < 80)
+            await until_drawn(pilot, lambda: transcript.oldest_seq < 80)
             first = transcript.turns[0]
             assert first.seq == transcript.oldest_seq + 1 and len(transcript.turns) == 90
 
