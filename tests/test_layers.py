@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "agentroom"
 
 LAYERS = (
@@ -165,7 +163,6 @@ def test_the_import_graph_has_no_circle() -> None:
     assert not circles, "import circles: " + "; ".join(" <-> ".join(c) for c in circles)
 
 
-@pytest.mark.xfail(strict=True, reason="the sessions service lands next")
 def test_interfaces_never_import_the_store() -> None:
     reaching = sorted(
         {

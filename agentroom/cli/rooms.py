@@ -209,8 +209,8 @@ async def play(
     says so (and when it can again).
     """
     from agentroom.cli.headless import TranscriptPrinter, human_input
+    from agentroom.core.records import StoreHealth
     from agentroom.room.live import LiveRoom, RoomOptions
-    from agentroom.store.records import StoreHealth
 
     def write(text: str | Text = "", end: str = "\n") -> None:
         out.print(text, end=end)
@@ -237,13 +237,8 @@ async def play(
         engine, coordinator = room.engine, room.coordinator
         assert engine is not None and coordinator is not None and room.workflow is not None
         assert room.model is not None and room.resolution is not None
-        store = engine.store
-        store.watch_health(tell)
-
-        async def saved(env: Any) -> bool:
-            return await store.durable(env.session_id, env.seq)
-
-        printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text, saved))
+        room.watch_health(tell)
+        printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text, room.saved))
         await engine.bus.announce(
             f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
             f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
@@ -257,7 +252,7 @@ async def play(
             result = await room.run()
         with contextlib.suppress(StoreWriteError):  # what could not be saved is said at close
             await engine.flush()
-        store.closing()  # the printer shows what is saved, and waits no longer than that
+        room.closing()  # the printer shows what is saved, and waits no longer than that
         await printer.aclose()  # everything saved is on screen before the last word
         write()
         out.print(Text.assemble("Session: ", (result.session_id, "bold"), f" ({result.reason})"))

@@ -23,17 +23,16 @@ from agentroom.cli.console import (
     out,
     run,
 )
+from agentroom.core.records import RoomInfo
 from agentroom.room.export import (
     FORMATS,
-    export_to_file,
     inert_writer,
     is_stream_chunk,
-    write_export,
     write_json_document,
     write_json_list,
 )
+from agentroom.room.sessions import Sessions
 from agentroom.room.usage import UsageLedger
-from agentroom.store import RoomInfo, SqliteStore
 
 # -- sessions ---------------------------------------------------------------------------
 
@@ -72,8 +71,8 @@ def sessions_list(
     """List saved sessions, most recent first."""
 
     async def go() -> list[RoomInfo]:
-        async with await SqliteStore.open(db_for(ctx, db)) as store:
-            rooms = await store.list_rooms(limit, metadata=as_json)
+        async with await Sessions.open(db_for(ctx, db)) as sessions:
+            rooms = await sessions.recent(limit, metadata=as_json)
         if as_json:  # inert for a terminal, and the same JSON
             await write_json_list(rooms, inert_writer("jsonl", sys.stdout.write))
         return rooms
@@ -103,15 +102,15 @@ def sessions_show(
 
     async def go() -> None:
         # Written as the envelopes are read (a chunk at a time), never held whole.
-        async with await SqliteStore.open(db_for(ctx, db)) as store:
-            room = await store.get_room(wanted)
-            envelopes = store.read_envelopes(room.id, limit=limit)
+        async with await Sessions.open(db_for(ctx, db)) as sessions:
             if as_json:
-                usage = UsageLedger.of_totals(await store.usage_totals(room.id, first=limit))
-                head = room.to_dict() | {"usage": usage.to_dict()}
+                shown = await sessions.show(wanted, first=limit)
+                envelopes = sessions.read(shown.room.id, limit=limit)
                 stdout = inert_writer("jsonl", sys.stdout.write)  # the same JSON, inert
-                await write_json_document(head, "envelopes", envelopes, stdout)
+                await write_json_document(shown.to_dict(), "envelopes", envelopes, stdout)
                 return
+            room = await sessions.find(wanted)
+            envelopes = sessions.read(room.id, limit=limit)
             out.print(_rooms_table([room]))
             usage = UsageLedger()
             async for env in envelopes:
@@ -158,12 +157,10 @@ def export(
         raise fail(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", code=2)
 
     async def go() -> int:
-        async with await SqliteStore.open(db_for(ctx, db)) as store:
-            room = await store.get_room(wanted)
+        async with await Sessions.open(db_for(ctx, db)) as sessions:
             if output is None:
-                stdout = inert_writer(fmt, sys.stdout.write)
-                return await write_export(room, store.read_envelopes(room.id), fmt, stdout)
-            return await export_to_file(room, store.read_envelopes(room.id), fmt, output)
+                return await sessions.export(wanted, fmt, inert_writer(fmt, sys.stdout.write))
+            return await sessions.export_to_file(wanted, fmt, output)
 
     count = run(go())
     if output is not None:

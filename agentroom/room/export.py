@@ -16,8 +16,8 @@ from typing import Any
 
 from agentroom.core.files import replacing
 from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.records import RoomInfo
 from agentroom.core.text import for_terminal, json_for_terminal
-from agentroom.store import RoomInfo
 
 FORMATS = ("md", "jsonl")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
 from agentroom.core.errors import SessionNotFoundError, WorkflowError
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import BROADCAST, Envelope
+from agentroom.core.records import StoreHealth
 from agentroom.models.spec import Resolution, make_client, resolve
 from agentroom.models.types import ModelClient
 from agentroom.room.builder import (
@@ -30,6 +32,7 @@ from agentroom.room.builder import (
     workflow_to_resume,
 )
 from agentroom.room.engine import Engine
+from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import Workflow
 from agentroom.store import RoomInfo, SqliteStore
 
@@ -154,6 +157,34 @@ class LiveRoom:
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+    # -- what is saved (an interface asks the room, never the store) ------------------------
+
+    @property
+    def sessions(self) -> Sessions:
+        """The sessions service on this room's own database connection (open rooms only):
+        to page its older envelopes, export it or fork it while it runs."""
+        return Sessions(self._engine.store)
+
+    def watch_health(self, callback: Callable[[StoreHealth], Any]) -> Callable[[], None]:
+        """Call ``callback`` whenever saving fails or works again; returns how to stop that."""
+        return self._engine.store.watch_health(callback)
+
+    async def saved(self, env: Envelope) -> bool:
+        """Wait until ``env`` is on disk; False if it never will be (see ``closing``)."""
+        if env.session_id is None or env.seq is None:
+            return False  # not stamped by a bus: not a record of any room
+        return await self._engine.store.durable(env.session_id, env.seq)
+
+    def closing(self) -> None:
+        """The room is ending: nobody waits on a failing disk any more (``saved`` answers)."""
+        self._engine.store.closing()
+
+    @property
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("the room is not open; call open() first")
+        return self.engine
 
     # -- what the human does ----------------------------------------------------------------
 

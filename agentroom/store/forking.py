@@ -11,7 +11,7 @@ envelopes (same numbers, senders, contents, times and metadata; new ids of
 the same time, and ``reply_to`` follows the copies), every agent's session
 (sub-agents aside) with its history rows cut at the fork point and the
 checkpoints taken before it, and the coordinator's checkpoint, moved back by
-a function the caller gives (``agentroom.room.fork`` holds that logic).
+a function the caller gives (``agentroom.room.sessions.state_at_fork``).
 """
 
 from __future__ import annotations

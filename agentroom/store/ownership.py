@@ -38,8 +38,8 @@ from typing import Any
 
 from agentroom.core.errors import SessionBusyError
 from agentroom.core.ids import micros_to_datetime
+from agentroom.core.records import Owner
 from agentroom.store.faults import TakenOverError
-from agentroom.store.records import Owner
 
 try:
     import fcntl

@@ -27,6 +27,7 @@ from agentroom.core.errors import (
 )
 from agentroom.core.ids import datetime_to_micros, micros_to_datetime, new_id, next_micros
 from agentroom.core.protocol import Envelope, MessageType, Session
+from agentroom.core.records import CheckpointRecord, RoomInfo, StoreHealth
 from agentroom.store import forking, ownership
 from agentroom.store.codec import (
     TYPE_CODE,
@@ -54,7 +55,6 @@ from agentroom.store.ops import (
     ROOM_STATE,
 )
 from agentroom.store.ownership import Claim, OwnerLocks
-from agentroom.store.records import CheckpointRecord, RoomInfo, StoreHealth
 from agentroom.store.statements import one
 from agentroom.store.writer import GroupCommitWriter, KeyMaps
 

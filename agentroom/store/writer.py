@@ -41,6 +41,7 @@ from agentroom.bus.inbox import Inbox, InboxClosed
 from agentroom.core.errors import StoreWriteError
 from agentroom.core.ids import datetime_to_micros, next_micros
 from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.records import StoreHealth
 from agentroom.store import rescue
 from agentroom.store.codec import envelope_row, state_text
 from agentroom.store.faults import (
@@ -70,7 +71,6 @@ from agentroom.store.ownership import (
 from agentroom.store.ownership import (
     RELEASE as RELEASE_SQL,
 )
-from agentroom.store.records import StoreHealth
 from agentroom.store.repair import repaired
 from agentroom.store.statements import (
     SAVE_CHECKPOINT,

@@ -23,8 +23,8 @@ from textual.worker import WorkerError
 
 from agentroom.core.errors import AgentroomError, FileWriteError
 from agentroom.room.live import LiveRoom, RoomOptions
+from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import load_workflow
-from agentroom.store import SqliteStore
 from agentroom.tui.config import load_config, save_config
 from agentroom.tui.help import HelpScreen
 from agentroom.tui.room import RoomScreen
@@ -89,7 +89,7 @@ class AgentroomApp(App[None]):
         self.config = load_config()
         self._wanted_keymap = keymap  # (App._keymap is Textual's own)
         self.rooms: list[LiveRoom] = []
-        self._store: SqliteStore | None = None
+        self._sessions: Sessions | None = None
         self.exit_error = ""
         """What could not be saved when the app closed (the CLI prints it, and exits 1)."""
 
@@ -160,9 +160,9 @@ class AgentroomApp(App[None]):
                 await room.close()
             except AgentroomError as exc:  # records the disk would not take, even at the end
                 self.exit_error = self.exit_error or str(exc)
-        if self._store is not None:
+        if self._sessions is not None:
             try:
-                await self._store.close()
+                await self._sessions.close()
             except AgentroomError as exc:
                 self.exit_error = self.exit_error or str(exc)
 
@@ -251,8 +251,8 @@ class AgentroomApp(App[None]):
     async def action_sessions(self) -> None:
         from agentroom.tui.browser import SessionBrowser
 
-        if self._store is None:
-            self._store = await SqliteStore.open(self.db)
+        if self._sessions is None:
+            self._sessions = await Sessions.open(self.db)
 
         def chosen(result: tuple[str, str] | None) -> None:
             if not result:
@@ -269,7 +269,7 @@ class AgentroomApp(App[None]):
                     )
                 )
 
-        self.push_screen(SessionBrowser(self._store), chosen)
+        self.push_screen(SessionBrowser(self._sessions), chosen)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

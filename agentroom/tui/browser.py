@@ -1,6 +1,7 @@
 """The session browser: every saved session, to replay, resume, fork (from the replay) or delete.
 
-It reads the store (the SQLite log) and nothing else: no model is run here.
+It reads the saved sessions (through :class:`~agentroom.room.sessions.Sessions`)
+and nothing else: no model is run here.
 The screen's result tells the app what to open live: ``("resume", id)`` for
 a session picked with ``r``, ``("fork", id)`` for a fork made in the replay,
 ``None`` when the user just went back.
@@ -18,8 +19,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from agentroom.core.errors import AgentroomError
-from agentroom.room.fork import delete_session
-from agentroom.store import RoomInfo, SqliteStore
+from agentroom.core.records import RoomInfo
+from agentroom.room.sessions import Sessions
 from agentroom.tui.shown import plain
 
 SHORT_ID = 18
@@ -83,10 +84,10 @@ class SessionBrowser(Screen[BrowserResult]):
     ]
 
     def __init__(
-        self, store: SqliteStore, *, limit: int | None = None, autoplay: bool = True
+        self, sessions: Sessions, *, limit: int | None = None, autoplay: bool = True
     ) -> None:
         super().__init__()
-        self.store = store
+        self.sessions = sessions
         self.limit = limit
         self.autoplay = autoplay
         """Whether a replay opened from here starts playing at once."""
@@ -115,7 +116,7 @@ class SessionBrowser(Screen[BrowserResult]):
         table = self.query_one("#sessions", DataTable)
         keep = select or self.selected
         row = table.cursor_row
-        rooms = await self.store.list_rooms(self.limit)
+        rooms = await self.sessions.recent(self.limit)
         self.rooms = {room.id: room for room in rooms}
         table.clear()
         for room in rooms:
@@ -170,7 +171,7 @@ class SessionBrowser(Screen[BrowserResult]):
             else:
                 await self.reload(session_id)
 
-        self.app.push_screen(ReplayScreen(self.store, session_id, autoplay=self.autoplay), done)
+        self.app.push_screen(ReplayScreen(self.sessions, session_id, autoplay=self.autoplay), done)
 
     def action_resume(self) -> None:
         sid = self.selected
@@ -196,7 +197,7 @@ class SessionBrowser(Screen[BrowserResult]):
             if not yes:
                 return
             try:
-                await delete_session(self.store, sid)
+                await self.sessions.delete(sid)
             except AgentroomError as exc:
                 self.notify(str(exc), severity="error", timeout=10, markup=False)
                 return

@@ -1,6 +1,7 @@
 """The replay screen: a saved session played back from the SQLite log, at a pace.
 
-No model runs here.  Envelopes are read from the store in chunks as the
+No model runs here.  Envelopes are read from the saved session (through
+the sessions service, :mod:`agentroom.room.sessions`) in chunks as the
 replay advances, and only a bounded window of lines is kept on screen (a
 100,000-envelope session costs no more than a short one).  Envelopes appear
 one by one with the real gaps between them, divided by the speed and capped
@@ -30,15 +31,15 @@ from textual.widgets import Footer, Input, Label, RichLog, Static
 
 from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.records import RoomInfo
 from agentroom.room.export import is_stream_chunk
-from agentroom.room.fork import fork_session
-from agentroom.store import RoomInfo, SqliteStore
+from agentroom.room.sessions import Sessions
 from agentroom.tui.shown import Cut, brief, cut, plain
 from agentroom.tui.whole import WholeText, envelope_title
 
 SPEEDS = (1, 2, 5, 10, 20, 50)
 CHUNK = 500
-"""Envelopes read from the store at a time."""
+"""Envelopes read from the session at a time."""
 WINDOW = 1000
 """Lines kept on screen (older ones scroll out; a jump rebuilds the window)."""
 MIN_GAP = 0.2
@@ -115,7 +116,7 @@ class JumpTo(ModalScreen[int | None]):
 
 
 class ReplayScreen(Screen[ReplayResult]):
-    """Plays ``session_id`` (an id or unique prefix) from ``store``; see the module docstring.
+    """Plays ``session_id`` (an id or unique prefix) of ``sessions``; see the module docstring.
 
     ``autoplay`` starts playing at once (else paused, for stepping); ``speed`` is one
     of :data:`SPEEDS`; ``window`` is how many lines stay on screen.  An unknown
@@ -137,7 +138,7 @@ class ReplayScreen(Screen[ReplayResult]):
 
     def __init__(
         self,
-        store: SqliteStore,
+        sessions: Sessions,
         session_id: str,
         *,
         autoplay: bool = True,
@@ -145,7 +146,7 @@ class ReplayScreen(Screen[ReplayResult]):
         window: int = WINDOW,
     ) -> None:
         super().__init__()
-        self.store = store
+        self.sessions = sessions
         self.requested_id = session_id
         self.session_id = session_id
         self.room: RoomInfo | None = None
@@ -159,7 +160,7 @@ class ReplayScreen(Screen[ReplayResult]):
         self.shown: deque[Envelope] = deque(maxlen=window)
         """The envelopes on screen, oldest first (bounded like the log itself)."""
         self._buffer: deque[Envelope] = deque()
-        self._loaded = 0  # the seq of the last envelope read from the store
+        self._loaded = 0  # the seq of the last envelope read from the session
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._forking = False
@@ -174,8 +175,8 @@ class ReplayScreen(Screen[ReplayResult]):
 
     async def on_mount(self) -> None:
         try:
-            room = await self.store.get_room(self.requested_id)
-            last_seq = await self.store.last_seq(room.id)
+            room = await self.sessions.find(self.requested_id)
+            last_seq = await self.sessions.last_seq(room.id)
         except AgentroomError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             self.dismiss(None)
@@ -200,7 +201,7 @@ class ReplayScreen(Screen[ReplayResult]):
     async def _load_chunk(self) -> bool:
         got = [
             env
-            async for env in self.store.read_envelopes(
+            async for env in self.sessions.read(
                 self.session_id, after_seq=self._loaded, limit=CHUNK
             )
         ]
@@ -347,7 +348,7 @@ class ReplayScreen(Screen[ReplayResult]):
             self._buffer.clear()
             start = max(0, seq - self.window)
             if seq > start:
-                async for env in self.store.read_envelopes(
+                async for env in self.sessions.read(
                     self.session_id, after_seq=start, limit=seq - start
                 ):
                     if not is_stream_chunk(env):
@@ -383,7 +384,7 @@ class ReplayScreen(Screen[ReplayResult]):
 
     async def _fork(self, seq: int) -> None:
         try:
-            new_id = await fork_session(self.store, self.session_id, seq)
+            new_id = await self.sessions.fork(self.session_id, seq)
         except (AgentroomError, ValueError) as exc:
             self._forking = False
             self.notify(f"could not fork: {exc}", severity="error", timeout=10, markup=False)

@@ -23,9 +23,8 @@ from textual.widgets import DataTable, Footer
 
 from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope, MessageType
-from agentroom.room.export import export_to_file
+from agentroom.core.records import StoreHealth
 from agentroom.room.live import LiveRoom
-from agentroom.store.records import StoreHealth
 from agentroom.tui.shown import plain
 from agentroom.tui.whole import WholeText, envelope_title
 from agentroom.tui.widgets.agent_pane import AgentPane
@@ -130,7 +129,7 @@ class RoomScreen(Screen[None]):
         room = self.room
         engine = room.engine
         assert engine is not None and room.model is not None
-        engine.store.watch_health(self._store_health)
+        room.watch_health(self._store_health)
         rows = []
         for agent_id, agent in engine.agents.items():
             label = agent.model_label if hasattr(agent, "model_label") else agent.kind
@@ -140,9 +139,7 @@ class RoomScreen(Screen[None]):
         if rows:
             self._show_agent(rows[0][0])
         if room.options.session_id is not None:  # a resumed session: show where it was
-            recent = await engine.store.read_envelopes_before(
-                engine.session_id, engine.bus.last_seq + 1, 60
-            )
+            recent = await room.sessions.read_before(engine.session_id, engine.bus.last_seq + 1, 60)
             await self.query_one(Transcript).preload(recent)
         self.pump()
         self.app.sub_title = room.workflow.name if room.workflow else ""
@@ -252,7 +249,7 @@ class RoomScreen(Screen[None]):
         engine = self.room.engine
         if engine is None:
             return []
-        return await engine.store.read_envelopes_before(engine.session_id, before_seq, count)
+        return await self.room.sessions.read_before(engine.session_id, before_seq, count)
 
     # -- what the human does --------------------------------------------------------------------
 
@@ -340,7 +337,7 @@ class RoomScreen(Screen[None]):
         found = self.query_one(Transcript).whole(number)
         engine = self.room.engine
         if found is None and number is not None and engine is not None:  # paged out: read it
-            async for env in engine.store.read_envelopes(
+            async for env in self.room.sessions.read(
                 engine.session_id, after_seq=number - 1, limit=1
             ):
                 found = (envelope_title(env), env.content)
@@ -363,22 +360,19 @@ class RoomScreen(Screen[None]):
             return
         await engine.flush()
         path = Path.cwd() / f"agentroom-{engine.session_id[:13]}.md"
-        room = await engine.store.get_room(engine.session_id)
         try:
-            await export_to_file(room, engine.store.read_envelopes(room.id), "md", path)
+            await self.room.sessions.export_to_file(engine.session_id, "md", path)
         except AgentroomError as exc:
             self.notify(str(exc), title="not exported", severity="error", timeout=15)
             return
         self.notify(f"exported to {path}")
 
     async def fork(self) -> None:
-        from agentroom.room.fork import fork_session
-
         engine = self.room.engine
         if engine is None:
             return
         await engine.flush()
-        fork_id = await fork_session(engine.store, engine.session_id, engine.bus.last_seq)
+        fork_id = await self.room.sessions.fork(engine.session_id, engine.bus.last_seq)
         self.notify(
             f"forked as {fork_id}; continue it with: agentroom resume {fork_id[:18]}", timeout=15
         )

@@ -1,7 +1,7 @@
 """Forks a saved session, or stops at a chosen moment of the fork to be killed there.
 
 ``python fork_child.py DB SESSION UPTO STOP_AT`` forks SESSION at UPTO the way
-the session browser does (``agentroom.room.fork.fork_session``).  The moments of a
+the session browser does (``agentroom.room.sessions.Sessions.fork``).  The moments of a
 fork are counted by SQLite's progress handler: one step every ``EVERY``
 virtual-machine instructions on the store's connection, so the copy's one
 transaction has many.  At step STOP_AT (0: before the fork begins) the child
@@ -18,7 +18,7 @@ import asyncio
 import sys
 import threading
 
-from agentroom.room.fork import fork_session
+from agentroom.room.sessions import Sessions
 from agentroom.store import SqliteStore
 
 EVERY = 500
@@ -47,7 +47,7 @@ async def main(db: str, session: str, upto: int, stop_at: int) -> None:
         if stop_at == 0:
             hold("STOPPED", 0, "idle")
         await conn.set_progress_handler(progress, EVERY)
-        fork = await fork_session(store, session, upto)
+        fork = await Sessions(store).fork(session, upto)
         hold("FORKED", fork, steps, inside[0], inside[-1])
 
 

@@ -20,7 +20,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from agentroom.room.fork import delete_session, fork_session
+from agentroom.room.sessions import Sessions
 from agentroom.store import SqliteStore
 from tests.child import PYTHON, killed_at
 from tests.cli.test_run_cli import agentroom, session_of, show
@@ -98,7 +98,7 @@ def resume_and_delete(env: dict[str, str], fork: str, upto: int) -> None:
 
     async def delete() -> list[str]:
         async with await SqliteStore.open(env["AGENTROOM_DB"]) as store:
-            await delete_session(store, fork)
+            await Sessions(store).delete(fork)
             return [r.id for r in await store.list_rooms()]
 
     assert fork not in asyncio.run(delete())
@@ -141,7 +141,7 @@ async def test_forking_a_long_session_costs_the_process_next_to_no_memory(env, t
     async with await SqliteStore.open(env["AGENTROOM_DB"]) as store:
         tracemalloc.start()
         try:
-            await fork_session(store, source, 3_000)
+            await Sessions(store).fork(source, 3_000)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

@@ -19,7 +19,7 @@ from agentroom import Engine, ScriptedAgent
 from agentroom.core.errors import SessionBusyError, StoreWriteError
 from agentroom.core.ids import next_micros
 from agentroom.room.builder import workflow_metadata
-from agentroom.room.fork import delete_session
+from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import parse_workflow
 from agentroom.store import SqliteStore, opening
 from agentroom.store.schema import V1, V2, V3
@@ -122,13 +122,13 @@ async def test_a_sigkilled_owner_is_resumed_at_once_and_listed_as_interrupted(db
         assert await live_state(db_path, sid) == "running"
         with pytest.raises(SessionBusyError, match="is running"):
             async with await SqliteStore.open(db_path) as store:
-                await delete_session(store, sid)
+                await Sessions(store).delete(sid)
         owner.kill()
     assert await live_state(db_path, sid) == "interrupted"  # the kernel dropped its lock
     async with Engine.open(db_path, session_id=sid):
         pass
     async with await SqliteStore.open(db_path) as store:
-        await delete_session(store, sid)
+        await Sessions(store).delete(sid)
         assert await store.list_rooms() == []
 
 

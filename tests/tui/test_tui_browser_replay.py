@@ -17,6 +17,7 @@ from textual.widgets import DataTable
 from agentroom import Engine, MessageType, Reply, ScriptedAgent, SqliteStore
 from agentroom.core.errors import SessionNotFoundError
 from agentroom.core.ids import datetime_to_micros
+from agentroom.room.sessions import Sessions
 from agentroom.tui import replay as replay_module
 from agentroom.tui.browser import ConfirmDelete, SessionBrowser
 from agentroom.tui.replay import JumpTo, ReplayLog, ReplayScreen
@@ -72,7 +73,9 @@ class BrowserApp(App[None]):
 
     async def on_mount(self) -> None:
         self.store = await SqliteStore.open(self.db)
-        self.push_screen(SessionBrowser(self.store, autoplay=self.autoplay), self.results.append)
+        self.push_screen(
+            SessionBrowser(Sessions(self.store), autoplay=self.autoplay), self.results.append
+        )
 
     async def on_unmount(self) -> None:
         if self.store is not None:
@@ -90,7 +93,7 @@ class ReplayApp(App[None]):
 
     async def on_mount(self) -> None:
         self.store = await SqliteStore.open(self.db)
-        screen = ReplayScreen(self.store, self.session_id, **self.options)  # type: ignore[arg-type]
+        screen = ReplayScreen(Sessions(self.store), self.session_id, **self.options)  # type: ignore[arg-type]
         self.push_screen(screen, self.results.append)
 
     async def on_unmount(self) -> None:
@@ -143,7 +146,7 @@ async def test_resume_returns_the_session_and_escape_returns_nothing(db_path):
         await pilot.press("down", "r")
         await until_drawn(pilot, lambda: app.results)
         assert app.results == [("resume", ids["review"])]
-        app.push_screen(SessionBrowser(app.store), app.results.append)  # type: ignore[arg-type]
+        app.push_screen(SessionBrowser(Sessions(app.store)), app.results.append)  # type: ignore[arg-type]
         await until_drawn(
             pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
         )

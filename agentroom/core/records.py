@@ -1,4 +1,14 @@
-"""What the store hands back besides envelopes: room summaries and history rows."""
+"""What the store hands back besides envelopes: room summaries, owners, health, checkpoints.
+
+These are plain data (no I/O), made by the store and read by every layer
+above it: the room layer's sessions service hands :class:`RoomInfo` to the
+CLI, the TUI and (later) a server; a live room passes :class:`StoreHealth` to
+whoever shows it.  They live in core, not in ``store/``, so that naming one
+does not make an interface depend on the store (which interfaces never
+import): a record is the shape of what was saved, the same kind of thing as
+the protocol's envelope.  A re-export from the room layer would have hidden
+that dependency, not removed it: the type would still be the store's own.
+"""
 
 from __future__ import annotations
 

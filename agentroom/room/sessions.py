@@ -1,0 +1,225 @@
+"""The sessions service: the one way an interface reaches saved sessions.
+
+The CLI, the TUI (and later a room server and its web page) list, show,
+read, export, fork and delete saved sessions through :class:`Sessions` and
+nothing else: interfaces never open the store, so what a session *is* to a
+user (a fork's title, what it keeps, how its coordinator resumes) is decided
+once, here, and every SQL statement stays in ``store/``.
+
+``async with await Sessions.open(db) as sessions:`` opens the database for
+these uses and closes it after; a live room lends its own store instead
+(:attr:`agentroom.room.live.LiveRoom.sessions`), so a room can export or fork
+itself while it runs without a second connection.
+
+A fork is a new room whose log is a copy of another room's log up to one
+``seq``: same numbers, senders, receivers, contents, types, times and
+metadata, new ids (``reply_to`` follows the copies).  Every agent's own
+conversation is its history cut at the fork point, and the coordinator's
+checkpoint is moved back to the fork point, so ``agentroom resume`` continues
+the fork at ``seq + 1`` with the same workflow.  Nothing in the source room
+is touched.  The copy is the store's, in one transaction (a crash mid-fork
+leaves the whole fork or nothing); what the coordinator's saved state means
+at the fork point is coordination knowledge, which the store cannot have, so
+it is this module's :func:`state_at_fork`, handed to the store's transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from agentroom.core.protocol import Envelope
+from agentroom.core.records import RoomInfo
+from agentroom.room.export import Write, export_to_file, write_export
+from agentroom.room.usage import UsageLedger
+from agentroom.store import SqliteStore
+
+KEPT_METADATA = ("workflow", "workflow_path", "model")
+"""What a fork keeps of its source room's metadata: enough to resume it the same way."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One saved session as ``sessions show`` heads it: the room and its token usage."""
+
+    room: RoomInfo
+    usage: UsageLedger
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.room.to_dict() | {"usage": self.usage.to_dict()}
+
+
+class Sessions:
+    """Saved sessions in one database; see the module docstring.
+
+    Built on a store it borrows (a live room's), or by :meth:`open`, which
+    opens one and closes it with the service.  Session ids may be unique
+    prefixes where a person types them (:meth:`find`, :meth:`show`,
+    :meth:`export`, :meth:`fork`, :meth:`delete`); the readers take the full
+    id that :meth:`find` returned, as they are called again and again.
+    """
+
+    def __init__(self, store: SqliteStore, *, owned: bool = False) -> None:
+        self._store = store
+        self._owned = owned
+
+    @classmethod
+    async def open(cls, db: str | os.PathLike[str]) -> Sessions:
+        """Open (creating if needed) the database at ``db`` for the sessions in it."""
+        return cls(await SqliteStore.open(db), owned=True)
+
+    async def close(self) -> None:
+        """Close the database if this service opened it (a borrowed store stays open)."""
+        if self._owned:
+            await self._store.close()
+
+    async def __aenter__(self) -> Sessions:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- listing and showing ------------------------------------------------------------------
+
+    async def recent(self, limit: int | None = None, *, metadata: bool = False) -> list[RoomInfo]:
+        """The saved sessions, most recently active first: all, or the ``limit`` latest.
+
+        Their metadata (a whole workflow each) is read only if asked for.
+        """
+        return await self._store.list_rooms(limit, metadata=metadata)
+
+    async def find(self, session_id: str) -> RoomInfo:
+        """One session by id or unique id prefix; ``SessionNotFoundError`` says what matched."""
+        return await self._store.get_room(session_id)
+
+    async def show(self, session_id: str, *, first: int | None = None) -> SessionSummary:
+        """A session and its usage totals (over its ``first`` envelopes only, if given)."""
+        room = await self.find(session_id)
+        usage = UsageLedger.of_totals(await self._store.usage_totals(room.id, first=first))
+        return SessionSummary(room, usage)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def last_seq(self, session_id: str) -> int:
+        """The ``seq`` of the session's last envelope (0 if it has none)."""
+        return await self._store.last_seq(session_id)
+
+    def read(
+        self, session_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> AsyncIterator[Envelope]:
+        """The session's envelopes after ``after_seq``, in ``seq`` order, read a chunk at a time."""
+        return self._store.read_envelopes(session_id, after_seq=after_seq, limit=limit)
+
+    async def read_before(self, session_id: str, before_seq: int, count: int) -> list[Envelope]:
+        """The ``count`` envelopes just before ``before_seq``, oldest first (paging back)."""
+        return await self._store.read_envelopes_before(session_id, before_seq, count)
+
+    # -- exporting ----------------------------------------------------------------------------
+
+    async def export(self, session_id: str, fmt: str, write: Write) -> int:
+        """Write a session out in ``fmt`` (see :mod:`agentroom.room.export`), as it is read;
+        returns how many envelopes were written."""
+        room = await self.find(session_id)
+        return await write_export(room, self.read(room.id), fmt, write)
+
+    async def export_to_file(self, session_id: str, fmt: str, path: str | os.PathLike[str]) -> int:
+        """Write a session to ``path``, whole or not at all, readable by its owner only."""
+        room = await self.find(session_id)
+        return await export_to_file(room, self.read(room.id), fmt, path)
+
+    # -- forking and deleting -----------------------------------------------------------------
+
+    async def fork(self, session_id: str, upto_seq: int, *, title: str | None = None) -> str:
+        """Copy a session up to ``upto_seq`` into a new one; returns the new session's id.
+
+        The fork is ``stopped``, ready to be resumed.  ``upto_seq`` may be 0 (an
+        empty room with the same workflow) up to the source's last ``seq``.
+        """
+        source = await self.find(session_id)
+        sid = source.id
+        last = await self._store.last_seq(sid)
+        if not 0 <= upto_seq <= last:
+            raise ValueError(
+                f"session {sid} has envelopes #1 to #{last}; cannot fork it at #{upto_seq}"
+            )
+        metadata: dict[str, Any] = {"forked_from": {"session": sid, "seq": upto_seq}}
+        metadata.update({k: source.metadata[k] for k in KEPT_METADATA if k in source.metadata})
+        name = title if title is not None else f"{source.title or sid[:18]} (fork at #{upto_seq})"
+        return await self._store.fork_room(
+            sid,
+            upto_seq,
+            title=name,
+            metadata=metadata,
+            move_state=partial(state_at_fork, upto_seq=upto_seq, metadata=source.metadata),
+        )
+
+    async def delete(self, session_id: str, *, force: bool = False) -> None:
+        """Delete a session and everything in it, in one transaction.
+
+        Its envelopes, participants, agent sessions with their histories and
+        checkpoints, the coordinator's checkpoint, its owner's record and the
+        room itself go.  A session that is running (its owner alive) is
+        refused with ``SessionBusyError`` unless ``force``.  Forks of it are
+        copies and stay.
+        """
+        room = await self.find(session_id)
+        await self._store.delete_room(room.id, force=force)
+
+
+# -- the coordinator at a fork point ------------------------------------------------------------
+
+
+def state_at_fork(
+    state: dict[str, Any],
+    turns: int,
+    last_speaker: str | None,
+    agents: list[str],
+    *,
+    upto_seq: int,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    """The source's coordinator checkpoint, moved back to the fork point.
+
+    ``turns`` and ``last_speaker`` are the source's up to the fork point (the
+    store counts them in the fork's transaction); ``agents`` are its agents;
+    ``metadata`` is the source room's (its workflow says the round-robin order).
+
+    Counters the fork cannot recompute start afresh: the termination
+    conditions get a new budget (the fork is a new run), and the shared
+    memory's open round keeps only the writes made before the fork.
+    """
+    state = dict(state)
+    state["turns"] = turns
+    state["stopped"] = None
+    state["last_speaker"] = last_speaker
+    state["termination"] = {}
+    memory = state.get("memory")
+    if isinstance(memory, dict) and isinstance(memory.get("round"), dict):
+        state["memory"] = memory | {
+            "round": {
+                key: [w for w in writes if w[2] <= upto_seq]
+                for key, writes in memory["round"].items()
+            }
+        }
+    if state.get("strategy") == "round-robin":
+        order = _round_robin_order(metadata) or agents
+        cursor = 0
+        if last_speaker is not None and last_speaker in order:
+            cursor = (order.index(last_speaker) + 1) % len(order)
+        state["strategy_state"] = {**(state.get("strategy_state") or {}), "cursor": cursor}
+    return state
+
+
+def _round_robin_order(metadata: dict[str, Any]) -> list[str]:
+    workflow = metadata.get("workflow")
+    if not isinstance(workflow, dict):
+        return []
+    order = (workflow.get("strategy") or {}).get("order")
+    if order:
+        return [str(name) for name in order]
+    ids = [a.get("id") for a in workflow.get("agents") or []]
+    ids += [h.get("id", "human") for h in workflow.get("humans") or []]
+    return [str(name) for name in ids if name]
