@@ -22,7 +22,7 @@ from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
 from agentroom.core.errors import SessionNotFoundError, WorkflowError
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import BROADCAST, Envelope
-from agentroom.core.records import StoreHealth
+from agentroom.core.records import RoomInfo, StoreHealth
 from agentroom.models.spec import Resolution, make_client, resolve
 from agentroom.models.types import ModelClient
 from agentroom.room.builder import (
@@ -34,7 +34,6 @@ from agentroom.room.builder import (
 from agentroom.room.engine import Engine
 from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import Workflow
-from agentroom.store import RoomInfo, SqliteStore
 
 
 @dataclass
@@ -122,8 +121,8 @@ class LiveRoom:
     async def _saved_room(self, session_id: str) -> RoomInfo:
         """The saved session to resume; sets the workflow it resumes with
         (:func:`workflow_to_resume`).  Only reads: a refused resume changes nothing."""
-        async with await SqliteStore.open(resolve_db_path(self.options.db)) as store:
-            room = await store.get_room(session_id)
+        async with await Sessions.open(resolve_db_path(self.options.db)) as sessions:
+            room = await sessions.find(session_id)
         saved = room.metadata.get("workflow")
         if not saved:
             raise SessionNotFoundError(
