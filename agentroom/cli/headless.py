@@ -3,11 +3,11 @@
 ``agentroom run --headless`` prints every envelope once it is saved (streamed
 replies as they arrive, as a live preview; the finished reply once it is on
 disk), so whatever the transcript shows survives a crash, and, when the
-workflow has a human, reads
-their lines from stdin: a line is said to everyone, ``@name text`` to one
-agent, and ``/stop``, ``/pause``, ``/resume``, ``/strategy NAME`` steer the
-coordinator.  When stdin ends, the humans are skipped from then on (the run
-still ends as its workflow says).
+workflow has a human, reads their lines from stdin in the grammar every
+interface shares (:mod:`agentroom.room.line`: text to everyone, ``@name text``
+to one, ``/stop``, ``/pause``, ``/strategy NAME``, ``/help``, ...); what a line
+answers is printed after ``»``.  When stdin ends, the humans are skipped from
+then on (the run still ends as its workflow says).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 from agentroom.agents import HumanAgent
-from agentroom.coordination.coordinator import MultiAgentCoordinator
-from agentroom.coordination.strategy import MENTION
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import decode_line
+from agentroom.room.line import apply, parse_line
+from agentroom.room.live import LiveRoom
 
 Write = Callable[..., Any]
+Tell = Callable[[str], None]
 
 QUIET_EVENTS = frozenset({"usage"})
 
@@ -79,12 +80,19 @@ class TranscriptPrinter:
             return
         self._end_stream()
         if event == "input_requested":
-            self.write(f"» your turn, {env.receiver}: type a line (@name to address one agent)")
+            self.write(
+                f"» your turn, {env.receiver}: type a line (@name to address one, /help for more)"
+            )
             return
         if env.type is MessageType.MESSAGE:  # as a streamed reply reads, whole or not
             self.write(f"{env.route}: {env.content}")
             return
         self.write(self.line(env))
+
+    def tell(self, text: str) -> None:
+        """Answer the human's line (an error, ``/help``), on a line of its own after ``»``."""
+        self._end_stream()
+        self.write(f"» {text}")
 
     def _end_stream(self) -> None:
         if self._streaming is not None:
@@ -93,8 +101,9 @@ class TranscriptPrinter:
 
 
 async def read_human_lines(
-    coordinator: MultiAgentCoordinator,
+    room: LiveRoom,
     human: HumanAgent,
+    tell: Tell,
     stream: TextIO | None = None,
     on_closed: Callable[[], Any] | None = None,
 ) -> None:
@@ -129,43 +138,19 @@ async def read_human_lines(
 
     threading.Thread(target=pump, name="agentroom-stdin", daemon=True).start()
     while (line := await lines.get()) is not None:
-        await handle_line(coordinator, human, line.rstrip("\n"))
+        await handle_line(room, human, line.rstrip("\n"), tell)
     if on_closed is not None:
         on_closed()
 
 
-async def handle_line(coordinator: MultiAgentCoordinator, human: HumanAgent, line: str) -> None:
-    text = line.strip()
-    if not text:
+async def handle_line(room: LiveRoom, human: HumanAgent, line: str, tell: Tell) -> None:
+    """Parse and apply one of ``human``'s lines; ``tell`` shows what it answers."""
+    parsed = parse_line(line, room.participants)
+    if parsed is None:
         return
-    if text.startswith("/"):
-        command, _, arg = text[1:].partition(" ")
-        if command == "stop":
-            coordinator.stop(f"stopped by {human.id}")
-        elif command == "pause":
-            await coordinator.pause()
-        elif command == "resume":
-            await coordinator.resume()
-        elif command == "strategy" and arg.strip():
-            try:
-                await coordinator.switch_strategy(arg.strip())
-            except Exception as exc:  # a bad name must not end the room
-                await human.handle.publish(
-                    f"cannot switch strategy: {exc}", to=human.id, type=MessageType.STATUS
-                )
-        else:
-            await human.handle.publish(
-                "commands: /stop, /pause, /resume, /strategy NAME; @name to address one agent",
-                to=human.id,
-                type=MessageType.STATUS,
-            )
-        return
-    to = "*"
-    first = MENTION.match(text)
-    if first is not None:
-        to = first.group(1)
-        text = text[first.end() :].strip() or text
-    await human.say(text, to=to)
+    reply = await apply(room, parsed, human)
+    if reply.text:
+        tell(reply.text)
 
 
 def skip_absent_humans(humans: list[HumanAgent]) -> Callable[[], None]:
@@ -179,15 +164,14 @@ def skip_absent_humans(humans: list[HumanAgent]) -> Callable[[], None]:
 
 
 @contextlib.asynccontextmanager
-async def human_input(
-    coordinator: MultiAgentCoordinator, humans: list[HumanAgent], stream: TextIO | None = None
-) -> Any:
+async def human_input(room: LiveRoom, tell: Tell, stream: TextIO | None = None) -> Any:
     """Read the (first) human's lines for as long as the run lasts."""
+    humans = room.humans
     if not humans:
         yield
         return
     task = asyncio.create_task(
-        read_human_lines(coordinator, humans[0], stream, skip_absent_humans(humans))
+        read_human_lines(room, humans[0], tell, stream, skip_absent_humans(humans))
     )
     try:
         yield

@@ -238,7 +238,8 @@ async def play(
         assert engine is not None and coordinator is not None and room.workflow is not None
         assert room.model is not None and room.resolution is not None
         room.watch_health(tell)
-        printer = engine.bus.subscribe(TranscriptPrinter(write, envelope_text, room.saved))
+        shown = TranscriptPrinter(write, envelope_text, room.saved)
+        printer = engine.bus.subscribe(shown)
         await engine.bus.announce(
             f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
             f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
@@ -248,7 +249,7 @@ async def play(
             await engine.bus.announce(
                 f"resumed after {coordinator.turns} turns", metadata={"event": "resumed_session"}
             )
-        async with human_input(coordinator, room.humans):
+        async with human_input(room, shown.tell):
             result = await room.run()
         with contextlib.suppress(StoreWriteError):  # what could not be saved is said at close
             await engine.flush()

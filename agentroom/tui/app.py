@@ -187,10 +187,6 @@ class AgentroomApp(App[None]):
             self.action_workflows()
         elif command == "sessions":
             await self.action_sessions()
-        elif command == "interrupt" and self.room_screen:
-            self.room_screen.action_interrupt()
-        elif command == "strategy" and self.room_screen:
-            self.room_screen.action_strategy()
         elif self.room_screen:
             await self.room_screen.command(command)
         else:

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer
 from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.records import StoreHealth
+from agentroom.room.line import Command, CommandSpec, Parsed, apply, parse_line
 from agentroom.room.live import LiveRoom
 from agentroom.tui.shown import plain
 from agentroom.tui.whole import WholeText, envelope_title
@@ -35,6 +36,16 @@ from agentroom.tui.widgets.transcript import Transcript
 
 REFRESH = 1 / 20
 COMMANDS_HELP = "/stop /pause /resume /strategy [name] /export /fork /help · @name to address one"
+"""The input's hint (the grammar is :mod:`agentroom.room.line`; /help lists all of it)."""
+LOCAL_COMMANDS = {
+    spec.name: spec
+    for spec in (
+        CommandSpec("export", "", "write the session as Markdown in the current folder"),
+        CommandSpec("fork", "", "a new session that starts from here"),
+        CommandSpec("open", "[N]", "show message #N whole (by default the last one cut)"),
+    )
+}
+"""The screen's own commands, besides the ones every interface accepts."""
 
 
 class RoomScreen(Screen[None]):
@@ -255,60 +266,49 @@ class RoomScreen(Screen[None]):
 
     @on(HumanInput.Submitted)
     async def _submitted(self, event: HumanInput.Submitted) -> None:
-        self._not_asked()
         await self.handle_input(event.text)
+        human = self.room.human
+        if human is None or not human.waiting:  # a command leaves the turn the human's
+            self._not_asked()
 
     async def handle_input(self, text: str) -> None:
-        if text.startswith("/"):
-            await self.command(text[1:])
+        """Parse the line in the shared grammar (:mod:`agentroom.room.line`) and act on it:
+        the screen's own commands here, everything else through :func:`apply`."""
+        room = self.room
+        parsed = parse_line(text, room.participants, LOCAL_COMMANDS)
+        if isinstance(parsed, Command) and await self._local(parsed):
             return
-        to = "*"
-        if text.startswith("@"):
-            name, _, rest = text[1:].partition(" ")
-            if rest.strip():
-                to, text = name, rest.strip()
-        said = await self.room.say(text, to=to)
-        if said is None:
-            self.notify("this room has no human participant", severity="warning")
-        elif said.type is MessageType.STATUS:  # bounced: say who is here
-            self.notify(said.content, severity="warning", timeout=8)
+        if parsed is not None:
+            await self._act(parsed)
 
-    async def command(self, line: str) -> None:
-        name, _, arg = line.strip().partition(" ")
-        coordinator = self.room.coordinator
-        if coordinator is None:
-            return
-        if name == "stop":
-            coordinator.stop("stopped by the human")
-        elif name == "pause":
-            await coordinator.pause()
-        elif name == "resume":
-            await coordinator.resume()
-        elif name == "strategy":
-            if arg.strip():
-                await self.switch_strategy(arg.strip())
-            else:
-                self.action_strategy()
-        elif name == "export":
+    async def _act(self, parsed: Parsed) -> None:
+        reply = await apply(self.room, parsed, self.room.human, LOCAL_COMMANDS)
+        if reply.text:
+            self.notify(reply.text, severity="information" if reply.ok else "warning", timeout=8)
+        if isinstance(parsed, Command):
+            with contextlib.suppress(NoMatches):  # the screen is being taken down
+                self._status()
+
+    async def _local(self, command: Command) -> bool:
+        """Run one of the screen's own commands (or its own way to do a shared one)."""
+        if command.name == "strategy" and not command.arg:
+            self.action_strategy()  # the choices, as a menu to pick from
+        elif command.name == "export":
             await self.action_export()
-        elif name == "fork":
+        elif command.name == "fork":
             await self.fork()
-        elif name == "open":
-            await self.open_whole(arg.strip().lstrip("#"))
-        elif name == "help":
-            self.app.action_help()  # type: ignore[attr-defined]
+        elif command.name == "open":
+            await self.open_whole(command.arg.lstrip("#"))
         else:
-            self.notify(f"unknown command /{name}: {COMMANDS_HELP}", severity="warning")
+            return False
+        return True
+
+    async def command(self, name: str) -> None:
+        """Run command ``name`` (the command palette's way in)."""
+        await self.handle_input(f"/{name}")
 
     async def switch_strategy(self, name: str) -> None:
-        coordinator = self.room.coordinator
-        if coordinator is None:
-            return
-        try:
-            await coordinator.switch_strategy(name)
-        except Exception as exc:
-            self.notify(str(exc), severity="error")
-        self._status()
+        await self._act(Command("strategy", name))
 
     def action_strategy(self) -> None:
         from agentroom.tui.strategy import StrategyMenu
@@ -321,9 +321,8 @@ class RoomScreen(Screen[None]):
 
         self.app.push_screen(StrategyMenu(current), chosen)
 
-    def action_interrupt(self) -> None:
-        who = self.room.interrupt()
-        self.notify(f"interrupted {who}" if who else "nobody is speaking")
+    async def action_interrupt(self) -> None:
+        await self._act(Command("interrupt"))
 
     async def action_whole(self) -> None:
         await self.open_whole("")

@@ -83,7 +83,7 @@ async def test_the_room_shows_hostile_replies_task_names_and_labels_inert(db_pat
         assert "[/]" in str(screen.query_one(StatusBar).render())  # the model's label, as is
         # What the human types: a receiver that is markup, a line full of escapes.
         await pilot.press(*"@[/] hi", "enter")
-        await until_drawn(pilot, lambda: any("No participant named '[/]'" in n for n in notes(app)))
+        await until_drawn(pilot, lambda: any("nobody named '[/]'" in n for n in notes(app)))
         box.insert(f"typed {HOSTILE}")
         await pilot.press("enter")
         await until_drawn(pilot, lambda: ("human", f"typed {HOSTILE}") in _turns(app))
@@ -95,7 +95,9 @@ async def test_the_room_shows_hostile_replies_task_names_and_labels_inert(db_pat
         await until_drawn(pilot, lambda: any("[/]" in n and "strategy" in n for n in notes(app)))
         box.insert(f"/[/]{HOSTILE}")
         await pilot.press("enter")
-        await until_drawn(pilot, lambda: any("unknown command /[/]" in n for n in notes(app)))
+        await until_drawn(
+            pilot, lambda: any("/[/]" in n and "is not a command" in n for n in notes(app))
+        )
         assert all(not any(c in n for c in "\x1b\x9b\x07") for n in notes(app))
         inert_screen(app, "the room with its notifications")
         await pilot.press("f1")

@@ -123,7 +123,7 @@ async def test_stop_from_the_input_ends_the_room(db_path):
         await until_drawn(pilot, lambda: "your turn" in str(box.border_title))
         await pilot.press(*"/stop", "enter")
         await until_drawn(pilot, lambda: app.room_screen.stopped is not None)
-        assert app.room_screen.stopped == "stopped by the human"
+        assert app.room_screen.stopped == "stopped by human"  # the human who typed it
 
 
 async def test_switching_strategy_mid_session_from_the_menu(db_path):

@@ -1,0 +1,249 @@
+"""The one grammar of a human's line, and the one place a parsed line acts on the room.
+
+Every human interface (the TUI's input, ``--headless`` stdin, and a network
+client's ``line`` frames) only parses with :func:`parse_line` and acts with
+:func:`apply`, so a line means the same thing wherever it is typed.  The
+grammar, for a line with its surrounding blanks removed:
+
+- an empty line does nothing;
+- ``TEXT`` says TEXT to everyone;
+- ``@NAME TEXT`` (also ``@NAME: TEXT`` or ``@NAME, TEXT``) says TEXT to NAME
+  only: a line whose first word starts with ``@`` is addressed.  ``@NAME``
+  alone says ``@NAME`` to NAME (a nudge that names them, which a strategy
+  reading mentions sees too).  NAME must be in the room: an unknown one
+  (``@bobb``, ``@bob's``) is an error that names who is, and nothing is said,
+  so a private line never goes to everyone by a typo.  ``@* TEXT`` says TEXT
+  to everyone (the way to start such a line with ``@``);
+- ``/COMMAND [ARGUMENT]`` steers the room (:data:`COMMANDS`; names are not
+  case-sensitive); an unknown command, or an argument where none belongs, is an
+  error that lists the commands;
+- ``//TEXT`` says ``/TEXT`` to everyone (a line that starts with ``/``).
+
+An interface may add commands of its own (the TUI's ``/export``, ``/fork``,
+``/open N``) by passing them to :func:`parse_line`; it handles those itself,
+and everything else goes to :func:`apply`.  Errors and replies are one line
+that says what to do; any text quoted from the line is made terminal-safe and
+short, so a hostile or huge line cannot flood or drive a screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from agentroom.agents import HumanAgent
+from agentroom.core.protocol import BROADCAST, MessageType
+from agentroom.core.text import one_line
+from agentroom.room.live import LiveRoom
+from agentroom.room.workflow_schema import STRATEGIES
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Say ``text`` to ``to`` (a participant id, or everyone)."""
+
+    text: str
+    to: str = BROADCAST
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Run command ``name`` (lower case, no slash) with ``arg`` (empty when none)."""
+
+    name: str
+    arg: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """The line means nothing the room can do; ``message`` says what to type instead."""
+
+    message: str
+
+
+Parsed = Say | Command | LineError
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One command: its name, its argument (``""`` none, ``NAME`` needed, ``[N]`` optional)."""
+
+    name: str
+    arg: str
+    does: str
+
+    @property
+    def usage(self) -> str:
+        return f"/{self.name} {self.arg}" if self.arg else f"/{self.name}"
+
+
+COMMANDS: Mapping[str, CommandSpec] = {
+    spec.name: spec
+    for spec in (
+        CommandSpec("stop", "", "end the run; whoever is speaking keeps what they said"),
+        CommandSpec("pause", "", "give nobody a turn until /resume"),
+        CommandSpec("resume", "", "give turns again"),
+        CommandSpec("interrupt", "", "stop whoever is speaking; their partial reply is kept"),
+        CommandSpec(
+            "strategy", "[NAME]", "how the next speaker is chosen (alone: which and the choices)"
+        ),
+        CommandSpec("help", "", "the commands and how to address one participant"),
+    )
+}
+"""The commands every interface accepts."""
+
+_QUOTED = 40
+"""Characters of the line an error quotes at most."""
+
+
+def parse_line(
+    line: str, participants: Iterable[str], local: Mapping[str, CommandSpec] | None = None
+) -> Parsed | None:
+    """What ``line`` asks for (None: nothing, it is blank); see the module docstring.
+
+    ``participants`` are the ids a line may address; ``local`` the interface's own
+    commands besides :data:`COMMANDS`.
+    """
+    text = line.strip()
+    if not text:
+        return None
+    if text.startswith("//"):
+        return Say(text[1:])
+    if text.startswith("/"):
+        return _command(text[1:], {**COMMANDS, **(local or {})})
+    if text.startswith("@"):
+        return _addressed(text, participants)
+    return Say(text)
+
+
+def _command(body: str, commands: Mapping[str, CommandSpec]) -> Parsed:
+    words = body.split(None, 1) if body[:1] and not body[:1].isspace() else ["", body]
+    name, arg = words[0], words[1].strip() if len(words) > 1 else ""
+    spec = commands.get(name.lower())
+    if spec is None:
+        what = (
+            f"/{one_line(name[: _QUOTED * 2], _QUOTED)} is not a command"
+            if name
+            else "a command goes right after the /"
+        )
+        return LineError(
+            f"{what}; {command_list(commands)}; to say a line that starts with /, start it with //"
+        )
+    if arg and not spec.arg:
+        return LineError(
+            f"/{spec.name} takes nothing after it (not {_quoted(arg)}); type /{spec.name} alone"
+        )
+    if spec.arg and not spec.arg.startswith("[") and not arg:
+        return LineError(f"/{spec.name} needs {spec.arg}; type {spec.usage}")
+    if arg and any(c.isspace() for c in arg):
+        return LineError(
+            f"/{spec.name} takes one {spec.arg.strip('[]')}, not {_quoted(arg)}; type {spec.usage}"
+        )
+    return Command(spec.name, arg)
+
+
+def _quoted(text: str) -> str:
+    """``text`` as an error quotes it: in quotes, on one terminal-safe line, short."""
+    return repr(one_line(text[: _QUOTED * 2], _QUOTED))
+
+
+def _addressed(text: str, participants: Iterable[str]) -> Parsed:
+    word, rest = (*text.split(None, 1), "")[:2]
+    name = word[1:-1] if word[-1:] in (":", ",") else word[1:]
+    if not name:  # "@ hi": an @ on its own is text
+        return Say(text)
+    rest = rest.strip()
+    if name == BROADCAST:
+        return Say(rest) if rest else LineError("type something after @* (it goes to everyone)")
+    known = list(participants)
+    if name not in known:
+        who = ", ".join(known) or "nobody yet"
+        return LineError(
+            f"nobody named {_quoted(name)} is in the room, so nothing was said; "
+            f"who is here: {who} (@* TEXT says TEXT to everyone)"
+        )
+    return Say(rest or f"@{name}", to=name)
+
+
+def command_list(commands: Mapping[str, CommandSpec] | None = None) -> str:
+    """``commands: /stop, /pause, ...`` on one line."""
+    return "commands: " + ", ".join(spec.usage for spec in (commands or COMMANDS).values())
+
+
+def help_text(local: Mapping[str, CommandSpec] | None = None) -> str:
+    """The grammar in one line, for ``/help``."""
+    return (
+        f"{command_list({**COMMANDS, **(local or {})})} · @NAME TEXT says TEXT to NAME only "
+        "(Tab completes names) · a line that starts with // says it with one /"
+    )
+
+
+# -- acting on the room ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the interface tells the one who typed the line ("" when the room says it itself).
+
+    ``ok`` is False when the line could not do what it asked (a warning).
+    """
+
+    text: str = ""
+    ok: bool = True
+
+
+async def apply(
+    room: LiveRoom,
+    parsed: Parsed,
+    human: HumanAgent | None,
+    local: Mapping[str, CommandSpec] | None = None,
+) -> Reply:
+    """Do what a parsed line asks, as ``human`` (None: a room without one; only commands work).
+
+    Whatever changes the room is announced by the room itself (``paused``,
+    ``strategy switched ...``, ``stopped: ...``); the reply is only for the one
+    who typed.  ``local`` are the interface's own commands, for ``/help``.
+    """
+    if isinstance(parsed, LineError):
+        return Reply(parsed.message, ok=False)
+    if isinstance(parsed, Say):
+        if human is None:
+            return Reply("this room has no human participant; only commands work", ok=False)
+        said = await human.say(parsed.text, to=parsed.to)
+        if said.type is MessageType.STATUS:  # bounced: whoever it was for has left
+            return Reply(said.content, ok=False)
+        return Reply()
+    return await _run(room, parsed, human.id if human is not None else "the human", local)
+
+
+async def _run(
+    room: LiveRoom, command: Command, by: str, local: Mapping[str, CommandSpec] | None
+) -> Reply:
+    name = command.name
+    if name == "help":
+        return Reply(help_text(local))
+    coordinator = room.coordinator
+    if coordinator is None:
+        return Reply("the room is not open yet", ok=False)
+    if name == "stop":
+        coordinator.stop(f"stopped by {by}")
+    elif name == "pause":
+        await coordinator.pause()
+    elif name == "resume":
+        await coordinator.resume()
+    elif name == "interrupt":
+        who = room.interrupt()
+        return Reply(f"interrupted {who}" if who else "nobody is speaking")
+    elif name == "strategy":
+        if not command.arg:
+            return Reply(
+                f"the strategy is {coordinator.strategy.name}; "
+                f"/strategy NAME switches to one of: {', '.join(STRATEGIES)}"
+            )
+        try:
+            await coordinator.switch_strategy(command.arg)
+        except Exception as exc:  # a bad name must not end the room
+            return Reply(f"cannot switch strategy: {one_line(str(exc))}", ok=False)
+    else:
+        return Reply(f"/{name} is not something this room can do here", ok=False)
+    return Reply()
