@@ -23,8 +23,9 @@ from rich.text import Text
 from agentroom import __version__
 from agentroom.core.errors import AgentroomError
 from agentroom.core.paths import resolve_db_path
-from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.protocol import Envelope
 from agentroom.core.text import for_terminal, json_for_terminal
+from agentroom.room.formatting import describe
 
 T = TypeVar("T")
 
@@ -168,14 +169,14 @@ SHORT_ID = 18  # the time part of the id and then some: unique in practice, and 
 
 
 def envelope_text(env: Envelope) -> Text:
-    """One transcript line, as the terminal shows it."""
-    who = env.route
+    """One transcript line, as the terminal shows it (:mod:`agentroom.room.formatting`)."""
+    entry = describe(env)
     line = Text()
-    line.append(f"#{env.seq:<5} ", style="dim")
-    if env.type is MessageType.MESSAGE:
-        line.append(who, style="bold cyan")
+    line.append(f"#{entry.seq:<5} ", style="dim")
+    if entry.said:
+        line.append(entry.who, style="bold cyan")
         line.append(": ")
-        line.append(env.content)
+        line.append(entry.text)
     else:
-        line.append(f"[{env.type.value}] {who}: {env.content}", style="dim italic")
+        line.append(f"[{entry.kind.value}] {entry.route}: {entry.text}", style="dim italic")
     return line

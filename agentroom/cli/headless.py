@@ -22,13 +22,12 @@ from typing import Any, TextIO
 from agentroom.agents import HumanAgent
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import decode_line
+from agentroom.room.formatting import describe
 from agentroom.room.line import apply, parse_line
 from agentroom.room.live import LiveRoom
 
 Write = Callable[..., Any]
 Tell = Callable[[str], None]
-
-QUIET_EVENTS = frozenset({"usage"})
 
 
 class TranscriptPrinter:
@@ -76,16 +75,17 @@ class TranscriptPrinter:
                 self.write("" if not env.metadata.get("interrupted") else "  [interrupted]")
                 return
             self.write("")
-        if event in QUIET_EVENTS:
+        entry = describe(env)
+        if entry.quiet:
             return
         self._end_stream()
-        if event == "input_requested":
+        if entry.event == "input_requested":
             self.write(
-                f"» your turn, {env.receiver}: type a line (@name to address one, /help for more)"
+                f"» your turn, {entry.receiver}: type a line (@name to address one, /help for more)"
             )
             return
-        if env.type is MessageType.MESSAGE:  # as a streamed reply reads, whole or not
-            self.write(f"{env.route}: {env.content}")
+        if entry.said:  # as a streamed reply reads, whole or not
+            self.write(f"{entry.who}: {entry.text}")
             return
         self.write(self.line(env))
 

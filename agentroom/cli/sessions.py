@@ -27,10 +27,10 @@ from agentroom.core.records import RoomInfo
 from agentroom.room.export import (
     FORMATS,
     inert_writer,
-    is_stream_chunk,
     write_json_document,
     write_json_list,
 )
+from agentroom.room.formatting import is_quiet
 from agentroom.room.sessions import Sessions
 from agentroom.room.usage import UsageLedger
 
@@ -115,8 +115,8 @@ def sessions_show(
             usage = UsageLedger()
             async for env in envelopes:
                 usage.offer(env)
-                if not is_stream_chunk(env) and env.metadata.get("event") != "usage":
-                    out.print(envelope_text(env))  # usage is summed up below
+                if not is_quiet(env):  # usage is summed up below
+                    out.print(envelope_text(env))
             if usage.total.calls:
                 out.print(usage_text(usage))
 
@@ -124,17 +124,7 @@ def sessions_show(
 
 
 def usage_text(usage: UsageLedger) -> Text:
-    text = Text("usage: ", style="bold")
-    parts = [
-        f"{name} {t.prompt_tokens} in / {t.completion_tokens} out, {t.cost_text}"
-        for name, t in sorted(usage.by_agent.items())
-    ]
-    total = usage.total
-    parts.append(
-        f"total {total.prompt_tokens} in / {total.completion_tokens} out, {total.cost_text}"
-    )
-    text.append("; ".join(parts))
-    return text
+    return Text.assemble(("usage: ", "bold"), usage.summary())
 
 
 # -- export -----------------------------------------------------------------------------

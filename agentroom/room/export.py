@@ -15,18 +15,15 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from agentroom.core.files import replacing
-from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.protocol import Envelope
 from agentroom.core.records import RoomInfo
 from agentroom.core.text import for_terminal, json_for_terminal
+from agentroom.room.formatting import describe, is_quiet
+from agentroom.room.usage import UsageLedger
 
 FORMATS = ("md", "jsonl")
 
 Write = Callable[[str], object]
-
-
-def is_stream_chunk(env: Envelope) -> bool:
-    """A piece of a reply still being streamed; the finished message carries all of it."""
-    return env.type is MessageType.STATUS and env.metadata.get("event") == "stream"
 
 
 def jsonl_line(env: Envelope) -> str:
@@ -47,13 +44,20 @@ def markdown_header(room: RoomInfo) -> str:
 
 
 def markdown_entry(env: Envelope) -> str:
-    who = env.route
-    stamp = f"{env.created_at:%H:%M:%S}"
-    if env.type is MessageType.MESSAGE:
-        body = env.content.rstrip() or "*(empty)*"
-        return f"\n### {who}\n<sub>#{env.seq} · {stamp}</sub>\n\n{body}\n"
-    text = " ".join(env.content.split()) or "(empty)"
-    return f"\n> *{env.type.value}* · {who} · #{env.seq} · {stamp}: {text}\n"
+    """One envelope in Markdown: a message under a heading, anything else one quoted line."""
+    entry = describe(env, "file")
+    who = entry.who
+    stamp = f"{entry.created_at:%H:%M:%S}"
+    if entry.said:
+        body = entry.text.rstrip() or "*(empty)*"
+        return f"\n### {who}\n<sub>#{entry.seq} · {stamp}</sub>\n\n{body}\n"
+    text = " ".join(entry.text.split()) or "(empty)"
+    return f"\n> *{entry.kind.value}* · {who} · #{entry.seq} · {stamp}: {text}\n"
+
+
+def markdown_footer(usage: UsageLedger) -> str:
+    """What the model calls cost, said once at the end (their usage reports are quiet)."""
+    return f"\n---\n\nusage: {usage.summary()}\n" if usage.total.calls else ""
 
 
 def inert_writer(fmt: str, write: Write) -> Write:
@@ -72,14 +76,19 @@ async def write_export(
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     count = 0
+    usage = UsageLedger()
     if fmt == "md":
         write(markdown_header(room))
     async for env in envelopes:
         if fmt == "jsonl":
             write(jsonl_line(env) + "\n")
-        elif not is_stream_chunk(env):
+        elif not is_quiet(env):
             write(markdown_entry(env))
+        else:
+            usage.offer(env)
         count += 1
+    if fmt == "md":
+        write(markdown_footer(usage))
     return count
 
 

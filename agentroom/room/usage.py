@@ -97,6 +97,19 @@ class UsageLedger:
     async def put(self, envelope: Envelope) -> None:
         self.offer(envelope)
 
+    def summary(self) -> str:
+        """``a 25 in / 3 out, $0.0000; total 25 in / 3 out, $0.0000``: what a transcript
+        says once at its end instead of one line per model call (those are quiet)."""
+        parts = [
+            f"{name} {t.prompt_tokens} in / {t.completion_tokens} out, {t.cost_text}"
+            for name, t in sorted(self.by_agent.items())
+        ]
+        total = self.total
+        parts.append(
+            f"total {total.prompt_tokens} in / {total.completion_tokens} out, {total.cost_text}"
+        )
+        return "; ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total.to_dict(),

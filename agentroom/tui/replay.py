@@ -5,12 +5,13 @@ the sessions service, :mod:`agentroom.room.sessions`) in chunks as the
 replay advances, and only a bounded window of lines is kept on screen (a
 100,000-envelope session costs no more than a short one).  Envelopes appear
 one by one with the real gaps between them, divided by the speed and capped
-at two seconds; stream chunks are skipped (the message that follows carries
-the whole text).  ``f`` forks the session at the current position and
-dismisses the screen with ``("fork", new_session_id)`` so the app can
-continue the fork live; ``escape`` dismisses it with ``None``.  A long
-message is shown cut (:mod:`agentroom.tui.shown`); ``w`` shows the last one
-whole.
+at two seconds; quiet envelopes are skipped, as every transcript skips them
+(:func:`~agentroom.room.formatting.is_quiet`: a stream chunk, whose message
+follows with the whole text, and a usage report).  ``f`` forks the session
+at the current position and dismisses the screen with ``("fork",
+new_session_id)`` so the app can continue the fork live; ``escape``
+dismisses it with ``None``.  A long message is shown cut
+(:mod:`agentroom.tui.shown`); ``w`` shows the last one whole.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from textual.widgets import Footer, Input, Label, RichLog, Static
 from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.records import RoomInfo
-from agentroom.room.export import is_stream_chunk
+from agentroom.room.formatting import describe, is_quiet
 from agentroom.room.sessions import Sessions
 from agentroom.tui.shown import Cut, brief, cut, plain
 from agentroom.tui.whole import WholeText, envelope_title
@@ -71,15 +72,16 @@ class ReplayLog(RichLog):
 
     def line(self, env: Envelope) -> Text:
         """One transcript line (as ``agentroom sessions show`` prints it, a long one cut)."""
+        entry = describe(env)
         text = Text(no_wrap=False)
-        text.append(f"#{env.seq:<5} ", style=self.style("replay-log--seq"))
+        text.append(f"#{entry.seq:<5} ", style=self.style("replay-log--seq"))
         part = shown_part(env)
-        if env.type is MessageType.MESSAGE:
-            text.append(plain(env.route, style=self.style("replay-log--sender")))
+        if entry.said:
+            text.append(plain(entry.route, style=self.style("replay-log--sender")))
             text.append(": ")
             text.append(part.text)
         else:
-            line = f"[{env.type.value}] {env.route}: {part.text}"
+            line = f"[{entry.kind.value}] {entry.route}: {part.text}"
             text.append(plain(line, style=self.style("replay-log--meta")))
         if part.is_cut:
             text.append(f" {part.note(HOW)}", style=self.style("replay-log--meta"))
@@ -209,7 +211,7 @@ class ReplayScreen(Screen[ReplayResult]):
             return False
         self._loaded = got[-1].seq or self._loaded
         self.last_seq = max(self.last_seq, self._loaded)
-        self._buffer.extend(env for env in got if not is_stream_chunk(env))
+        self._buffer.extend(env for env in got if not is_quiet(env))
         return True
 
     async def _peek(self) -> Envelope | None:
@@ -351,7 +353,7 @@ class ReplayScreen(Screen[ReplayResult]):
                 async for env in self.sessions.read(
                     self.session_id, after_seq=start, limit=seq - start
                 ):
-                    if not is_stream_chunk(env):
+                    if not is_quiet(env):
                         self._show(env)
             self.position = seq
             self._loaded = seq

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Label
 
 from agentroom.core.protocol import Envelope
 from agentroom.core.text import for_terminal
+from agentroom.room.formatting import describe
 from agentroom.tui.shown import plain
 
 TAB = 4
@@ -31,7 +32,7 @@ TAB = 4
 
 def envelope_title(env: Envelope) -> str:
     """What the whole-text screen is titled for an envelope: ``message · alice → bob #12``."""
-    return f"{env.type.value} · {env.route} #{env.seq}" if env.seq else env.route
+    return describe(env).title
 
 
 def wrap_lines(text: str, width: int) -> list[str]:

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from agentroom.core.protocol import Message, Role
+from agentroom.room.formatting import describe
 from agentroom.tui.shown import brief, plain
 
 SHOWN = 500
@@ -24,9 +25,10 @@ LINE_CHARS = 1000
 def message_line(message: Message) -> Text:
     line = Text()
     style = "bold" if message.role is Role.ASSISTANT else ""
+    entry = describe(message)
     line.append(f"{message.role.value:<9} ", style="dim")
-    line.append(plain(f"{message.agent_id}: ", style=style))
-    part = brief(message.content, LINE_CHARS)
+    line.append(plain(f"{entry.route}: ", style=style))
+    part = brief(entry.content, LINE_CHARS)
     line.append(part.text)
     if part.is_cut:
         how = f"/open {message.seq} shows it whole" if message.seq else ""

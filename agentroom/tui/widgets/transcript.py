@@ -34,17 +34,19 @@ from textual.widgets._markdown import MarkdownStream
 
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import for_terminal
+from agentroom.room.formatting import describe
 from agentroom.tui.shown import MAX_CHARS, Cut, brief, cut, head_length, plain
 from agentroom.tui.whole import envelope_title
 
-QUIET = frozenset({"usage", "stream"})
 OlderReader = Callable[[int, int], Awaitable[list[Envelope]]]
 HOW = "ctrl+t or a click shows it whole"
 
 
-def _header(env: Envelope, *, interrupted: bool = False) -> str:
-    text = f"{env.route}  #{env.seq}" if env.seq else env.route
-    return for_terminal(text + ("  (interrupted)" if interrupted else ""))
+def _header(env: Envelope) -> str:
+    """``alice → bob  #12``, and ``(interrupted)`` when the reply was cut short."""
+    entry = describe(env)
+    text = f"{entry.route}  #{entry.seq}" if entry.seq else entry.route
+    return text + ("  (interrupted)" if entry.interrupted else "")
 
 
 class Openable:
@@ -101,9 +103,7 @@ class MessageTurn(Openable, Vertical):
         self.is_cut = len(self._shown) < self._length
         self.streaming = streaming
         self.body = Markdown(for_terminal(self._shown), classes="body")
-        self.head = Label(
-            plain(_header(env, interrupted=bool(env.metadata.get("interrupted")))), classes="who"
-        )
+        self.head = Label(plain(_header(env)), classes="who")
         self.more = Label(classes="more")
         self.stream: MarkdownStream | None = None
 
@@ -159,9 +159,8 @@ class MessageTurn(Openable, Vertical):
         self.streaming = False
         self.envelope = env
         self.seq = env.seq or 0
-        interrupted = bool(env.metadata.get("interrupted"))
-        self.head.update(plain(_header(env, interrupted=interrupted)))
-        self.set_class(interrupted, "interrupted")
+        self.head.update(plain(_header(env)))
+        self.set_class(bool(env.metadata.get("interrupted")), "interrupted")
         if env.content != self.text:
             self._parts = [env.content]
             shown = env.content[: head_length(env.content)]
@@ -188,7 +187,7 @@ class SaidLine(Openable, Widget):
         self._part = cut(env.content)
         self.is_cut = self._part.is_cut
         self.streaming = False
-        self._head = _header(env, interrupted=interrupted)
+        self._head = _header(env)
 
     def render(self) -> Group:
         colour = self.app.theme_variables.get(
@@ -205,9 +204,10 @@ class QuietLine(Openable, Static):
     """An action or status, shown small and dim: the room's bookkeeping, not its dialogue."""
 
     def __init__(self, env: Envelope) -> None:
-        kind = env.type.value
-        part = brief(env.content)
-        line = f"{kind} · {env.route} · {part.with_note(HOW)}"
+        entry = describe(env)
+        kind = entry.kind.value
+        part = brief(entry.content)
+        line = f"{kind} · {entry.route} · {part.with_note(HOW)}"
         super().__init__(plain(line), classes=f"quiet {kind}")
         self.envelope = env
         self.seq = env.seq or 0
@@ -254,10 +254,10 @@ class Transcript(VerticalScroll):
         return [w for w in self.children if isinstance(w, MessageTurn | SaidLine)]
 
     def _widget_for(self, env: Envelope) -> SaidLine | QuietLine | None:
-        event = env.metadata.get("event")
-        if env.type is MessageType.MESSAGE:
+        entry = describe(env)
+        if entry.said:
             return SaidLine(env)
-        if event in QUIET:
+        if entry.quiet:
             return None
         return QuietLine(env)
 
