@@ -174,7 +174,7 @@ def help_text(local: Mapping[str, CommandSpec] | None = None) -> str:
     """The grammar in one line, for ``/help``."""
     return (
         f"{command_list({**COMMANDS, **(local or {})})} · @NAME TEXT says TEXT to NAME only "
-        "(Tab completes names) · a line that starts with // says it with one /"
+        "· a line that starts with // says it with one /"
     )
 
 

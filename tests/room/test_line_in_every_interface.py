@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from agentroom.models.replay import ReplayClient
+from agentroom.room.line import Command, parse_line
 from agentroom.room.live import RoomOptions
 from agentroom.room.workflows import parse_workflow
 from agentroom.tui.app import AgentroomApp
+from agentroom.tui.room import COMMANDS_HELP, LOCAL_COMMANDS
 from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.transcript import QuietLine, SaidLine
 from tests.child import Child
@@ -106,3 +108,12 @@ def test_headless_does_what_each_line_says(tmp_path):
                 room.expect(f"(#\\d+ +\\[status\\] room: )?{shown}")
         assert room.end() == 0
     assert "Session: " in "\n".join(room.seen)
+
+
+def test_every_command_the_tui_hints_at_is_in_its_grammar():
+    """The input's border hint is written by hand (its length is part of the screen)."""
+    hinted = [word for word in COMMANDS_HELP.split() if word.startswith("/")]
+    assert hinted
+    for word in hinted:
+        parsed = parse_line(word, [], LOCAL_COMMANDS)
+        assert isinstance(parsed, Command), word
