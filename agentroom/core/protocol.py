@@ -199,7 +199,10 @@ def trusted_envelope(
     reply_to: str | None,
     metadata: dict[str, Any],
 ) -> Envelope:
-    """An envelope minted now from already-validated fields (the bus's publish path)."""
+    """An envelope minted now from already-validated fields (the bus's publish path).
+
+    Its id's bytes go to the store through ``ids.MINTED`` (see ``ids.MintedIds``).
+    """
     id_, created_at = mint()
     return trusted(
         Envelope,
