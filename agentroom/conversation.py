@@ -67,6 +67,12 @@ class ContextWindow(list[Message]):
     older messages read back into memory), so
     a prompt builder can convert each position once and reuse it turn after
     turn while the window slides, instead of redoing the whole window.
+
+    It is what :meth:`ConversationSystem.context` returns and what a turn the
+    engine makes carries in ``Turn.messages``.  It stays a ``list`` so that an
+    agent (or a test) may use it, or hand-make a turn, as one; code that uses
+    its position asks ``isinstance(messages, ContextWindow)`` and treats any
+    other list as having none (a copy or a slice of the window is a plain list).
     """
 
     __slots__ = ("generation", "start")

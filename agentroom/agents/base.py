@@ -20,7 +20,7 @@ from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType
 
 if TYPE_CHECKING:
     from agentroom.bus import AgentHandle
-    from agentroom.conversation import ConversationSystem
+    from agentroom.conversation import ContextWindow, ConversationSystem
 
 
 class AgentSettings(BaseModel):
@@ -156,7 +156,7 @@ class Agent:
             raise RuntimeError(f"agent {self.id!r} is not registered with an engine yet")
         return self._conversation
 
-    def context(self) -> list[Message]:
+    def context(self) -> ContextWindow:
         """This agent's bounded view of its own history, for a model prompt."""
         return self.conversation.context(
             self.settings.max_context_messages, self.settings.max_context_chars

@@ -25,6 +25,7 @@ from typing import Any
 
 from agentroom.agents.base import Agent, AgentSettings, Turn
 from agentroom.agents.tools import Tool, Toolbox
+from agentroom.conversation import ContextWindow
 from agentroom.core.errors import ModelError
 from agentroom.core.ids import new_id
 from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType, Role
@@ -162,13 +163,12 @@ class LLMAgent(Agent):
         """
         messages = [ChatMessage("system", self.system_prompt(turn))]
         window = turn.messages
-        start = getattr(window, "start", None)
-        if start is None:  # a hand-made turn: nothing to reuse
+        if not isinstance(window, ContextWindow):  # a hand-made turn: nothing to reuse
             messages.extend(self._chat_message(m) for m in window)
             return messages
+        start, generation = window.start, window.generation
         cache = self._prompt_cache
         base = self._prompt_base
-        generation = window.generation  # type: ignore[attr-defined]
         if generation != self._prompt_generation or not base <= start <= base + len(cache):
             cache.clear()
             base = self._prompt_base = start

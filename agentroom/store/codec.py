@@ -2,8 +2,10 @@
 
 Ids minted by the bus are UUIDv7 with the creation microsecond inside, so the
 row keeps 16 bytes of id and a ``created`` offset of 0 (stored in no bytes at
-all).  Any other id is kept as text with an absolute ``created``, so foreign
-envelopes still round-trip exactly.
+all); their bytes are claimed from the ids module's ledger of minted ids
+(``ids.MINTED``) rather than parsed back from the text.  Any other id is kept
+as text with an absolute ``created``, so foreign envelopes still round-trip
+exactly.
 
 The coordinator's checkpoint is taken after every turn but only the newest
 one per batch is written, so it is queued as a frozen copy (:func:`freeze_state`,
@@ -18,11 +20,11 @@ import marshal
 from typing import Any
 
 from agentroom.core.ids import (
+    MINTED,
     bytes_to_id,
     datetime_to_micros,
     id_micros,
     micros_to_datetime,
-    take_minted,
 )
 from agentroom.core.protocol import Envelope, MessageType, Role, stored_envelope
 
@@ -109,10 +111,9 @@ def state_text(frozen: bytes | str) -> str:
 
 
 def envelope_row(room: int, env: Envelope, sender: int, receiver: int) -> tuple[Any, ...]:
-    uid: bytes | str
-    minted = take_minted(env.id)
-    if minted is not None and minted[2] is env.created_at:
-        uid, created = minted[0], 0  # the bus's own id: its time is the creation time
+    uid: bytes | str | None = MINTED.claim(env.id, env.created_at)
+    if uid is not None:
+        created = 0  # the bus's own id: its time is the creation time
     else:
         us = datetime_to_micros(env.created_at)
         raw = id_bytes(env.id)

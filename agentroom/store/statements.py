@@ -2,32 +2,22 @@
 
 The writer task (``writer.py``) decides what goes into a transaction; these
 functions are the one trip to aiosqlite's thread that writes it and commits.
+That trip is :func:`on_thread`, kept (with the aiosqlite internals it needs)
+in ``aiosqlite_queue.py`` and importable from here.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
+from agentroom.store.aiosqlite_queue import on_thread as on_thread
 from agentroom.store.ownership import check_fences
-
-T = TypeVar("T")
-
-
-async def on_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(conn, *args)`` on the connection's own thread, in turn with its other work.
-
-    One trip for a whole transaction (a batch, a claim, a fork), where each
-    ``await db.execute`` would be a trip of its own.  aiosqlite has no public
-    way to do this: its queue (``_execute``) is what its own methods use.
-    """
-    result: T = await db._execute(fn, db._conn, *args)  # type: ignore[no-untyped-call]
-    return result
 
 
 def one(row: sqlite3.Row | None) -> sqlite3.Row:
@@ -81,11 +71,11 @@ def append_batch(
 ) -> None:
     """A batch's rows and its commit, run on the connection's own thread.
 
-    (aiosqlite's ``_execute`` is how its own methods get there; using it keeps the
-    statements and the commit of a batch in one hop.)  On an error nothing is
-    committed; the writer rolls back and retries the whole batch.  The rooms
-    this store owns are checked last, inside the transaction (``fences``, see
-    ``ownership.py``): a room someone else has claimed fails the batch.
+    (:func:`on_thread` keeps the statements and the commit of a batch in one
+    hop.)  On an error nothing is committed; the writer rolls back and retries
+    the whole batch.  The rooms this store owns are checked last, inside the
+    transaction (``fences``, see ``ownership.py``): a room someone else has
+    claimed fails the batch.
     """
     if participants:
         conn.executemany(INSERT_PARTICIPANT, participants)

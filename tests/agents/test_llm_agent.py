@@ -10,6 +10,8 @@ import pytest
 
 from agentroom import AgentTurnError, Engine, HumanAgent, MessageType, ScriptedAgent
 from agentroom.agents import AgentSettings, LLMAgent, Tool
+from agentroom.agents.base import Turn
+from agentroom.conversation import ContextWindow
 from agentroom.models.replay import ReplayClient
 from tests.fake_openai import CutStream, FakeServer, chunk, error, httpx, sse, text_stream
 from tests.waiting import until
@@ -352,6 +354,27 @@ async def test_the_reused_prompt_always_equals_one_built_afresh(db_path):
         engine.register_agent(ScriptedAgent("bob", ["-"]))
         alice = engine.register_agent(LLMAgent("alice", model, settings=settings))
         await check(engine, alice, 10)
+
+
+async def test_a_turn_carries_its_window_by_type_and_a_plain_list_gives_the_same_prompt(db_path):
+    """The engine's turn holds a ContextWindow (the prompt builder reuses what it converted
+    by position); a hand-made turn, or a copy of the window, is a plain list and is
+    converted whole, to the same prompt."""
+    model = ReplayClient(["ok"] * 4)
+    async with Engine.open(db_path) as engine:
+        bob = engine.register_agent(ScriptedAgent("bob", ["-"]))
+        alice = engine.register_agent(LLMAgent("alice", model))
+        for i in range(3):
+            await bob.handle.publish(f"bob says {i}")
+        window = alice.context()
+        assert isinstance(window, ContextWindow) and (window.start, len(window)) == (0, 3)
+        turn = Turn(agent_id="alice", session_id=engine.session_id, messages=window)
+        reused = alice.prompt(turn)
+        assert len(alice._prompt_cache) == 3  # converted once, kept for the next turns
+        copied = Turn(agent_id="alice", session_id=engine.session_id, messages=list(window))
+        assert not isinstance(copied.messages, ContextWindow)
+        assert alice.prompt(copied) == reused
+        assert [m.content for m in reused[1:]] == [f"bob: bob says {i}" for i in range(3)]
 
 
 async def test_interrupted_before_saying_anything_is_a_status_not_an_empty_message(db_path):

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentroom import Envelope, Message, MessageType, ProtocolError, Role, Session
-from agentroom.core.ids import id_micros, mint, new_id, take_minted
+from agentroom.core.ids import MINTED, MintedIds, id_micros, mint, new_id
 from agentroom.store.codec import id_bytes
 
 
@@ -104,10 +104,23 @@ def test_ids_are_unique_time_sortable_and_carry_their_time():
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     for id_, when in stamps:
-        raw, us, remembered = take_minted(id_)
-        assert remembered is when and raw == id_bytes(id_) and id_micros(raw) == us
-        assert when == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
-    assert take_minted(ids[0]) is None  # taken once
+        raw = MINTED.claim(id_, when)
+        assert raw is not None and raw == id_bytes(id_)
+        assert when == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=id_micros(raw))
+    assert MINTED.claim(ids[0], stamps[0][1]) is None  # claimed once
+
+
+def test_the_minted_ledger_hands_over_bytes_only_for_the_envelope_as_minted():
+    ledger = MintedIds(limit=3)
+    when = datetime.now(UTC)
+    ledger.record("a", b"A" * 16, when)
+    assert ledger.claim("a", datetime.fromtimestamp(when.timestamp(), UTC)) is None  # a copy
+    assert ledger.claim("a", when) is None  # the claim above took it
+    ledger.record("b", b"B" * 16, when)
+    assert ledger.claim("b", when) == b"B" * 16
+    for name in "cdef":  # nobody claiming: it forgets rather than grows
+        ledger.record(name, b"x" * 16, when)
+    assert len(ledger) <= 3
 
 
 json_values = st.recursive(

@@ -6,12 +6,12 @@ Each message is one flattened line, cut past :data:`LINE_CHARS` characters
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import RichLog
 
+from agentroom.conversation import MessageView
 from agentroom.core.protocol import Message, Role
 from agentroom.room.formatting import describe
 from agentroom.tui.shown import brief, plain
@@ -53,7 +53,7 @@ class AgentPane(RichLog):
         self.shown = 0  # the history's length when last drawn: what comes after is new
         self.generation: int | None = None
 
-    def show(self, agent_id: str, messages: Sequence[Message]) -> None:
+    def show(self, agent_id: str, messages: MessageView) -> None:
         """Start over with ``agent_id``'s last messages (only those are read)."""
         self.agent_id = agent_id
         self.clear()
@@ -61,15 +61,15 @@ class AgentPane(RichLog):
         total = len(messages)
         for message in messages[max(0, total - SHOWN) : total]:
             self.write(message_line(message))
-        self.shown = getattr(messages, "start", 0) + total
-        self.generation = getattr(messages, "generation", None)
+        self.shown = messages.start + total
+        self.generation = messages.generation
 
-    def catch_up(self, messages: Sequence[Message]) -> None:
+    def catch_up(self, messages: MessageView) -> None:
         """Append what the agent saw since the last call."""
-        if self.agent_id is not None and getattr(messages, "generation", None) != self.generation:
+        if self.agent_id is not None and messages.generation != self.generation:
             self.show(self.agent_id, messages)  # a restore: the history is another one now
             return
-        start = getattr(messages, "start", 0)
+        start = messages.start
         total = len(messages)
         if self.shown < start:  # more arrived at once than memory keeps: say so
             skipped = start - self.shown

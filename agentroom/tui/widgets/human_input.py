@@ -24,7 +24,12 @@ class HumanInput(TextArea):
         super().__init__(soft_wrap=True, show_line_numbers=False, **kw)
         self.names: list[str] = []
 
-    async def _on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """Enter sends, ctrl+j breaks the line, Tab completes; any other key is the TextArea's.
+
+        (Textual calls this before the TextArea's own key handler, which
+        ``prevent_default`` skips.)
+        """
         if event.key == "enter":
             event.prevent_default()
             event.stop()
@@ -41,8 +46,6 @@ class HumanInput(TextArea):
         if event.key == "tab" and self.complete():
             event.prevent_default()
             event.stop()
-            return
-        await super()._on_key(event)
 
     def complete(self) -> bool:
         """Complete an ``@prefix`` before the cursor to a participant's name."""

@@ -30,7 +30,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static
-from textual.widgets._markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownStream
 
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import for_terminal
