@@ -15,7 +15,8 @@ NAMES = ("a", "b", "c")
 
 async def main(db: str) -> None:
     async with Engine.open(db, title="crash") as engine:
-        print("SESSION", engine.session_id, flush=True)
+        sys.stdout.write(f"SESSION {engine.session_id}\n")
+        sys.stdout.flush()
         for name in NAMES:
             engine.register_agent(
                 ScriptedAgent(name, lambda turn, n=name: f"{n} saw {len(turn.messages)}")
@@ -26,7 +27,9 @@ async def main(db: str) -> None:
                 env = await engine.run_agent_turn(NAMES[turn % 3])
                 turn += 1
             await engine.flush()
-            print("ACK", env.seq, flush=True)
+            # One write per line: a SIGKILL may cut between two writes, never inside one.
+            sys.stdout.write(f"ACK {env.seq}\n")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":
