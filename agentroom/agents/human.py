@@ -38,7 +38,7 @@ class HumanAgent(Agent):
     ) -> None:
         super().__init__(id, role=role, description=description, settings=settings)
         self._inbox_size = inbox_size
-        self._inbox: Subscription | None = None
+        self._inbox: Subscription[Envelope] | None = None
         self._pending: asyncio.Future[Envelope] | None = None
         self.gone: str | None = None
         """Why the human can no longer answer (set by :meth:`leave`); None while they can."""
@@ -50,7 +50,7 @@ class HumanAgent(Agent):
         self._inbox = handle.subscribe(include_own=True, maxsize=self._inbox_size, lossless=False)
 
     @property
-    def inbox(self) -> Subscription:
+    def inbox(self) -> Subscription[Envelope]:
         """Envelopes addressed to the human (directly or to everyone), in seq order."""
         if self._inbox is None:
             raise RuntimeError(f"human {self.id!r} is not registered with an engine yet")

@@ -8,6 +8,12 @@ envelopes in ``seq`` order, a publisher's envelopes in the order it published
 them, and a full lossless inbox slows the publishers down instead of losing
 anything.  Once a ``seq`` is assigned, delivery finishes even if the publisher
 is cancelled.
+
+Stream chunks (:class:`~agentroom.core.chunk.StreamChunk`, a reply as it is
+being written) pass through the same lock, so a viewer sees them in order
+among the envelopes, but they take no ``seq`` and reach only the sinks that
+asked for them (:meth:`MessageBus.attach_chunks`, :meth:`MessageBus.subscribe_live`):
+live viewers, never the store or the coordinator.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any, Protocol
 
 from agentroom.bus.inbox import Inbox
 from agentroom.bus.subscriptions import EnvelopeFilter, Match, Subscription
+from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.errors import (
     BusClosedError,
     DuplicateAgentError,
@@ -49,6 +56,14 @@ class Sink(Protocol):
     def offer(self, envelope: Envelope) -> bool: ...
 
     async def put(self, envelope: Envelope) -> None: ...
+
+
+class ChunkSink(Protocol):
+    """Where the bus delivers stream chunks: the same two doors as a :class:`Sink`."""
+
+    def offer(self, chunk: StreamChunk) -> bool: ...
+
+    async def put(self, chunk: StreamChunk) -> None: ...
 
 
 class AgentHandle:
@@ -81,6 +96,10 @@ class AgentHandle:
         """Publish a prepared envelope; its sender/seq/id/time are re-stamped by the bus."""
         return await self._bus.publish_envelope(self, envelope)
 
+    async def publish_chunk(self, text: str, *, turn: str, model: str = "") -> StreamChunk:
+        """Show the next piece of this participant's reply in ``turn`` to live viewers."""
+        return await self._bus.publish_chunk(self, text, turn=turn, model=model)
+
     def subscribe(
         self,
         *,
@@ -89,7 +108,7 @@ class AgentHandle:
         maxsize: int = 1024,
         lossless: bool = True,
         callback: Callable[[Envelope], Any] | None = None,
-    ) -> Subscription:
+    ) -> Subscription[Envelope]:
         """Envelopes addressed to this participant (directly or to everyone)."""
         return self._bus.subscribe(
             callback,
@@ -109,8 +128,9 @@ class MessageBus:
         self._seq = start_seq
         self._lock = asyncio.Lock()
         self._sinks: tuple[tuple[Match | None, Sink], ...] = ()
+        self._chunk_sinks: tuple[ChunkSink, ...] = ()
         self._handles: dict[str, AgentHandle] = {}
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: list[Subscription[Any]] = []
         self._room = AgentHandle(self, ROOM)
         self._closed = False
 
@@ -154,10 +174,16 @@ class MessageBus:
         """Deliver to ``sink`` inline, in attachment order (the store attaches first)."""
         self._sinks = (*self._sinks, (match, sink))
 
-    def detach(self, sink: Sink) -> None:
-        self._sinks = tuple(pair for pair in self._sinks if pair[1] is not sink)
+    def attach_chunks(self, sink: ChunkSink) -> None:
+        """Deliver stream chunks to ``sink`` too (a live viewer; never a store)."""
+        self._chunk_sinks = (*self._chunk_sinks, sink)
 
-    def forget(self, subscription: Subscription) -> None:
+    def detach(self, sink: object) -> None:
+        """Deliver nothing more to ``sink``: neither envelopes nor chunks."""
+        self._sinks = tuple(pair for pair in self._sinks if pair[1] is not sink)
+        self._chunk_sinks = tuple(s for s in self._chunk_sinks if s is not sink)
+
+    def forget(self, subscription: Subscription[Any]) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
 
@@ -172,7 +198,7 @@ class MessageBus:
         exclude_senders: Iterable[str] | str = (),
         maxsize: int = 1024,
         lossless: bool = True,
-    ) -> Subscription:
+    ) -> Subscription[Envelope]:
         """A filtered subscription: a callback (sync or async) or, without one, an iterator."""
         match = EnvelopeFilter.of(
             senders=senders,
@@ -185,6 +211,21 @@ class MessageBus:
         sub = Subscription(self, inbox, callback)
         self._subscriptions.append(sub)
         self.attach(inbox, match)
+        return sub
+
+    def subscribe_live(
+        self,
+        callback: Callable[[LiveItem], Any] | None = None,
+        *,
+        maxsize: int = 1024,
+        lossless: bool = True,
+    ) -> Subscription[LiveItem]:
+        """Everything a live viewer shows: every envelope, and the stream chunks among them."""
+        inbox: Inbox[LiveItem] = Inbox(maxsize, lossless=lossless)
+        sub = Subscription(self, inbox, callback)
+        self._subscriptions.append(sub)
+        self.attach(inbox)
+        self.attach_chunks(inbox)
         return sub
 
     # -- publishing ---------------------------------------------------------------------
@@ -232,6 +273,32 @@ class MessageBus:
             reply_to=envelope.reply_to,
             metadata=envelope.metadata,
         )
+
+    async def publish_chunk(
+        self, handle: AgentHandle, text: str, *, turn: str, model: str = ""
+    ) -> StreamChunk:
+        """Show a piece of ``handle``'s reply in ``turn`` to the chunk sinks; nothing is kept.
+
+        Under the publish lock, so each viewer gets it after every envelope
+        published before it; a full lossless viewer holds the speaker up as
+        an envelope would (a cancelled speaker's chunk may then be lost: it
+        is only ever a preview of the reply that follows).
+        """
+        self._check(handle)
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {text.__class__.__name__}")
+        chunk = StreamChunk(
+            handle.participant_id,
+            self.session_id,
+            valid_text(turn),
+            valid_text(text),
+            valid_text(model),
+        )
+        async with self._lock:
+            for sink in self._chunk_sinks:
+                if not sink.offer(chunk):
+                    await sink.put(chunk)
+        return chunk
 
     async def announce(
         self,

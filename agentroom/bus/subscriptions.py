@@ -2,7 +2,9 @@
 
 A :class:`Subscription` is an iterator (``async for``) or drives a callback;
 either way it reads from its own bounded :class:`~agentroom.bus.inbox.Inbox`, in
-``seq`` order.  The bus decides what goes in; see :mod:`agentroom.bus`.
+``seq`` order.  The bus decides what goes in; see :mod:`agentroom.bus`.  A live
+viewer's subscription (``MessageBus.subscribe_live``) also gets the stream
+chunks, in order among the envelopes, so it is a ``Subscription[LiveItem]``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from agentroom.bus.inbox import Inbox, InboxClosed
 from agentroom.core.protocol import BROADCAST, Envelope, MessageType
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Match = Callable[[Envelope], bool]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +97,14 @@ class EnvelopeFilter:
         return match
 
 
-class Subscription:
+class Subscription(Generic[T]):
     """A subscriber's end: iterate it (``async for``) or let it drive a callback."""
 
     def __init__(
         self,
         bus: MessageBus,
-        inbox: Inbox[Envelope],
-        callback: Callable[[Envelope], Any] | None = None,
+        inbox: Inbox[T],
+        callback: Callable[[T], Any] | None = None,
     ) -> None:
         self._bus = bus
         self.inbox = inbox
@@ -114,36 +117,37 @@ class Subscription:
         """How many envelopes a lossy subscription let go (always 0 when lossless)."""
         return self.inbox.dropped
 
-    def __aiter__(self) -> AsyncIterator[Envelope]:
+    def __aiter__(self) -> AsyncIterator[T]:
         return self
 
-    async def __anext__(self) -> Envelope:
+    async def __anext__(self) -> T:
         try:
             return await self.inbox.get()
         except InboxClosed:
             raise StopAsyncIteration from None
 
-    async def get_batch(self, limit: int = 4096) -> list[Envelope]:
+    async def get_batch(self, limit: int = 4096) -> list[T]:
         """What has arrived (at least one); an empty list once closed and drained."""
         try:
             return await self.inbox.get_batch(limit)
         except InboxClosed:
             return []
 
-    async def _pump(self, callback: Callable[[Envelope], Any]) -> None:
+    async def _pump(self, callback: Callable[[T], Any]) -> None:
         is_async = inspect.iscoroutinefunction(callback)
         while True:
             try:
                 batch = await self.inbox.get_batch()
             except InboxClosed:
                 return
-            for env in batch:
+            for item in batch:
                 try:
-                    result = callback(env)
+                    result = callback(item)
                     if is_async or inspect.isawaitable(result):
                         await result
                 except Exception:
-                    log.exception("subscriber %r failed on envelope seq=%s", callback, env.seq)
+                    where = getattr(item, "seq", None)  # a stream chunk has none
+                    log.exception("subscriber %r failed on envelope seq=%s", callback, where)
 
     def close(self) -> None:
         """Stop receiving; what already arrived is still delivered."""

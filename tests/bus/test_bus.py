@@ -266,3 +266,58 @@ def test_any_interleaving_is_ordered_fifo_per_sender_and_lossless(plan, maxsize,
             mine = [int(e.content.split(":")[1]) for e in seen if e.sender == f"p{who}"]
             assert mine == sorted(mine)  # per-sender FIFO
             assert len(mine) == sum(1 for w, _ in plan if w == who)
+
+
+async def test_a_stream_chunk_is_stamped_takes_no_seq_and_reaches_live_viewers_only():
+    """Chunks are ephemeral: a store, a coordinator or a filtered subscriber never sees one."""
+    bus = MessageBus("r")
+    alice = bus.register("alice")
+    durable: list[Envelope] = []
+    chunk_sink: Inbox = Inbox()
+
+    class Sink:
+        def offer(self, env: Envelope) -> bool:
+            durable.append(env)
+            return True
+
+        async def put(self, env: Envelope) -> None:
+            durable.append(env)
+
+    bus.attach(Sink())
+    bus.attach_chunks(chunk_sink)
+    everything = bus.subscribe()
+    live = bus.subscribe_live()
+    first = await alice.publish("hello")
+    piece = await alice.publish_chunk("one, ", turn="t1", model="m")
+    await alice.publish_chunk("two", turn="t1", model="m")
+    last = await alice.publish("one, two", metadata={"turn": "t1"})
+    assert (piece.sender, piece.session_id, piece.turn, piece.text) == ("alice", "r", "t1", "one, ")
+    assert (first.seq, last.seq, bus.last_seq) == (1, 2, 2)
+    assert durable == [first, last] and await everything.get_batch() == [first, last]
+    shown = await live.get_batch()
+    assert [getattr(i, "text", None) or i.content for i in shown] == [
+        "hello",
+        "one, ",
+        "two",
+        "one, two",
+    ]
+    assert [c.text for c in await chunk_sink.get_batch()] == ["one, ", "two"]
+
+
+async def test_a_stream_chunk_is_made_valid_and_cannot_be_forged_or_sent_after_leaving():
+    bus = MessageBus("r")
+    mallory = bus.register("mallory")
+    bus.register("alice")
+    live = bus.subscribe_live()
+    chunk = await mallory.publish_chunk("\ud800bad \x1b[2J", turn="t\udfff")
+    assert (chunk.sender, chunk.text, chunk.turn) == ("mallory", "\ufffdbad \x1b[2J", "t\ufffd")
+    assert (await live.get_batch()) == [chunk]
+    stranger = MessageBus("r2").register("alice")
+    with pytest.raises(ForeignHandleError):
+        await bus.publish_chunk(stranger, "sneaky", turn="t")
+    bus.unregister("mallory")
+    with pytest.raises(ForeignHandleError, match="left the room"):
+        await mallory.publish_chunk("still here?", turn="t")
+    await bus.aclose()
+    with pytest.raises(BusClosedError):
+        await mallory.publish_chunk("closed", turn="t")
