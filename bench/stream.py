@@ -9,7 +9,8 @@ Goal: under 20 µs per token.  A whole LLMAgent turn runs through the engine
 - from the replay client: our own path alone (no SDK).
 
 The process's CPU time for the turn is divided by N.  The stream reaches the
-bus as ``status`` chunks at 20 Hz (coalesced), then one ``message``.
+bus as ephemeral chunks at 20 Hz (coalesced; live viewers only, never stored),
+then one ``message``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import json
 import os
 import time
 
-from agentroom import Engine, MessageType
+from agentroom import Engine
 from agentroom.agents import LLMAgent
+from agentroom.core.chunk import StreamChunk
 from agentroom.models.http import http
 from agentroom.models.openai_compat import OpenAICompatClient
 from agentroom.models.replay import ReplayClient
@@ -68,18 +70,18 @@ def _http_client(body: bytes) -> OpenAICompatClient:
 
 
 async def _turn(make_model) -> tuple[float, int]:
-    """(CPU µs per token, stream envelopes published) for one turn of TOKENS tokens."""
+    """(CPU µs per token, stream chunks published) for one turn of TOKENS tokens."""
     with tempdir() as folder:
         async with Engine.open(os.path.join(folder, "bench.db")) as engine:
             engine.register_agent(LLMAgent("talker", make_model()))
-            chunks = engine.bus.subscribe(types=[MessageType.STATUS])
+            chunks = engine.bus.subscribe_live(maxsize=1_000_000)
             start = time.process_time()
             reply = await engine.run_agent_turn("talker")
             await engine.flush()
             cpu = time.process_time() - start
             assert reply.content.count("tok") == TOKENS, "the whole reply must arrive"
             streamed = sum(
-                1 for e in await chunks.get_batch(1_000_000) if e.metadata.get("event") == "stream"
+                isinstance(item, StreamChunk) for item in await chunks.get_batch(1_000_000)
             )
     return cpu / TOKENS * 1e6, streamed
 
@@ -105,5 +107,5 @@ async def run() -> list[Result]:
                 higher_is_better=False,
             )
         )
-        note(f"{samples[0][1]} stream envelopes on the bus for {TOKENS:,} tokens (20 Hz chunks)")
+        note(f"{samples[0][1]} stream chunks on the bus for {TOKENS:,} tokens (20 Hz)")
     return results

@@ -1,12 +1,13 @@
 """An agent whose words come from a model, streamed into the room as they arrive.
 
 A turn: build the prompt from the agent's own bounded view, stream the
-model's reply (published as ``status`` chunks about 20 times a second, so a
-screen can follow and a crash keeps what was said), run any tools the model
+model's reply (shown to live viewers as ephemeral chunks about 20 times a
+second; they are never stored and take no ``seq``), run any tools the model
 asks for (each call and result an ``action`` envelope), then publish the reply
-as one ``message``.  Token usage and cost go out as a ``status`` after every
-model call, and so does every wait before a retry.  An interrupted turn
-publishes what it had, marked interrupted (or a ``status`` if it had nothing);
+as one ``message``, the turn's durable record.  Token usage and cost go out
+as a ``status`` after every model call, and so does every wait before a retry.
+An interrupted turn publishes what it had as its durable reply, marked
+interrupted (or a ``status`` if it had nothing);
 a model failure publishes what it had, then raises so the room can report it.
 
 A turn is bounded whatever the model does: at most ``max_tool_calls`` calls
@@ -47,7 +48,7 @@ STREAM_INTERVAL = 0.05
 
 
 class StreamPublisher:
-    """Coalesces a model's text deltas into ``status`` chunks at a bounded rate."""
+    """Coalesces a model's text deltas into stream chunks at a bounded rate."""
 
     def __init__(self, agent: Agent, turn_id: str, model: str, interval: float) -> None:
         self._agent = agent
@@ -77,11 +78,7 @@ class StreamPublisher:
         self._parts.clear()
         self._last = self._loop.time()
         self.chunks += 1
-        await self._agent.handle.publish(
-            text,
-            type=MessageType.STATUS,
-            metadata={"event": "stream", "turn": self._turn_id, "model": self._model},
-        )
+        await self._agent.handle.publish_chunk(text, turn=self._turn_id, model=self._model)
 
 
 class LLMAgent(Agent):

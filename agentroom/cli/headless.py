@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 from agentroom.agents import HumanAgent
+from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import decode_line
 from agentroom.room.formatting import describe
@@ -31,11 +32,12 @@ Tell = Callable[[str], None]
 
 
 class TranscriptPrinter:
-    """Prints envelopes as a person wants to read them; a bus callback.
+    """Prints envelopes as a person wants to read them; a live bus callback (``subscribe_live``).
 
     With ``durable`` (a wait until an envelope is on disk, False if it never
     will be) an envelope is printed only once saved; stream chunks, which are
-    a preview of a reply still being written, are printed as they come.
+    a preview of a reply still being written and never saved, are printed as
+    they come.
     """
 
     def __init__(
@@ -50,23 +52,24 @@ class TranscriptPrinter:
         self._streaming: str | None = None
         self._streamed: list[str] = []
 
-    async def __call__(self, env: Envelope) -> None:
-        preview = self.durable is None or env.metadata.get("event") == "stream"
-        if not preview and not await self.durable(env):  # type: ignore[misc]
+    async def __call__(self, env: LiveItem) -> None:
+        if isinstance(env, StreamChunk):
+            self.show_chunk(env)
+            return
+        if self.durable is not None and not await self.durable(env):
             self._end_stream()  # never saved: not shown as if it were
             return
         self.show(env)
 
+    def show_chunk(self, chunk: StreamChunk) -> None:
+        if self._streaming != chunk.sender:
+            self._end_stream()
+            self._streaming = chunk.sender
+            self.write(f"{chunk.sender}: ", end="")  # the route is known at the end only
+        self._streamed.append(chunk.text)
+        self.write(chunk.text, end="")
+
     def show(self, env: Envelope) -> None:
-        event = env.metadata.get("event")
-        if event == "stream":
-            if self._streaming != env.sender:
-                self._end_stream()
-                self._streaming = env.sender
-                self.write(f"{env.sender}: ", end="")  # the route is known at the end only
-            self._streamed.append(env.content)
-            self.write(env.content, end="")
-            return
         if self._streaming == env.sender and env.type is not MessageType.STATUS:
             # The finished reply (a message, or an action such as a vote): already shown.
             whole = "".join(self._streamed)

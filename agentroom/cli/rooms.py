@@ -239,7 +239,7 @@ async def play(
         assert room.model is not None and room.resolution is not None
         room.watch_health(tell)
         shown = TranscriptPrinter(write, envelope_text, room.saved)
-        printer = engine.bus.subscribe(shown)
+        printer = engine.bus.subscribe_live(shown)
         await engine.bus.announce(
             f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
             f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",

@@ -7,8 +7,9 @@ the answer its own way (Rich text, widgets, Markdown).  Before, each had its
 own list of what to leave out, and the lists had drifted apart.
 
 - :func:`is_quiet`: what no transcript shows as a line of its own.  A stream
-  chunk (the finished message carries all of it; a live view that previews a
-  reply handles chunks before asking) and a usage report (summed up instead:
+  chunk an older agentroom stored as a status row (the finished message
+  carries all of it; chunks are ephemeral now, :mod:`agentroom.core.chunk`,
+  and a live view previews them before the reply) and a usage report (summed up instead:
   the TUI's status bar, the usage line under ``sessions show`` and at the end
   of a Markdown export).  Both are statuses: a message is dialogue and is
   never quiet, whatever its metadata says.

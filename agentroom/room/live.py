@@ -2,8 +2,10 @@
 
 :class:`LiveRoom` is what the TUI and the headless command hold: it opens the
 engine on the database, builds the room from the workflow
-(:mod:`agentroom.room.builder`), subscribes a lossless feed for a screen,
-and gives the human's actions (say, interrupt) one place to go.
+(:mod:`agentroom.room.builder`), subscribes a lossless feed for a screen
+(envelopes and the stream chunks among them), keeps what the replies being
+streamed say so far (:meth:`LiveRoom.partial`), and gives the human's actions
+(say, interrupt) one place to go.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 from agentroom.agents import HumanAgent
 from agentroom.bus.subscriptions import Subscription
 from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
+from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.errors import SessionNotFoundError, WorkflowError
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import BROADCAST, Envelope
@@ -32,6 +35,7 @@ from agentroom.room.builder import (
     workflow_to_resume,
 )
 from agentroom.room.engine import Engine
+from agentroom.room.inflight import InFlight
 from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import Workflow
 
@@ -51,7 +55,8 @@ class RoomOptions:
     default_model: ModelClient | None = None
     """A ready client (tests pass a replay or a fast offline model)."""
     feed: bool = True
-    """Subscribe a lossless feed for a screen to drain (a headless room has none)."""
+    """Subscribe a lossless feed (envelopes and stream chunks) for a screen to drain
+    (a headless room has none)."""
     take_over: bool = False
     """Resume a session another live agentroom has open; that one is fenced off."""
 
@@ -68,7 +73,8 @@ class LiveRoom:
         self.model: ModelClient | None = None
         self.resolution: Resolution | None = None
         self.humans: list[HumanAgent] = []
-        self.feed: Subscription | None = None
+        self.feed: Subscription[LiveItem] | None = None
+        self.inflight = InFlight()
         self.result: RunResult | None = None
         self._state: dict[str, Any] | None = None
 
@@ -105,7 +111,9 @@ class LiveRoom:
         self.model = opts.default_model or make_client(self.resolution.spec)
         # The UI's feed attaches before anything is said, so it misses nothing.
         if opts.feed:
-            self.feed = engine.bus.subscribe(maxsize=4096)
+            self.feed = engine.bus.subscribe_live(maxsize=4096)
+        engine.bus.attach(self.inflight)
+        engine.bus.attach_chunks(self.inflight)
         self.coordinator = build_room(
             engine,
             self.workflow,
@@ -204,6 +212,10 @@ class LiveRoom:
         if current is not None and self.engine.interrupt(current):
             return current
         return None
+
+    def partial(self) -> list[StreamChunk]:
+        """The replies being streamed right now, each with all its text so far."""
+        return self.inflight.partial()
 
     @property
     def participants(self) -> list[str]:

@@ -21,6 +21,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
+from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.records import StoreHealth
@@ -183,13 +184,14 @@ class RoomScreen(Screen[None]):
 
     # -- what a batch changes ------------------------------------------------------------------
 
-    def _after(self, batch: list[Envelope]) -> None:
+    def _after(self, batch: list[LiveItem]) -> None:
         people = self.query_one(Participants)
         for env in batch:
-            event = env.metadata.get("event")
-            if event == "stream":
+            if isinstance(env, StreamChunk):
                 people.set_state(env.sender, "streaming")
-            elif env.type is MessageType.MESSAGE and env.sender in people.states:
+                continue
+            event = env.metadata.get("event")
+            if env.type is MessageType.MESSAGE and env.sender in people.states:
                 people.set_state(env.sender, "idle")
             elif event == "turn_failed":
                 people.set_state(str(env.metadata.get("agent")), "error")

@@ -12,6 +12,7 @@ from agentroom import AgentTurnError, Engine, HumanAgent, MessageType, ScriptedA
 from agentroom.agents import AgentSettings, LLMAgent, Tool
 from agentroom.agents.base import Turn
 from agentroom.conversation import ContextWindow
+from agentroom.core.chunk import StreamChunk
 from agentroom.models.replay import ReplayClient
 from tests.fake_openai import CutStream, FakeServer, chunk, error, httpx, sse, text_stream
 from tests.waiting import until
@@ -22,17 +23,23 @@ async def test_a_turn_streams_chunks_then_publishes_one_message_and_usage(db_pat
     async with Engine.open(db_path) as engine:
         engine.task = "plan the launch"
         agent = engine.register_agent(LLMAgent("planner", model, role="planner", stream_interval=0))
-        watch = engine.bus.subscribe()
+        live = engine.bus.subscribe_live()
+        durable = engine.bus.subscribe()
         reply = await engine.run_agent_turn("planner")
-        seen = await watch.get_batch()
+        shown = await live.get_batch()
+        seen = await durable.get_batch()
     assert reply.type is MessageType.MESSAGE and reply.content == "The plan has three steps."
     assert reply.metadata["model"] == "replay" and reply.metadata["finish_reason"] == "stop"
-    chunks = [e for e in seen if e.metadata.get("event") == "stream"]
-    assert "".join(c.content for c in chunks) == reply.content and len(chunks) == 5
-    assert {c.metadata["turn"] for c in chunks} == {reply.metadata["turn"]}
-    (usage,) = [e for e in seen if e.metadata.get("event") == "usage"]
+    chunks = [c for c in shown if isinstance(c, StreamChunk)]
+    assert "".join(c.text for c in chunks) == reply.content and len(chunks) == 5
+    assert {(c.sender, c.turn, c.model) for c in chunks} == {
+        ("planner", reply.metadata["turn"], "replay")
+    }
+    # The chunks are ephemeral: the durable envelopes are the usage and the reply, #1 and #2.
+    (usage, message) = seen
+    assert usage.metadata["event"] == "usage" and message == reply and reply.seq == 2
     assert usage.metadata["completion_tokens"] == 5 and usage.metadata["cost_usd"] == 0.0
-    assert seen[-1] == reply  # the message comes last
+    assert shown[-1] == reply and shown.index(usage) > shown.index(chunks[-1])
     assert agent.model_label == "replay"
     (request,) = model.requests
     assert (
@@ -239,13 +246,13 @@ async def test_interrupting_keeps_the_partial_reply_marked_interrupted(db_path):
         streamed: list[str] = []
         two_words = asyncio.Event()
 
-        def seen(e):
-            if e.metadata.get("event") == "stream":
-                streamed.append(e.content)
+        def seen(item):
+            if isinstance(item, StreamChunk):
+                streamed.append(item.text)
                 if "word1 " in "".join(streamed):
                     two_words.set()
 
-        engine.bus.subscribe(seen)
+        engine.bus.subscribe_live(seen)
         turn = asyncio.create_task(engine.run_agent_turn("talker"))
         await two_words.wait()
         assert engine.interrupt("talker")

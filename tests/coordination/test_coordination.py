@@ -23,6 +23,7 @@ from agentroom.coordination import (
     RunResult,
 )
 from agentroom.coordination.tools import handoff_tool
+from agentroom.core.chunk import StreamChunk
 from agentroom.core.errors import RunInProgressError
 from agentroom.core.protocol import Envelope
 from agentroom.models.replay import ReplayClient
@@ -460,14 +461,14 @@ async def test_stop_while_an_agent_streams_keeps_the_partial_reply(db_path):
         coordinator = MultiAgentCoordinator(engine, RoundRobin(["talker"]), MaxMessages(10))
         chunks = 0
 
-        def on_stream(env: Envelope) -> None:
+        def on_stream(item: Envelope | StreamChunk) -> None:
             nonlocal chunks
-            if env.metadata.get("event") == "stream":
+            if isinstance(item, StreamChunk):
                 chunks += 1
                 if chunks == 3:
                     coordinator.stop("the human has heard enough")
 
-        engine.bus.subscribe(on_stream, types=MessageType.STATUS)
+        engine.bus.subscribe_live(on_stream)
         result = await coordinator.run("talk at length")
     (partial,) = [m for m in result.messages if m.sender == "talker"]
     assert partial.metadata["interrupted"] is True

@@ -140,25 +140,23 @@ async def test_a_streamed_reply_feeds_its_markdown_only_up_to_the_limit():
     """The turn being streamed: past the limit it only counts what arrives."""
     from textual.app import App, ComposeResult
 
-    from agentroom.core.protocol import Envelope, MessageType
+    from agentroom.core.chunk import StreamChunk
+    from agentroom.core.protocol import Envelope
     from agentroom.tui.widgets.transcript import MessageTurn
 
     class Host(App[None]):
         def compose(self) -> ComposeResult:
             yield Transcript()
 
-    def chunk(text: str, seq: int) -> Envelope:
-        meta = {"event": "stream", "turn": "t1"}
-        return Envelope(
-            sender="alice", content=text, type=MessageType.STATUS, seq=seq, metadata=meta
-        )
+    def chunk(text: str) -> StreamChunk:
+        return StreamChunk("alice", "room", "t1", text)
 
     pieces = [("line\n" * 30), "y" * 5_000_000, f"{HOSTILE}\n" * 3, "z" * 5_000_000]
     app = Host()
     async with app.run_test(size=(100, 30)) as pilot:
         transcript = app.query_one(Transcript)
-        for seq, piece in enumerate(pieces, 1):
-            await transcript.add([chunk(piece, seq)])
+        for piece in pieces:
+            await transcript.add([chunk(piece)])
         (turn,) = transcript.query(MessageTurn)
         assert turn.streaming and turn.is_cut and turn.text == "".join(pieces)
         assert turn.shown_part.text == "line\n" * 30 + "y" * (MAX_CHARS - 150)

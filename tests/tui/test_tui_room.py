@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from functools import partial
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from agentroom.agents.llm import STREAM_INTERVAL
 from agentroom.models.replay import ReplayClient
@@ -158,6 +160,35 @@ async def test_interrupting_a_streaming_agent_keeps_its_partial_reply(db_path):
         assert alice.has_class("interrupted")
 
 
+async def test_a_reply_is_shown_as_it_streams_before_its_turn_ends(db_path):
+    """The chunks reach the screen, never the database: the reply has no number until it ends."""
+    long = " ".join(f"w{i}" for i in range(300))
+    app, _ = make_app(db_path, [long, "short"], timeout=5, delay=0.01)
+    async with app.run_test(size=(120, 40)) as pilot:
+        transcript = app.room_screen.query_one(Transcript)
+
+        def streaming():
+            return [t for t in transcript.turns if t.streaming and "w5 " in t.body.source]
+
+        await until_drawn(pilot, lambda: bool(streaming()))
+        (alice,) = streaming()
+        assert alice.sender == "alice" and alice.body.source.startswith("w0 w1 w2 w3 w4 w5 ")
+        assert str(alice.head.render()) == "alice"  # not saved yet: no #seq
+        people = app.room_screen.query_one(Participants)
+        assert people.states["alice"] == "streaming"
+        await pilot.press("escape")
+        await until_drawn(pilot, lambda: any(t.has_class("interrupted") for t in transcript.turns))
+        (kept,) = [t for t in transcript.turns if t.sender == "alice"]
+        seq = kept.envelope.seq
+        drawn = Console(width=120, record=True, file=io.StringIO())
+        drawn.print(kept.render())
+        assert drawn.export_text().startswith(f"alice  #{seq}  (interrupted)\n  w0 w1 w2 w3 w4 w5 ")
+        engine = app.room_screen.room.engine
+        await engine.flush()
+        numbers = [env.seq async for env in engine.store.read_envelopes(engine.session_id)]
+        assert numbers == list(range(1, len(numbers) + 1)) and seq in numbers  # no gaps
+
+
 async def test_a_finished_streamed_reply_is_drawn_like_one_that_came_whole(db_path):
     """Whether a reply streams depends on the model's pace; the finished screen must not."""
     long = " ".join(f"w{i}" for i in range(40))
@@ -225,8 +256,9 @@ def test_room_snapshot(snap_compare, db_path, monkeypatch):
     import agentroom.store.sqlite as store_module
 
     monkeypatch.setattr(store_module, "new_id", lambda: "01a2f000-0000-7000-8000-000000000000")
-    # Each word comes slower than the stream's 50 ms interval, so each is one stream
-    # chunk whatever the load: the seq numbers in the picture never depend on timing.
+    # Each word comes slower than the stream's 50 ms interval, so each reply is streamed
+    # whatever the load; stream chunks take no seq, so the numbers in the picture are
+    # those of the saved envelopes alone.
     app, _ = make_app(
         db_path,
         ["Call it **Miso**.", "Too plain.", "Then Biscuit."],

@@ -1,7 +1,9 @@
 """The live transcript: a bounded window of turn widgets, streamed replies, older turns on demand.
 
 A message that arrives whole is one light widget (:class:`SaidLine`); only a
-reply being streamed gets a Markdown widget of its own, fed by its stream.
+reply being streamed (its :class:`~agentroom.core.chunk.StreamChunk` chunks, which
+the bus gives live viewers only) gets a Markdown widget of its own, fed by its
+stream, until the reply's envelope arrives.
 
 It holds at most ``window`` turns (``layout: stream``, anchored to the bottom
 unless the reader scrolls up); older ones are pruned and paged back in from
@@ -18,7 +20,7 @@ shows it whole (:class:`Transcript.WholeRequested`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import for_terminal
 from agentroom.room.formatting import describe
@@ -261,20 +264,21 @@ class Transcript(VerticalScroll):
             return None
         return QuietLine(env)
 
-    async def add(self, batch: list[Envelope]) -> None:
-        """Show a batch of envelopes, in seq order."""
+    async def add(self, batch: Sequence[LiveItem]) -> None:
+        """Show a batch of envelopes and stream chunks, in the order the bus gave them."""
         new: list[MessageTurn | SaidLine | QuietLine] = []
         for env in batch:
-            event = env.metadata.get("event")
-            turn_id = env.metadata.get("turn")
-            if event == "stream" and isinstance(turn_id, str):
-                live = self._live.get(turn_id)
+            if isinstance(env, StreamChunk):
+                live = self._live.get(env.turn)
                 if live is None:
-                    live = self._live[turn_id] = MessageTurn(env, "", streaming=True)
+                    # Until its envelope arrives, the reply is shown as its speaker's message.
+                    said = Envelope(sender=env.sender, metadata={"turn": env.turn})
+                    live = self._live[env.turn] = MessageTurn(said, "", streaming=True)
                     await self.mount_all([*new, live])
                     new = []
-                await live.append(env.content)
+                await live.append(env.text)
                 continue
+            turn_id = env.metadata.get("turn")
             if env.type is not MessageType.STATUS and isinstance(turn_id, str):
                 live = self._live.pop(turn_id, None)
                 if live is not None:
