@@ -11,8 +11,9 @@ import asyncio
 
 import pytest
 
-from agentroom import Engine, MessageType
+from agentroom import Engine, Envelope, MessageType
 from agentroom.agents import AgentSettings, LLMAgent
+from agentroom.core.chunk import StreamChunk
 from agentroom.core.errors import ModelConfigError
 from agentroom.models.local import LocalClient, missing
 from agentroom.models.spec import make_client
@@ -64,7 +65,7 @@ async def test_two_agents_take_four_turns_streamed_and_persisted(db_path):
             engine.register_agent(
                 LLMAgent(name, model, role=role, settings=SETTINGS, stream_interval=0)
             )
-        watch = engine.bus.subscribe()
+        watch = engine.bus.subscribe_live()
         replies = []
         for name in ("ana", "ben", "ana", "ben"):
             replies.append(await engine.run_agent_turn(name))
@@ -74,12 +75,10 @@ async def test_two_agents_take_four_turns_streamed_and_persisted(db_path):
         assert reply.type is MessageType.MESSAGE and reply.content.strip()
         assert reply.metadata["model"] == "local:SmolLM2-135M-Instruct"
         chunks = [
-            e
-            for e in seen
-            if e.metadata.get("event") == "stream" and e.metadata["turn"] == reply.metadata["turn"]
+            c for c in seen if isinstance(c, StreamChunk) and c.turn == reply.metadata["turn"]
         ]
-        assert len(chunks) > 1 and "".join(c.content for c in chunks) == reply.content
-    usage = [e for e in seen if e.metadata.get("event") == "usage"]
+        assert len(chunks) > 1 and "".join(c.text for c in chunks) == reply.content
+    usage = [e for e in seen if isinstance(e, Envelope) and e.metadata.get("event") == "usage"]
     assert len(usage) == 4 and all(u.metadata["completion_tokens"] > 0 for u in usage)
     store = await SqliteStore.open(db_path)
     try:
@@ -95,11 +94,11 @@ async def test_an_interrupt_mid_reply_keeps_the_partial_text_and_the_model_goes_
     async with Engine.open(db_path) as engine:
         engine.register_agent(LLMAgent("ana", model, settings=settings, stream_interval=0))
         # The first streamed chunk tells us the reply is under way.
-        chunks = engine.bus.subscribe(types=MessageType.STATUS)
+        chunks = engine.bus.subscribe_live()
         engine.task = "Describe, at length, everything you would pack for a week by the sea."
         turn = asyncio.ensure_future(engine.run_agent_turn("ana"))
-        async for env in chunks:
-            if env.metadata.get("event") == "stream":
+        async for item in chunks:
+            if isinstance(item, StreamChunk):
                 break
         assert engine.interrupt("ana")
         partial = await turn
