@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import io
 
-from agentroom import Engine
+import pytest
+
+from agentroom import AgentTurnError, Engine
 from agentroom.agents import LLMAgent
 from agentroom.core.chunk import StreamChunk
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.models.offline import OfflineModel
 from agentroom.models.replay import ReplayClient
+from agentroom.models.types import TextDelta
 from agentroom.room.export import write_export
+from agentroom.room.inflight import InFlight
 from agentroom.room.live import LiveRoom, RoomOptions
 from agentroom.room.workflows import parse_workflow
 from agentroom.store import SqliteStore
@@ -141,3 +145,38 @@ async def test_a_database_with_stored_chunks_still_resumes_exports_and_keeps_its
     assert "Call it Miso." in markdown.getvalue() and "Call \n" not in markdown.getvalue()
     assert "*status* · alice" not in markdown.getvalue()  # the old chunks stay left out
     assert len(jsonl.getvalue().splitlines()) == 6  # every row, as it was stored
+
+
+class _BreaksMidReply:
+    """Streams a few words, then fails as no model client should (not a ModelError)."""
+
+    label = "breaks"
+
+    async def stream(self, request):
+        for word in ("half ", "a ", "reply "):
+            await asyncio.sleep(0)
+            yield TextDelta(word)
+        raise RuntimeError("the client fell over")
+
+
+async def test_a_reply_whose_turn_fails_without_a_word_is_no_longer_in_flight(db_path):
+    inflight = InFlight()
+    seen: list[str] = []
+
+    class Watcher:  # attached after it: sees what it says once each item has reached it
+        def offer(self, item: object) -> bool:
+            seen.append("".join(c.text for c in inflight.partial()))
+            return True
+
+        async def put(self, item: object) -> None:
+            self.offer(item)
+
+    async with Engine.open(db_path) as engine:
+        for sink in (inflight, Watcher()):
+            engine.bus.attach(sink)
+            engine.bus.attach_chunks(sink)
+        engine.register_agent(LLMAgent("alice", _BreaksMidReply(), stream_interval=0))
+        with pytest.raises(AgentTurnError, match="fell over"):
+            await engine.run_agent_turn("alice")
+    assert seen == ["half ", "half a ", "half a reply ", ""]  # until the room said it failed
+    assert inflight.partial() == []
