@@ -29,6 +29,8 @@ from agentroom.room.live import LiveRoom
 
 Write = Callable[..., Any]
 Tell = Callable[[str], None]
+NOT_SAVED = "  [not saved]"
+"""How a previewed reply's line ends when the reply could not be saved (a full disk)."""
 
 
 class TranscriptPrinter:
@@ -57,7 +59,9 @@ class TranscriptPrinter:
             self.show_chunk(env)
             return
         if self.durable is not None and not await self.durable(env):
-            self._end_stream()  # never saved: not shown as if it were
+            # Never saved: not shown as if it were, and a reply being previewed (its
+            # envelopes are saved in order, so it will not be either) says so.
+            self._end_stream(NOT_SAVED)
             return
         self.show(env)
 
@@ -97,10 +101,10 @@ class TranscriptPrinter:
         self._end_stream()
         self.write(f"» {text}")
 
-    def _end_stream(self) -> None:
+    def _end_stream(self, note: str = "") -> None:
         if self._streaming is not None:
             self._streaming, self._streamed = None, []
-            self.write("")
+            self.write(note)
 
 
 async def read_human_lines(
