@@ -28,6 +28,7 @@ from itertools import accumulate
 from typing import Any, overload
 
 from agentroom.core.errors import DuplicateAgentError, UnknownAgentError
+from agentroom.core.events import Event
 from agentroom.core.ids import micros_to_datetime, next_micros
 from agentroom.core.protocol import BROADCAST, ROOM, Envelope, Message, MessageType, Role, Session
 from agentroom.store import CheckpointRecord, SqliteStore
@@ -579,7 +580,7 @@ class ConversationManager:
 
     def offer(self, envelope: Envelope) -> bool:
         if envelope.type is MessageType.STATUS:
-            if envelope.sender == ROOM and envelope.metadata.get("event") == "undelivered":
+            if envelope.sender == ROOM and envelope.metadata.get("event") == Event.UNDELIVERED:
                 bounced = self._listening.get(envelope.receiver)
                 if bounced is not None:
                     bounced._append(Message.from_envelope(envelope, Role.USER), None)

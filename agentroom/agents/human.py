@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentroom.agents.base import Agent, AgentSettings, Turn
 from agentroom.core.errors import HumanLeftError, HumanTimeoutError
+from agentroom.core.events import Event
 from agentroom.core.protocol import BROADCAST, Envelope, MessageType
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class HumanAgent(Agent):
                 prompt or f"waiting for {self.id} to speak",
                 to=self.id,
                 type=MessageType.STATUS,
-                metadata={"event": "input_requested", "timeout": timeout},
+                metadata={"event": Event.INPUT_REQUESTED, "timeout": timeout},
             )
             try:
                 return await asyncio.wait_for(asyncio.shield(fut), timeout)

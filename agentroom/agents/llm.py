@@ -28,6 +28,7 @@ from agentroom.agents.base import Agent, AgentSettings, Turn
 from agentroom.agents.tools import Tool, Toolbox
 from agentroom.conversation import ContextWindow
 from agentroom.core.errors import ModelError
+from agentroom.core.events import Event
 from agentroom.core.ids import new_id
 from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType, Role
 from agentroom.models.collect import REPLY_LIMIT, collect
@@ -205,7 +206,7 @@ class LLMAgent(Agent):
 
         async def waiting(event: Waiting) -> None:
             text = f"waiting {_duration(event.seconds)}: {event.reason}"
-            await self._status(text, "waiting", turn_id, model=label, seconds=event.seconds)
+            await self._status(text, Event.WAITING, turn_id, model=label, seconds=event.seconds)
 
         try:
             while True:
@@ -241,7 +242,7 @@ class LLMAgent(Agent):
                     return await self._status(
                         f"{self.id} asked for more tools after this turn's limit of "
                         f"{self.max_tool_calls} tool calls; its turn ends without a reply",
-                        "tool_limit",
+                        Event.TOOL_LIMIT,
                         turn_id,
                         model=label,
                     )
@@ -264,7 +265,7 @@ class LLMAgent(Agent):
             else:  # nothing said: a status, never an empty message
                 said = f"{self.id} was interrupted before saying anything"
                 envelope = await asyncio.shield(
-                    self._status(said, "interrupted", turn_id, agent=self.id)
+                    self._status(said, Event.INTERRUPTED, turn_id, agent=self.id)
                 )
             if turn.control.absorb_interrupt():  # the room asked for it: the turn ends here
                 return envelope
@@ -277,12 +278,12 @@ class LLMAgent(Agent):
         await stream.flush(final=True)
         if not reply.text.strip():
             return await self._status(
-                f"{label} returned an empty reply", "empty_reply", turn_id, model=label
+                f"{label} returned an empty reply", Event.EMPTY_REPLY, turn_id, model=label
             )
         return await self._publish(turn, reply, turn_id, label, interrupted=False)
 
     async def _status(
-        self, text: str, event: str, turn_id: str, *, to: str = BROADCAST, **metadata: Any
+        self, text: str, event: Event, turn_id: str, *, to: str = BROADCAST, **metadata: Any
     ) -> Envelope:
         """Tell the room something about this turn (a status: shown, never fed to a model)."""
         return await self.handle.publish(
@@ -322,7 +323,7 @@ class LLMAgent(Agent):
             f"{shown}",
             type=MessageType.STATUS,
             metadata={
-                "event": "usage",
+                "event": Event.USAGE,
                 "agent": self.id,
                 "model": label,
                 "prompt_tokens": usage.prompt_tokens,
@@ -342,7 +343,7 @@ class LLMAgent(Agent):
                 to=self.tool_audience,
                 type=MessageType.ACTION,
                 metadata={
-                    "event": "tool_call",
+                    "event": Event.TOOL_CALL,
                     "turn": turn_id,
                     "call_id": call.id,
                     "tool": call.name,
@@ -355,7 +356,7 @@ class LLMAgent(Agent):
                 to=self.tool_audience,
                 type=MessageType.ACTION,
                 metadata={
-                    "event": "tool_result",
+                    "event": Event.TOOL_RESULT,
                     "turn": turn_id,
                     "call_id": call.id,
                     "tool": call.name,
@@ -368,7 +369,7 @@ class LLMAgent(Agent):
             limit = f"this turn's limit of {self.max_tool_calls} tool calls is used"
             await self._status(
                 f"{len(refused)} of {self.id}'s tool calls not run: {limit}",
-                "tool_limit",
+                Event.TOOL_LIMIT,
                 turn_id,
                 to=self.tool_audience,
                 refused=len(refused),

@@ -33,6 +33,7 @@ from agentroom.core.errors import (
     ForeignHandleError,
     InvalidParticipantError,
 )
+from agentroom.core.events import Event
 from agentroom.core.protocol import (
     BROADCAST,
     ROOM,
@@ -342,7 +343,7 @@ class MessageBus:
             MessageType.STATUS,
             None,
             {
-                "event": "undelivered",
+                "event": Event.UNDELIVERED,
                 "known": known,
                 "undelivered": {
                     "receiver": to,

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from agentroom.agents import HumanAgent
 from agentroom.core.chunk import LiveItem, StreamChunk
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import decode_line
 from agentroom.room.formatting import describe
@@ -86,7 +87,7 @@ class TranscriptPrinter:
         if entry.quiet:
             return
         self._end_stream()
-        if entry.event == "input_requested":
+        if entry.event == Event.INPUT_REQUESTED:
             self.write(
                 f"» your turn, {entry.receiver}: type a line (@name to address one, /help for more)"
             )

@@ -31,6 +31,7 @@ from agentroom.cli.console import (
     run,
 )
 from agentroom.core.errors import AgentroomError, StoreWriteError
+from agentroom.core.events import Event
 
 HeadlessOption = Annotated[
     bool,
@@ -243,11 +244,12 @@ async def play(
         await engine.bus.announce(
             f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
             f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
-            metadata={"event": "room_opened", "model": room.model.label},
+            metadata={"event": Event.ROOM_OPENED, "model": room.model.label},
         )
         if session_id is not None:
             await engine.bus.announce(
-                f"resumed after {coordinator.turns} turns", metadata={"event": "resumed_session"}
+                f"resumed after {coordinator.turns} turns",
+                metadata={"event": Event.RESUMED_SESSION},
             )
         async with human_input(room, shown.tell):
             result = await room.run()

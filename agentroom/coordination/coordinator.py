@@ -34,6 +34,7 @@ from agentroom.coordination.memory import MEMORY_EVENTS, Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.coordination.termination import ExternalStop, FailedTurns, Termination
 from agentroom.core.errors import AgentTurnError, RunInProgressError, StoreWriteError
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.store import SqliteStore
 
@@ -166,13 +167,13 @@ class MultiAgentCoordinator:
         if self._running.is_set():
             self._running.clear()
             await self.host.bus.announce(
-                "paused: no one is given a turn until resumed", metadata={"event": "paused"}
+                "paused: no one is given a turn until resumed", metadata={"event": Event.PAUSED}
             )
 
     async def resume(self) -> None:
         if not self._running.is_set():
             self._running.set()
-            await self.host.bus.announce("resumed", metadata={"event": "resumed"})
+            await self.host.bus.announce("resumed", metadata={"event": Event.RESUMED})
 
     async def switch_strategy(self, name: str, strategy: Strategy | None = None) -> None:
         """Change how the next speaker is picked, mid-session; recorded as a status."""
@@ -184,7 +185,7 @@ class MultiAgentCoordinator:
         self.strategy = strategy
         await self.host.bus.announce(
             f"strategy switched from {before} to {strategy.name}",
-            metadata={"event": "strategy_switched", "from": before, "to": strategy.name},
+            metadata={"event": Event.STRATEGY_SWITCHED, "from": before, "to": strategy.name},
         )
         self.checkpoint()
 
@@ -261,7 +262,7 @@ class MultiAgentCoordinator:
         self._round_due = False
         await self.host.bus.announce(
             "the room starts over: order, counters and strategy reset",
-            metadata={"event": "reset", "strategy": self.strategy.name},
+            metadata={"event": Event.RESET, "strategy": self.strategy.name},
         )
         self.checkpoint()
 
@@ -291,7 +292,7 @@ class MultiAgentCoordinator:
         if task:
             host.task = task
             self.strategy.new_task(task)
-            await host.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": "task"})
+            await host.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": Event.TASK})
         reason: str | None = None
         ticker = asyncio.get_running_loop().create_task(self._tick())
         try:
@@ -327,7 +328,7 @@ class MultiAgentCoordinator:
             ticker.cancel()
         self.stopped = reason
         await host.bus.announce(
-            f"stopped: {reason}", metadata={"event": "stopped", "reason": reason}
+            f"stopped: {reason}", metadata={"event": Event.STOPPED, "reason": reason}
         )
         self.checkpoint()
         with contextlib.suppress(StoreWriteError):  # the room's close tries once more, and says
@@ -354,7 +355,7 @@ class MultiAgentCoordinator:
         if health.ok:
             return None
         if not health.permanent:
-            await self.host.bus.announce(health.describe(), metadata={"event": "store_failing"})
+            await self.host.bus.announce(health.describe(), metadata={"event": Event.STORE_FAILING})
         self._wake.clear()
         while not health.ok and not health.permanent and self._stop_reason() is None:
             changed = asyncio.ensure_future(store.health_changed())
@@ -367,7 +368,8 @@ class MultiAgentCoordinator:
             return health.describe()
         if health.ok:
             await self.host.bus.announce(
-                "the room can be saved again; carrying on", metadata={"event": "store_recovered"}
+                "the room can be saved again; carrying on",
+                metadata={"event": Event.STORE_RECOVERED},
             )
         return self._stop_reason()
 
@@ -404,7 +406,7 @@ class MultiAgentCoordinator:
         by = speak.by or f"the {strategy.name} strategy"
         await self.host.bus.announce(
             f"next: {speak.agent_id}, chosen by {by}",
-            metadata={"event": "speaker_selected", "agent": speak.agent_id, "by": by},
+            metadata={"event": Event.SPEAKER_SELECTED, "agent": speak.agent_id, "by": by},
         )
 
     async def _turn(self, speak: Speak) -> Envelope | None:
@@ -422,7 +424,7 @@ class MultiAgentCoordinator:
             self._current = None
         if result.type is not MessageType.STATUS:
             self.failures.succeeded(agent_id)
-        elif result.metadata.get("event") == "empty_reply":  # a model that says nothing
+        elif result.metadata.get("event") == Event.EMPTY_REPLY:  # a model that says nothing
             self.failures.failed(agent_id, result.content)
         # Anything else said nothing and failed at nothing: a person skipped, an interrupt.
         return result

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from agentroom.coordination.strategy import RoomView, Speak, Strategy, mentions
+from agentroom.core.events import Event
 from agentroom.core.protocol import BROADCAST, Envelope, MessageType
 
 HANDOFF = re.compile(
@@ -59,7 +60,7 @@ class Handoff(Strategy):
         meta = envelope.metadata
         if (
             envelope.type is MessageType.ACTION
-            and meta.get("event") == "tool_call"
+            and meta.get("event") == Event.TOOL_CALL
             and meta.get("tool") == "handoff"
             and envelope.sender == self.active
         ):
@@ -92,13 +93,13 @@ class Handoff(Strategy):
             await room.say(
                 f"{self.active} tried to hand off to {target!r}, who is not here; known: {known}",
                 type=MessageType.STATUS,
-                metadata={"event": "handoff_refused", "to": target},
+                metadata={"event": Event.HANDOFF_REFUSED, "to": target},
             )
             self.partner_next = True
             return
         await room.say(
             f"{self.active} hands off to {target}",
-            metadata={"event": "handoff", "from": self.active, "to": target},
+            metadata={"event": Event.HANDOFF, "from": self.active, "to": target},
             reply_to=result.id if result is not None else None,
         )
         if self._human(room, target):

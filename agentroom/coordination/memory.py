@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentroom.agents.base import Address
 from agentroom.core.errors import AgentTurnError
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 Policy = Literal["last-writer", "vote", "arbiter"]
 
-MEMORY_EVENTS = ("memory_write", "memory_resolved", "vote")
+MEMORY_EVENTS = (Event.MEMORY_WRITE, Event.MEMORY_RESOLVED, Event.VOTE)
 """The actions :meth:`Blackboard.offer` reads: a resume reads only these from the log."""
 
 HISTORY = 100
@@ -87,17 +88,17 @@ class Blackboard:
         event, key = meta.get("event"), meta.get("key")
         if not isinstance(key, str):
             return True
-        if event == "memory_write":
+        if event == Event.MEMORY_WRITE:
             write = Write(envelope.sender, str(meta.get("value", "")), envelope.seq or 0)
             self._apply(key, write)
             self._round.setdefault(key, []).append(write)
-        elif event == "memory_resolved":
+        elif event == Event.MEMORY_RESOLVED:
             self._apply(
                 key, Write(str(meta.get("writer", "room")), str(meta["value"]), envelope.seq or 0)
             )
             self._settled[key] = envelope.seq or 0
             self._ballots.pop(key, None)
-        elif event == "vote" and not meta.get("interrupted"):
+        elif event == Event.VOTE and not meta.get("interrupted"):
             ballot = str(meta.get("ballot") or f"vote:{envelope.sender}")
             cast = (envelope.content, envelope.seq or 0)
             self._ballots.setdefault(key, {})[ballot] = cast
@@ -178,7 +179,7 @@ class Blackboard:
         return await room.say(
             f"memory {key!r}: {winner!r} ({how})",
             metadata={
-                "event": "memory_resolved",
+                "event": Event.MEMORY_RESOLVED,
                 "key": key,
                 "value": winner,
                 "policy": self.policy,
@@ -229,7 +230,12 @@ class Blackboard:
         request = await room.say(
             f"@{agent_id}: agents disagree on {key!r}. Pick one by its number:\n{options}",
             to=agent_id,
-            metadata={"event": "vote_requested", "key": key, "options": values, "ballot": ballot},
+            metadata={
+                "event": Event.VOTE_REQUESTED,
+                "key": key,
+                "options": values,
+                "ballot": ballot,
+            },
         )
         try:
             answer = await room.ask(
@@ -238,7 +244,7 @@ class Blackboard:
                 address=Address(
                     receiver="room",
                     type=MessageType.ACTION,
-                    metadata={"event": "vote", "key": key, "ballot": ballot},
+                    metadata={"event": Event.VOTE, "key": key, "ballot": ballot},
                     reply_to=request.id,
                 ),
             )

@@ -17,6 +17,7 @@ from typing import Any
 
 from agentroom.agents.base import Address
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 
 STEP = re.compile(r"^\s*(?:step\s*)?(\d+)\s*[.):-]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -94,12 +95,12 @@ class PlanDriven(Strategy):
             await room.say(
                 f"@{self.planner}: {ask}, one step per line, naming who does each step: {who}.",
                 to=self.planner,
-                metadata={"event": "plan_requested", "version": self.plans + 1},
+                metadata={"event": Event.PLAN_REQUESTED, "version": self.plans + 1},
             )
             return Speak(
                 self.planner,
                 hints={"expect": "plan", "team": team},
-                address=Address(type=MessageType.ACTION, metadata={"event": "plan"}),
+                address=Address(type=MessageType.ACTION, metadata={"event": Event.PLAN}),
                 by="the plan (the planner plans)",
             )
         step = self._pending()
@@ -107,7 +108,7 @@ class PlanDriven(Strategy):
         await room.say(
             f"Step {step['n']} is yours, @{step['assignee']}: {step['text']}",
             to=step["assignee"],
-            metadata={"event": "step_assigned", "step": step["n"]},
+            metadata={"event": Event.STEP_ASSIGNED, "step": step["n"]},
         )
         return Speak(
             step["assignee"],
@@ -128,7 +129,7 @@ class PlanDriven(Strategy):
             await room.say(
                 f"{self.planner} wrote no numbered plan",
                 type=MessageType.STATUS,
-                metadata={"event": "plan_missing", "stalled": self.stalled},
+                metadata={"event": Event.PLAN_MISSING, "stalled": self.stalled},
             )
             if self.stalled >= self.replan_after:
                 self.phase = "done"
@@ -149,7 +150,7 @@ class PlanDriven(Strategy):
         self.phase = "work"
         await room.say(
             "plan: " + "; ".join(f"{s['n']}. {s['assignee']}" for s in self.steps),
-            metadata={"event": "plan_assigned", "version": self.plans, "steps": self.steps},
+            metadata={"event": Event.PLAN_ASSIGNED, "version": self.plans, "steps": self.steps},
             reply_to=result.id if result is not None else None,
         )
 
@@ -162,7 +163,7 @@ class PlanDriven(Strategy):
             self.stalled = 0
             await room.say(
                 f"step {step['n']} done by {step['assignee']}",
-                metadata={"event": "step_done", "step": step["n"]},
+                metadata={"event": Event.STEP_DONE, "step": step["n"]},
                 reply_to=answered.id,
             )
             if self._pending() is None:
@@ -174,14 +175,14 @@ class PlanDriven(Strategy):
             await room.say(
                 f"step {step['n']} stalled for {self.stalled} rounds; asking {self.planner} "
                 "to re-plan",
-                metadata={"event": "replan", "step": step["n"]},
+                metadata={"event": Event.REPLAN, "step": step["n"]},
             )
             self.phase = "plan"
         else:
             await room.say(
                 f"step {step['n']} stalled ({self.stalled}/{self.replan_after})",
                 type=MessageType.STATUS,
-                metadata={"event": "step_stalled", "step": step["n"], "stalled": self.stalled},
+                metadata={"event": Event.STEP_STALLED, "step": step["n"], "stalled": self.stalled},
             )
 
     @property

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy, mentions
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import one_line, redact
 from agentroom.models.collect import collect
@@ -113,7 +114,7 @@ class RoleBased(Strategy):
                 f"the candidate function named nobody who may speak now "
                 f"({', '.join(sorted(allowed)) or 'nobody'}); anyone eligible may speak",
                 type=MessageType.STATUS,
-                metadata={"event": "candidates_ignored", "named": sorted(allowed)},
+                metadata={"event": Event.CANDIDATES_IGNORED, "named": sorted(allowed)},
             )
             return eligible
         return narrowed
@@ -166,7 +167,11 @@ class RoleBased(Strategy):
                     else ""
                 ),
                 type=MessageType.STATUS,
-                metadata={"event": "selector_retry", "attempt": attempt + 1, "problem": problem},
+                metadata={
+                    "event": Event.SELECTOR_RETRY,
+                    "attempt": attempt + 1,
+                    "problem": problem,
+                },
             )
             messages.append(ChatMessage("assistant", reply.text))
             messages.append(
@@ -191,7 +196,7 @@ class RoleBased(Strategy):
             f"{usage.completion_tokens} out",
             type=MessageType.STATUS,
             metadata={
-                "event": "usage",
+                "event": Event.USAGE,
                 "agent": "selector",
                 "model": self.selector.label,
                 "prompt_tokens": usage.prompt_tokens,
@@ -208,7 +213,7 @@ async def _failed(room: RoomView, who: str, exc: Exception, then: str) -> None:
     await room.say(
         f"{who} failed: {error}; {then}",
         type=MessageType.STATUS,
-        metadata={"event": "selector_failed", "by": who, "error": type(exc).__name__},
+        metadata={"event": Event.SELECTOR_FAILED, "by": who, "error": type(exc).__name__},
     )
 
 

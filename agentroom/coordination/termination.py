@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import one_line, redact
 
@@ -266,7 +267,7 @@ class TokenBudget(_Counting):
     kind = "token_budget"
 
     def observe(self, envelope: Envelope) -> None:
-        if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == "usage":
+        if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == Event.USAGE:
             meta = envelope.metadata
             self.add(_count(meta.get("prompt_tokens")) + _count(meta.get("completion_tokens")))
 
@@ -312,7 +313,7 @@ class ToolCalled(Termination):
         meta = envelope.metadata
         if (
             envelope.type is MessageType.ACTION
-            and meta.get("event") == "tool_result"
+            and meta.get("event") == Event.TOOL_RESULT
             and meta.get("tool") in self.tools
         ):
             self.fire(f"{envelope.sender} called {meta['tool']}")
@@ -332,7 +333,7 @@ class HandoffToHuman(Termination):
 
     def observe(self, envelope: Envelope) -> None:
         meta = envelope.metadata
-        if meta.get("event") == "handoff" and meta.get("to") in self.humans:
+        if meta.get("event") == Event.HANDOFF and meta.get("to") in self.humans:
             self.fire(f"{meta.get('from', envelope.sender)} handed off to {meta['to']}")
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from agentroom.agents.tools import Tool
 from agentroom.core.errors import AgentroomError
+from agentroom.core.events import Event
 from agentroom.core.protocol import MessageType
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def memory_tools(host: RoomHost, agent_id: str, board: Blackboard) -> list[Tool]
         await host.get_agent(agent_id).handle.publish(
             f"{key} = {value}",
             type=MessageType.ACTION,
-            metadata={"event": "memory_write", "key": key, "value": value},
+            metadata={"event": Event.MEMORY_WRITE, "key": key, "value": value},
         )
         return f"remembered {key!r}"
 

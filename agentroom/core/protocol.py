@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from agentroom.core.errors import ProtocolError
+from agentroom.core.events import Event
 from agentroom.core.ids import mint, new_id
 from agentroom.core.pydantic_fast import trusted
 from agentroom.core.text import valid_data
@@ -159,7 +160,7 @@ class Session(_Record):
 _METADATA = TypeAdapter(dict[str, JsonValue])
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+_PLAIN = frozenset({str, int, float, bool, type(None), Event})
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
@@ -169,6 +170,8 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
     a dict of exactly-typed scalars needs no validator, only a copy (~4x faster,
     and it runs twice per turn).  Anything else goes through pydantic, and then
     every string in it is made valid Unicode (see :mod:`agentroom.core.text`).
+    An :class:`~agentroom.core.events.Event` becomes its plain string either way,
+    so a live envelope holds exactly what is stored and sent.
     """
     if metadata.__class__ is dict:
         plain = _PLAIN
@@ -181,7 +184,11 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
             ):
                 break
         else:
-            return dict(metadata)
+            plain_copy = dict(metadata)
+            event = plain_copy.get("event")
+            if event.__class__ is Event:
+                plain_copy["event"] = event._value_  # .value is a slow property
+            return plain_copy
     try:
         checked = _METADATA.validate_python(metadata)
     except ValidationError as exc:

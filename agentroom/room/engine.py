@@ -31,6 +31,7 @@ from agentroom.core.errors import (
     StoreWriteError,
     UnknownAgentError,
 )
+from agentroom.core.events import Event
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import redact
@@ -213,13 +214,13 @@ class Engine:
                 # Interrupted by the room, and the agent had nothing to keep: say so.
                 return await self.bus.announce(
                     f"{agent_id} was interrupted",
-                    metadata={"event": "interrupted", "agent": agent_id},
+                    metadata={"event": Event.INTERRUPTED, "agent": agent_id},
                 )
             raise
         except HumanTimeoutError as exc:  # a person who does not answer is skipped, not a failure
             return await self.bus.announce(
                 f"{exc}; skipping their turn",
-                metadata={"event": "skipped", "agent": agent_id},
+                metadata={"event": Event.SKIPPED, "agent": agent_id},
             )
         except Exception as exc:
             # Redacted here too (a model client redacts its own errors): whatever an agent
@@ -228,7 +229,11 @@ class Engine:
             await self.bus.announce(
                 failure,
                 type=MessageType.STATUS,
-                metadata={"event": "turn_failed", "agent": agent_id, "error": type(exc).__name__},
+                metadata={
+                    "event": Event.TURN_FAILED,
+                    "agent": agent_id,
+                    "error": type(exc).__name__,
+                },
             )
             raise AgentTurnError(failure) from exc
         finally:
@@ -295,7 +300,7 @@ class Engine:
         delegator = self.get_agent(from_agent)
         self.get_agent(to_agent)
         request = await delegator.handle.publish(
-            task, to=to_agent, type=MessageType.ACTION, metadata={"event": "delegate"}
+            task, to=to_agent, type=MessageType.ACTION, metadata={"event": Event.DELEGATE}
         )
         return await self.run_agent_turn(
             to_agent,
@@ -303,7 +308,7 @@ class Engine:
             address=Address(
                 receiver=from_agent,
                 type=MessageType.ACTION,
-                metadata={"event": "delegation_result", "delegation": request.id},
+                metadata={"event": Event.DELEGATION_RESULT, "delegation": request.id},
                 reply_to=request.id,
             ),
         )
@@ -347,7 +352,7 @@ class Engine:
             f"spawning {sub_id} ({role}) for: {task}",
             type=MessageType.ACTION,
             metadata={
-                "event": "spawn",
+                "event": Event.SPAWN,
                 "sub": sub_id,
                 "role": role,
                 "depth": depth,
@@ -373,7 +378,7 @@ class Engine:
                 to=sub_id,
                 type=MessageType.ACTION,
                 reply_to=spawn.id,
-                metadata={"event": "subtask", "spawn": spawn.id},
+                metadata={"event": Event.SUBTASK, "spawn": spawn.id},
             )
             return await self.run_agent_turn(
                 sub_id,
@@ -381,7 +386,7 @@ class Engine:
                 address=Address(
                     receiver=parent,
                     type=MessageType.ACTION,
-                    metadata={"event": "subagent_result", "spawn": spawn.id, "depth": depth},
+                    metadata={"event": Event.SUBAGENT_RESULT, "spawn": spawn.id, "depth": depth},
                     reply_to=spawn.id,
                 ),
             )

@@ -27,10 +27,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from agentroom.core.events import Event
 from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType
 from agentroom.core.text import for_terminal
 
-QUIET_EVENTS: frozenset[str] = frozenset({"stream", "usage"})
+QUIET_EVENTS: frozenset[str] = frozenset({Event.STREAM, Event.USAGE})
 """Status events no transcript shows as a line (see the module docstring)."""
 
 Target = Literal["terminal", "file"]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 
 
@@ -87,7 +88,7 @@ class UsageLedger:
         return ledger
 
     def offer(self, envelope: Envelope) -> bool:
-        if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == "usage":
+        if envelope.type is MessageType.STATUS and envelope.metadata.get("event") == Event.USAGE:
             meta = envelope.metadata
             agent = str(meta.get("agent") or envelope.sender)
             self.total.add(meta)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from agentroom.core.errors import SessionNotFoundError
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.store.codec import RESTORE_MARKER, TYPE_CODE, row_envelope
 from agentroom.store.statements import one
@@ -54,7 +55,7 @@ SELECT coalesce(nullif(json_extract(e.metadata, '$.agent'), ''), p.name) AS agen
        sum(coalesce(json_extract(e.metadata, '$.estimated'), 0) NOT IN (0, '', '[]', '{}'))
 FROM envelopes e JOIN participants p ON p.room = e.room AND p.idx = e.sender
 WHERE e.room = ? AND e.type = ? AND e.seq <= ?
-  AND json_extract(e.metadata, '$.event') = 'usage'
+  AND json_extract(e.metadata, '$.event') = ?
 GROUP BY agent
 """
 
@@ -242,6 +243,6 @@ class HistoryReads:
                 return []
             if row is not None:
                 upto = row[0]
-        async with self._db.execute(_USAGE, (key, _STATUS, upto)) as cur:
+        async with self._db.execute(_USAGE, (key, _STATUS, upto, Event.USAGE)) as cur:
             rows: list[Any] = list(await cur.fetchall())
         return [(str(agent), *counts) for agent, *counts in rows]

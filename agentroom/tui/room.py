@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer
 
 from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.errors import AgentroomError
+from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.records import StoreHealth
 from agentroom.room.line import Command, CommandSpec, Parsed, apply, parse_line
@@ -193,13 +194,13 @@ class RoomScreen(Screen[None]):
             event = env.metadata.get("event")
             if env.type is MessageType.MESSAGE and env.sender in people.states:
                 people.set_state(env.sender, "idle")
-            elif event == "turn_failed":
+            elif event == Event.TURN_FAILED:
                 people.set_state(str(env.metadata.get("agent")), "error")
-            elif event == "skipped":
+            elif event == Event.SKIPPED:
                 people.set_state(str(env.metadata.get("agent")), "skipped")
                 if self.room.human is not None and env.metadata.get("agent") == self.room.human.id:
                     self._not_asked()
-            elif event == "input_requested":
+            elif event == Event.INPUT_REQUESTED:
                 self._your_turn(env.receiver)
         current = self.room.coordinator.current_speaker if self.room.coordinator else None
         if current is not None and people.states.get(current) in ("idle", "error", "skipped"):
