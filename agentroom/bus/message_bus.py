@@ -343,7 +343,7 @@ class MessageBus:
             MessageType.STATUS,
             None,
             {
-                "event": Event.UNDELIVERED,
+                "event": Event.UNDELIVERED.value,  # plain: this metadata skips check_metadata
                 "known": known,
                 "undelivered": {
                     "receiver": to,

@@ -16,8 +16,8 @@ an event are declared without changing what is stored: at run time a payload
 is the plain dict it always was.  :data:`PAYLOADS` maps every member to its own.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: a TypedDict must see NotRequired[...]
+# itself, not a string, or the key counts as required at run time.
 from enum import StrEnum, unique
 from typing import Any, Literal, NotRequired
 

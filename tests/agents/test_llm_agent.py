@@ -14,6 +14,7 @@ from agentroom.agents.base import Turn
 from agentroom.conversation import ContextWindow
 from agentroom.core.chunk import StreamChunk
 from agentroom.models.replay import ReplayClient
+from tests.event_payloads import problems
 from tests.fake_openai import CutStream, FakeServer, chunk, error, httpx, sse, text_stream
 from tests.waiting import until
 
@@ -38,6 +39,7 @@ async def test_a_turn_streams_chunks_then_publishes_one_message_and_usage(db_pat
     # The chunks are ephemeral: the durable envelopes are the usage and the reply, #1 and #2.
     (usage, message) = seen
     assert usage.metadata["event"] == "usage" and message == reply and reply.seq == 2
+    assert problems(usage) == []
     assert usage.metadata["completion_tokens"] == 5 and usage.metadata["cost_usd"] == 0.0
     assert shown[-1] == reply and shown.index(usage) > shown.index(chunks[-1])
     assert agent.model_label == "replay"
@@ -177,6 +179,7 @@ async def test_a_model_that_keeps_asking_for_tools_ends_its_turn(db_path):
         silent = await engine.run_agent_turn("loop")
         assert len(model.requests) == 8
     assert silent.type is MessageType.STATUS and silent.metadata["event"] == "tool_limit"
+    assert problems(silent) == []
     assert silent.content == (
         "loop asked for more tools after this turn's limit of 3 tool calls; its turn ends "
         "without a reply"
@@ -200,7 +203,7 @@ async def test_a_server_that_always_answers_with_tool_calls_gets_a_bounded_numbe
             LLMAgent("loop", server.client(), tools=["tests.tools_for_tests:add"], max_tool_calls=4)
         )
         reply = await engine.run_agent_turn("loop")
-    assert reply.metadata["event"] == "tool_limit"
+    assert reply.metadata["event"] == "tool_limit" and problems(reply) == []
     assert len(server.requests) == 5
     assert ["tools" in body for body in server.bodies()] == [True] * 4 + [False]
 
@@ -271,6 +274,7 @@ async def test_interrupting_an_agent_with_nothing_to_keep_says_so(db_path):
         await until(lambda: engine.interrupt("slow"))  # once the turn has begun
         reply = await turn
     assert reply.type is MessageType.STATUS and reply.metadata["event"] == "interrupted"
+    assert problems(reply) == []
 
 
 async def test_a_broken_stream_keeps_what_arrived_and_the_room_is_told(db_path):
@@ -304,6 +308,7 @@ async def test_an_empty_reply_is_a_status_not_a_message(db_path):
         engine.register_agent(LLMAgent("mute", server.client()))
         reply = await engine.run_agent_turn("mute")
     assert reply.type is MessageType.STATUS and reply.metadata["event"] == "empty_reply"
+    assert problems(reply) == []
 
 
 async def test_usage_and_cost_per_agent_and_session_survive_a_reopen(db_path):
@@ -407,6 +412,7 @@ async def test_interrupted_before_saying_anything_is_a_status_not_an_empty_messa
         await engine.flush()
         said = [e async for e in engine.store.read_envelopes(engine.session_id)]
     assert reply.type is MessageType.STATUS and reply.metadata["event"] == "interrupted"
+    assert problems(reply) == []
     assert reply.content == "thinker was interrupted before saying anything"
     assert not [e for e in said if e.type is MessageType.MESSAGE and e.sender == "thinker"]
 
@@ -421,6 +427,7 @@ async def test_a_long_wait_before_a_retry_is_told_to_the_room(db_path):
     assert reply.content == "ok" and server.sleeps == [30.0]
     (waiting,) = [e for e in seen if e.metadata.get("event") == "waiting"]
     assert waiting.type is MessageType.STATUS and waiting.metadata["seconds"] == 30.0
+    assert problems(waiting) == []
     assert waiting.content.startswith(
         "waiting 30 s: the server at http://fake.local/v1 is rate-limiting (429; it asked for "
         "3600 s"

@@ -17,6 +17,7 @@ from agentroom.core.errors import (
     InvalidParticipantError,
     ProtocolError,
 )
+from tests.event_payloads import problems
 
 
 async def test_publish_stamps_seq_sender_session_and_time():
@@ -70,6 +71,7 @@ async def test_unknown_receiver_bounces_a_status_naming_the_participants():
     assert "carol" in bounce.content and "alice, bob, human" in bounce.content
     assert bounce.metadata["known"] == ["alice", "bob", "human"]
     assert bounce.metadata["undelivered"]["content"] == "are you there?"
+    assert problems(bounce) == []
     got = await seen.get_batch()
     assert [e.type for e in got] == [MessageType.STATUS]  # the original was never delivered
 

@@ -29,6 +29,7 @@ from agentroom.core.protocol import Envelope
 from agentroom.models.replay import ReplayClient
 from agentroom.room.builder import build_room
 from agentroom.room.workflows import parse_workflow
+from tests.event_payloads import problems
 
 
 def speakers(result: RunResult) -> list[str]:
@@ -37,7 +38,10 @@ def speakers(result: RunResult) -> list[str]:
 
 
 def events(result: RunResult, event: str) -> list[Envelope]:
-    return [e for e in result.envelopes if e.metadata.get("event") == event]
+    """The envelopes naming ``event``, each held to its declared payload on the way."""
+    found = [e for e in result.envelopes if e.metadata.get("event") == event]
+    assert not [p for e in found for p in problems(e)]
+    return found
 
 
 def echo(name: str):

@@ -17,10 +17,14 @@ from agentroom.models.replay import ReplayClient
 from agentroom.models.types import Finished, TextDelta
 from agentroom.room.builder import build_room
 from agentroom.room.workflows import parse_workflow
+from tests.event_payloads import problems
 
 
 def events(envelopes: list[Envelope], event: str) -> list[Envelope]:
-    return [e for e in envelopes if e.metadata.get("event") == event]
+    """The envelopes naming ``event``, each held to its declared payload on the way."""
+    found = [e for e in envelopes if e.metadata.get("event") == event]
+    assert not [p for e in found for p in problems(e)]
+    return found
 
 
 async def logged(engine: Engine) -> list[Envelope]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import agentroom
 from agentroom.core.events import PAYLOADS, Event
+from agentroom.core.protocol import Envelope
+from tests.event_payloads import problems
 
 PACKAGE = Path(agentroom.__file__).parent
 EVENTS_MODULE = PACKAGE / "core" / "events.py"
@@ -98,6 +101,24 @@ def test_every_member_says_what_it_means_and_has_a_declared_payload():
     assert set(PAYLOADS) == set(Event), "every event needs its payload in PAYLOADS"
     for event, payload in PAYLOADS.items():
         assert "event" in payload.__required_keys__, event
+
+
+def test_the_payload_check_finds_what_does_not_match():
+    """tests/event_payloads.py, which the sample rooms' test holds every envelope to."""
+
+    def envelope(**metadata: Any) -> Envelope:
+        return Envelope(sender="a", receiver="*", content="x", seq=1, metadata=metadata)
+
+    usage = {"agent": "a", "model": "m", "prompt_tokens": 1, "completion_tokens": 2}
+    assert problems(envelope(event="usage", **usage, cost_usd=None, estimated=False)) == []
+    assert problems(envelope(note="no event")) == []
+    assert problems(envelope(event="paused", extra=1)) == [
+        "#1 message 'paused' from a: undeclared key 'extra'"
+    ]
+    assert "missing key 'agent'" in problems(envelope(event="skipped"))[0]
+    (wrong,) = problems(envelope(event="step_done", step="three"))
+    assert "step\n  Input should be a valid integer" in wrong
+    assert "not a member of Event" in problems(envelope(event="no_such_event"))[0]
 
 
 # -- no event name as a bare string anywhere in the package ----------------------------------

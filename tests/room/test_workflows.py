@@ -22,6 +22,7 @@ from agentroom.room.workflows import (
     samples_dir,
     user_workflows_dir,
 )
+from tests.event_payloads import problems
 
 SAMPLES = sorted(samples_dir().glob("*.yaml"))
 
@@ -313,6 +314,8 @@ async def test_sample_workflow_runs_headless_to_its_end(path, db_path):
     assert not events(result, "turn_failed")
     last = result.envelopes[-1]
     assert last.metadata == {"event": "stopped", "reason": result.reason}
+    # Every event said, live and read back, is what its declared payload says.
+    assert not [p for e in [*result.envelopes, *stored] for p in problems(e)]
     # Everything the run saw is in SQLite, in order and without gaps.
     assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
     assert stored[-1].id == last.id
