@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from agentroom.bus import PARTICIPANT_ID
 from agentroom.core.errors import InvalidParticipantError
 from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType
+from agentroom.models.types import Hints
 
 if TYPE_CHECKING:
     from agentroom.bus import AgentHandle
@@ -100,7 +101,8 @@ class Turn:
     """What an agent is given when it is its turn: its own bounded view of the room.
 
     ``hints`` are for the model backend (what kind of answer is wanted, such as
-    a plan or a choice among names); ``address`` says where the reply goes.
+    a plan or a choice among names; see :class:`~agentroom.models.types.Hints`);
+    ``address`` says where the reply goes.
     """
 
     agent_id: str
@@ -108,7 +110,7 @@ class Turn:
     messages: list[Message]
     task: str = ""
     control: TurnControl = field(default_factory=TurnControl)
-    hints: dict[str, Any] = field(default_factory=dict)
+    hints: Hints = field(default_factory=Hints)
     address: Address | None = None
 
 

@@ -217,13 +217,7 @@ class LLMAgent(Agent):
                     max_tokens=self.settings.max_tokens,
                     stop=self.stop,
                     tools=self.toolbox.specs if calls_left > 0 else (),
-                    metadata={
-                        "agent": self.id,
-                        "role": self.role,
-                        "description": self.description,
-                        "task": turn.task,
-                        **turn.hints,
-                    },
+                    hints=turn.hints.speaking_as(self.id, self.role, self.description, turn.task),
                 )
                 await collect(
                     client.stream(request),

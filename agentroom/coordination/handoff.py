@@ -21,6 +21,7 @@ from typing import Any
 from agentroom.coordination.strategy import RoomView, Speak, Strategy, mentions
 from agentroom.core.events import Event
 from agentroom.core.protocol import BROADCAST, Envelope, MessageType
+from agentroom.models.types import Hints, Member
 
 HANDOFF = re.compile(
     r"\bHANDOFF:\s*@?([A-Za-z0-9_][A-Za-z0-9_.\-]*)"
@@ -46,13 +47,13 @@ class Handoff(Strategy):
         if self.partner and self.partner_next:
             return Speak(self.partner, by=f"the handoff ({self.partner} answers {self.active})")
         targets = [
-            {"id": p.id, "role": p.role, "description": p.description}
+            Member(p.id, p.role, p.description)
             for p in room.participants.values()
             if p.id not in (self.active, self.partner)
         ]
         return Speak(
             self.active,
-            hints={"handoff_targets": targets},
+            hints=Hints(handoff_targets=tuple(targets)),
             by=f"the handoff ({self.active} has the floor)",
         )
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from agentroom.agents.base import Address, Agent
 from agentroom.bus import MessageBus
 from agentroom.core.protocol import Envelope
+from agentroom.models.types import Hints
 from agentroom.store import SqliteStore
 
 
@@ -37,7 +38,7 @@ class RoomHost(Protocol):
         self,
         agent_id: str,
         *,
-        hints: dict[str, Any] | None = None,
+        hints: Hints | None = None,
         address: Address | None = None,
     ) -> Envelope:
         """Give ``agent_id`` the floor; raise AgentTurnError when its turn fails."""

@@ -29,6 +29,7 @@ from agentroom.agents.base import Address
 from agentroom.core.errors import AgentTurnError
 from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
+from agentroom.models.types import Hints
 
 if TYPE_CHECKING:
     from agentroom.coordination.strategy import RoomView
@@ -240,7 +241,7 @@ class Blackboard:
         try:
             answer = await room.ask(
                 agent_id,
-                hints={"choose_from": values},
+                hints=Hints(choose_from=tuple(values)),
                 address=Address(
                     receiver="room",
                     type=MessageType.ACTION,

@@ -19,6 +19,7 @@ from agentroom.agents.base import Address
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
+from agentroom.models.types import Hints, Member
 
 STEP = re.compile(r"^\s*(?:step\s*)?(\d+)\s*[.):-]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 BLOCKED = re.compile(
@@ -99,7 +100,7 @@ class PlanDriven(Strategy):
             )
             return Speak(
                 self.planner,
-                hints={"expect": "plan", "team": team},
+                hints=Hints(expect="plan", team=tuple(Member(t["id"], t["role"]) for t in team)),
                 address=Address(type=MessageType.ACTION, metadata={"event": Event.PLAN}),
                 by="the plan (the planner plans)",
             )
@@ -112,7 +113,7 @@ class PlanDriven(Strategy):
         )
         return Speak(
             step["assignee"],
-            hints={"expect": "step", "step": step["text"]},
+            hints=Hints(expect="step", step=step["text"]),
             by=f"the plan (step {step['n']})",
         )
 

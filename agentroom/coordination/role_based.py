@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy, mentions
 from agentroom.core.events import Event
@@ -23,7 +22,7 @@ from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import one_line, redact
 from agentroom.models.collect import collect
 from agentroom.models.pricing import cost_of
-from agentroom.models.types import ChatMessage, ModelClient, ModelRequest, Usage
+from agentroom.models.types import ChatMessage, Hints, Member, ModelClient, ModelRequest, Usage
 
 Rule = Callable[[list[Participant], list[Envelope]], str | None]
 Candidates = Callable[[list[Participant], list[Envelope]], Iterable[str] | str]
@@ -133,21 +132,17 @@ class RoleBased(Strategy):
             ChatMessage("user", conversation),
         ]
         ids = [p.id for p in eligible]
-        hints: dict[str, Any] = {
-            "agent": "selector",
-            "choose_from": ids,
-            "candidates": [
-                {"id": p.id, "role": p.role, "description": p.description} for p in eligible
-            ],
-            "task": room.task,
-        }
+        hints = Hints(
+            agent="selector",
+            choose_from=tuple(ids),
+            candidates=tuple(Member(p.id, p.role, p.description) for p in eligible),
+            task=room.task,
+        )
         for attempt in range(1 + self.retries):
             try:
                 reply = await collect(
                     self.selector.stream(
-                        ModelRequest(
-                            tuple(messages), temperature=0.0, max_tokens=20, metadata=hints
-                        )
+                        ModelRequest(tuple(messages), temperature=0.0, max_tokens=20, hints=hints)
                     )
                 )
             except Exception as exc:  # the model is down, refuses the key, ...: not the end

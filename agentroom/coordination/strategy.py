@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from agentroom.agents.base import Address
 from agentroom.core.protocol import Envelope, MessageType
+from agentroom.models.types import Hints
 
 if TYPE_CHECKING:
     from agentroom.coordination.host import RoomHost
@@ -35,7 +36,7 @@ class Speak:
     """The strategy's decision: who speaks next, with what hints, and where the reply goes."""
 
     agent_id: str
-    hints: dict[str, Any] = field(default_factory=dict)
+    hints: Hints = field(default_factory=Hints)
     address: Address | None = None
     by: str = ""
     """Why this speaker (``the round-robin order``, ``the selector (...)``): the room says so."""
@@ -80,9 +81,7 @@ class RoomView:
         kwargs.setdefault("type", MessageType.ACTION)
         return await self._host.bus.announce(content, **kwargs)
 
-    async def ask(
-        self, agent_id: str, *, hints: dict[str, Any], address: Address | None = None
-    ) -> Envelope:
+    async def ask(self, agent_id: str, *, hints: Hints, address: Address | None = None) -> Envelope:
         """``agent_id`` answers in a turn of its own (a vote, a choice); AgentTurnError if not."""
         return await self._host.run_agent_turn(agent_id, hints=hints, address=address)
 

@@ -7,6 +7,8 @@ from agentroom.models.spec import ModelSpec, Resolution, make_client, resolve
 from agentroom.models.types import (
     ChatMessage,
     Finished,
+    Hints,
+    Member,
     ModelClient,
     ModelEvent,
     ModelReply,
@@ -22,6 +24,8 @@ from agentroom.models.types import (
 __all__ = [
     "ChatMessage",
     "Finished",
+    "Hints",
+    "Member",
     "ModelClient",
     "ModelEvent",
     "ModelReply",

@@ -17,11 +17,12 @@ import os
 import random
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 from agentroom.models.types import (
     ChatMessage,
     Finished,
+    Hints,
+    Member,
     ModelEvent,
     ModelRequest,
     TextDelta,
@@ -179,9 +180,8 @@ def keywords(text: str, limit: int = 3, skip: frozenset[str] = frozenset()) -> l
 
 
 def end_word(request: ModelRequest) -> str | None:
-    hinted = request.metadata.get("end_word")
-    if isinstance(hinted, str) and hinted:
-        return hinted
+    if request.hints.end_word:
+        return request.hints.end_word
     for message in request.messages:
         if message.role == "system":
             found = _END_WORD.search(message.content)
@@ -207,27 +207,28 @@ class OfflineModel:
 
     def respond(self, request: ModelRequest) -> tuple[str, list[ToolCall]]:
         """Text and tool calls for ``request``: hints first (a choice, a plan, a step)."""
-        meta = request.metadata
+        hints = request.hints
         dialogue = [m for m in request.messages if m.role != "system"]
-        rng = random.Random(f"{self.seed}|{request.seed}|{meta.get('agent')}|{len(dialogue)}")
-        if meta.get("choose_from"):
-            return choose(meta, dialogue, rng), []
-        if meta.get("expect") == "plan" and meta.get("team"):
-            return plan(meta, rng), []
+        # An unnamed agent seeds as "None", as it always has: the same request, the same reply.
+        rng = random.Random(f"{self.seed}|{request.seed}|{hints.agent or None}|{len(dialogue)}")
+        if hints.choose_from:
+            return choose(hints, dialogue, rng), []
+        if hints.expect == "plan" and hints.team:
+            return plan(hints, rng), []
         calls = tool_calls(request, dialogue, rng)
         if calls:
             return "", calls
         return self._talk(request), []
 
     def _talk(self, request: ModelRequest) -> str:
-        meta = request.metadata
-        agent = str(meta.get("agent") or "assistant")
-        kind = archetype(str(meta.get("role") or ""), str(meta.get("description") or ""))
+        hints = request.hints
+        agent = hints.agent or "assistant"
+        kind = archetype(hints.role, hints.description)
         dialogue = [m for m in request.messages if m.role != "system"]
         last = dialogue[-1] if dialogue else None
         last_text = _strip_name(last.content) if last else ""
         last_name = (last.name or _speaker(last.content)) if last else "everyone"
-        task = str(meta.get("task") or "") or (dialogue[0].content if dialogue else "")
+        task = hints.task or (dialogue[0].content if dialogue else "")
         names = frozenset(
             n.lower() for m in dialogue for n in (m.name, _speaker(m.content)) if n
         ) | {agent.lower()}
@@ -247,15 +248,14 @@ class OfflineModel:
             body = body[0].upper() + body[1:]
         reply = f"{opener} {body}"
         reply = reply[0].upper() + reply[1:]
-        step = meta.get("step")
-        if meta.get("expect") == "step" and isinstance(step, str):
-            reply = f"Done: {step.rstrip('.')}. {reply}"
+        if hints.expect == "step":
+            reply = f"Done: {hints.step.rstrip('.')}. {reply}"
         tool_result = next(
             (m.content for m in reversed(request.messages) if m.role == "tool"), None
         )
         if tool_result is not None:
             reply = f"Based on what came back ({_clip(tool_result, 90)}): {reply}"
-        target = handoff_target(meta, last_text, kind)
+        target = handoff_target(hints, last_text)
         if target is not None:
             reply = f"{reply} This one is for {target}. HANDOFF: {target}"
         word = end_word(request)
@@ -294,17 +294,17 @@ def _words_of(text: str) -> set[str]:
     return {w.lower().rstrip("s") for w in _WORD.findall(text) if w.lower() not in _STOP}
 
 
-def choose(meta: dict[str, Any], dialogue: list[ChatMessage], rng: random.Random) -> str:
+def choose(hints: Hints, dialogue: list[ChatMessage], rng: random.Random) -> str:
     """Pick one option: the candidate whose role fits the last message best, or a value."""
-    options = [str(o) for o in meta["choose_from"]]
+    options = list(hints.choose_from)
     last = _strip_name(dialogue[-1].content) if dialogue else ""
     said = _words_of(last)
-    candidates = {c.get("id"): c for c in meta.get("candidates") or [] if isinstance(c, dict)}
+    candidates = {c.id: c for c in hints.candidates}
     if candidates:
         scored = [
-            (len(said & _words_of(f"{c.get('role', '')} {c.get('description', '')}")), o)
+            (len(said & _words_of(f"{c.role} {c.description}")), o)
             for o in options
-            for c in [candidates.get(o, {})]
+            for c in [candidates.get(o, Member(o))]
         ]
         best = max(score for score, _ in scored)
         picked = rng.choice([o for score, o in scored if score == best])
@@ -315,28 +315,27 @@ def choose(meta: dict[str, Any], dialogue: list[ChatMessage], rng: random.Random
     return f"I pick {index + 1}: {options[index]}"
 
 
-def plan(meta: dict[str, Any], rng: random.Random) -> str:
+def plan(hints: Hints, rng: random.Random) -> str:
     """A numbered plan with one step per team member, each naming who does it."""
-    task = str(meta.get("task") or "")
-    topic = " ".join(keywords(task, 3)) or "the task"
+    topic = " ".join(keywords(hints.task, 3)) or "the task"
     lines = []
-    for n, member in enumerate(meta["team"], 1):
-        kind = archetype(str(member.get("role") or ""), "")
-        lines.append(f"{n}. {member.get('id')}: {VERBS[kind]} {topic}.")
+    for n, member in enumerate(hints.team, 1):
+        kind = archetype(member.role, "")
+        lines.append(f"{n}. {member.id}: {VERBS[kind]} {topic}.")
     return "Here is the plan:\n" + "\n".join(lines)
 
 
-def handoff_target(meta: dict[str, Any], last_text: str, kind: str) -> str | None:
+def handoff_target(hints: Hints, last_text: str) -> str | None:
     """Someone else whose role fits the last message better than this agent's does."""
-    targets = [t for t in meta.get("handoff_targets") or [] if isinstance(t, dict)]
+    targets = hints.handoff_targets
     if not targets or not last_text:
         return None
     said = _words_of(last_text)
-    mine = len(said & _words_of(f"{meta.get('role', '')} {meta.get('description', '')}"))
+    mine = len(said & _words_of(f"{hints.role} {hints.description}"))
     scored = [
-        (len(said & _words_of(f"{t.get('role', '')} {t.get('description', '')}")), str(t["id"]))
+        (len(said & _words_of(f"{t.role} {t.description}")), t.id)
         for t in targets
-        if t.get("id") and t.get("role") != "human"
+        if t.id and t.role != "human"
     ]
     if not scored:
         return None
@@ -351,10 +350,9 @@ def tool_calls(
     if not request.tools or any(m.role == "tool" for m in dialogue[-3:]):
         return []
     own_turns = sum(1 for m in dialogue if m.role == "assistant" and not m.tool_calls)
-    if own_turns >= 2 or request.metadata.get("expect") in ("step", "answer"):
+    if own_turns >= 2 or request.hints.expect in ("step", "answer"):
         return []
-    task = str(request.metadata.get("task") or "")
-    topic = " ".join(keywords(task, 3)) or "the question"
+    topic = " ".join(keywords(request.hints.task, 3)) or "the question"
     tools = {tool.name: tool for tool in request.tools}
     for name in ("spawn_subagent", "delegate", "remember"):
         tool = tools.get(name)
@@ -374,9 +372,9 @@ def tool_calls(
         else:
             args = {
                 "key": topic.replace(" ", "-"),
-                "value": f"{request.metadata.get('agent')} notes {topic}",
+                "value": f"{request.hints.agent or None} notes {topic}",
             }
-        call_id = f"call_{request.metadata.get('agent')}_{len(dialogue)}"
+        call_id = f"call_{request.hints.agent or None}_{len(dialogue)}"
         return [ToolCall(call_id, name, json.dumps(args))]
     return []
 

@@ -8,7 +8,7 @@ SDK's types.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 ChatRole = Literal["system", "user", "assistant", "tool"]
@@ -71,6 +71,66 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """Someone in the room as a hint names them: an id, and what their role says about them."""
+
+    id: str
+    role: str = ""
+    description: str = ""
+
+
+Expect = Literal["plan", "step", "answer"]
+"""What kind of reply is wanted: a numbered plan, one step of it, an answer to a request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """What the room tells a model about the reply it wants, beside the prompt itself.
+
+    A real model reads only the prompt (these are never sent to a server); a
+    backend that cannot understand the prompt, such as the offline demo model,
+    shapes its reply from them.  Strategies and the engine set what they want
+    (through ``Speak.hints`` and ``Engine.run_agent_turn(hints=)``); the agent
+    adds who is speaking (:meth:`speaking_as`).  Every field is optional.
+    """
+
+    # -- who is asking (the agent fills these in) -----------------------------------------
+    agent: str = ""
+    """The id of the agent the reply is for (the selector's is ``selector``)."""
+    role: str = ""
+    description: str = ""
+    task: str = ""
+    """The task the room works on."""
+    # -- what is wanted (the strategies and the engine set these) ---------------------------
+    expect: Expect | None = None
+    step: str = ""
+    """With ``expect="step"``: the text of the plan step to do."""
+    team: tuple[Member, ...] = ()
+    """With ``expect="plan"``: who the plan's steps may go to."""
+    choose_from: tuple[str, ...] = ()
+    """The reply must pick one of these (a speaker's id, a vote's value)."""
+    candidates: tuple[Member, ...] = ()
+    """Who the ``choose_from`` ids are, for a pick that fits the conversation."""
+    handoff_targets: tuple[Member, ...] = ()
+    """Who the speaker may hand the floor to (the handoff strategy)."""
+    delegated_by: str = ""
+    """The agent that delegated the task this reply answers."""
+    end_word: str = ""
+    """The word that ends the conversation.  Nothing built in sets it yet; without it the
+    offline model looks for one in the system prompt (``say TERMINATE when done``)."""
+
+    def speaking_as(self, agent: str, role: str, description: str, task: str) -> Hints:
+        """These hints with who is speaking filled in where the strategy left it empty."""
+        return replace(
+            self,
+            agent=self.agent or agent,
+            role=self.role or role,
+            description=self.description or description,
+            task=self.task or task,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequest:
     messages: tuple[ChatMessage, ...]
     temperature: float | None = None
@@ -78,8 +138,8 @@ class ModelRequest:
     stop: tuple[str, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
     seed: int | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    """Hints for backends that can use them (the offline model reads role and task)."""
+    hints: Hints = field(default_factory=Hints)
+    """What the room wants from this reply, for backends that read it (see :class:`Hints`)."""
 
 
 # -- streamed events -----------------------------------------------------------------------

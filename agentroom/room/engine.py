@@ -35,7 +35,7 @@ from agentroom.core.events import Event
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import redact
-from agentroom.models.types import ModelClient
+from agentroom.models.types import Hints, ModelClient
 from agentroom.room.builder import run_workflow
 from agentroom.room.usage import UsageLedger
 from agentroom.room.workflows import Workflow, load_workflow
@@ -178,7 +178,7 @@ class Engine:
         self,
         agent_id: str,
         *,
-        hints: dict[str, Any] | None = None,
+        hints: Hints | None = None,
         address: Address | None = None,
     ) -> Envelope:
         """Give ``agent_id`` the floor: build its context, run it, publish and record its reply.
@@ -198,7 +198,7 @@ class Engine:
             session_id=self.session_id,
             messages=agent.context(),
             task=self.task,
-            hints=hints or {},
+            hints=hints or Hints(),
             address=address,
         )
         # The turn runs in the caller's task (a task per turn would cost more than a
@@ -304,7 +304,7 @@ class Engine:
         )
         return await self.run_agent_turn(
             to_agent,
-            hints={"expect": "answer", "delegated_by": from_agent},
+            hints=Hints(expect="answer", delegated_by=from_agent),
             address=Address(
                 receiver=from_agent,
                 type=MessageType.ACTION,
@@ -382,7 +382,7 @@ class Engine:
             )
             return await self.run_agent_turn(
                 sub_id,
-                hints={"expect": "answer"},
+                hints=Hints(expect="answer"),
                 address=Address(
                     receiver=parent,
                     type=MessageType.ACTION,

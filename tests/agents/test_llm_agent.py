@@ -14,6 +14,7 @@ from agentroom.agents.base import Turn
 from agentroom.conversation import ContextWindow
 from agentroom.core.chunk import StreamChunk
 from agentroom.models.replay import ReplayClient
+from agentroom.models.types import Hints, Member
 from tests.event_payloads import problems
 from tests.fake_openai import CutStream, FakeServer, chunk, error, httpx, sse, text_stream
 from tests.waiting import until
@@ -48,6 +49,21 @@ async def test_a_turn_streams_chunks_then_publishes_one_message_and_usage(db_pat
         "planner" in request.messages[0].content
         and "plan the launch" in request.messages[0].content
     )
+
+
+async def test_the_model_gets_the_rooms_hints_with_who_is_speaking_filled_in(db_path):
+    model = ReplayClient(["1. alice: everything", "Done.", "Done too."])
+    async with Engine.open(db_path) as engine:
+        engine.task = "plan the launch"
+        engine.register_agent(LLMAgent("alice", model, role="planner", description="leads"))
+        team = (Member("alice", "planner"),)
+        await engine.run_agent_turn("alice", hints=Hints(expect="plan", team=team))
+        await engine.run_agent_turn("alice")
+        await engine.run_agent_turn("alice", hints=Hints(task="only step 2", role="worker"))
+    planned, plain, narrowed = (r.hints for r in model.requests)
+    assert planned == Hints("alice", "planner", "leads", "plan the launch", "plan", team=team)
+    assert plain == Hints("alice", "planner", "leads", "plan the launch")
+    assert (narrowed.task, narrowed.role) == ("only step 2", "worker")  # what the room said wins
 
 
 async def test_the_prompt_is_the_agents_own_view(db_path):

@@ -163,8 +163,8 @@ async def test_role_based_the_selector_model_picks_by_name(db_path):
     assert speakers(result) == ["bob", "alice"]
     first, second = selector.requests
     assert "- bob: critic (finds flaws)" in first.messages[0].content
-    assert first.metadata["choose_from"] == ["alice", "bob", "carol"]
-    assert second.metadata["choose_from"] == ["alice", "carol"]  # bob just spoke
+    assert first.hints.choose_from == ("alice", "bob", "carol")
+    assert second.hints.choose_from == ("alice", "carol")  # bob just spoke
     assert second.messages[-1].content == "room: review the design\nbob: bob speaks"
     assert [e.metadata["by"] for e in events(result, "speaker_selected")] == [
         "the selector (picker)",
@@ -242,7 +242,7 @@ async def test_plan_driven_assigns_steps_stalls_replans_and_completes(db_path):
 
     def worker(name: str, role: str, description: str) -> ScriptedAgent:
         return ScriptedAgent(
-            name, lambda t: f"done: {t.hints['step']}", role=role, description=description
+            name, lambda t: f"done: {t.hints.step}", role=role, description=description
         )
 
     async with Engine.open(db_path) as engine:
@@ -746,7 +746,7 @@ async def test_a_second_run_keeps_the_active_handoff_agent_and_the_plan(db_path)
         planner = ReplayClient(["1. writer drafts it\n2. writer reads it over", "1. writer again"])
         engine.register_agent(LLMAgent("planner", planner, stream_interval=0))
         engine.register_agent(
-            ScriptedAgent("writer", lambda t: f"done: {t.hints['step']}", role="writer")
+            ScriptedAgent("writer", lambda t: f"done: {t.hints.step}", role="writer")
         )
         plan = MultiAgentCoordinator(engine, PlanDriven("planner"), MaxTurns(2))
         planned = await plan.run("write the note")
@@ -935,7 +935,7 @@ async def test_role_based_a_candidate_function_narrows_who_may_speak(db_path):
         result = await coordinator.run("review this")
     assert speakers(result) == ["author", "security", "author"]
     (asked,) = selector.requests  # only when two were left
-    assert asked.metadata["choose_from"] == ["reviewer", "security"]
+    assert asked.hints.choose_from == ("reviewer", "security")
     assert seen[0] == (["author", "reviewer", "security", "lead"], ["room"])
     assert [e.metadata["by"] for e in events(result, "speaker_selected")] == [
         "the only one who may speak now",

@@ -62,7 +62,7 @@ async def test_delegate_task_is_a_pair_of_actions_between_the_two(db_path):
     assert answer.metadata["event"] == "delegation_result"
     assert answer.metadata["delegation"] == request.id and answer.reply_to == request.id
     delegated, later = helper_model.requests
-    assert delegated.metadata["delegated_by"] == "lead"
+    assert delegated.hints.delegated_by == "lead"
     assert delegated.messages[-1].content == "lead (to you) [action]: Summarise the Q3 report"
     assert [m.content for m in later.messages[1:]] == [
         "lead (to you) [action]: Summarise the Q3 report",

@@ -50,7 +50,7 @@ class HeldAtBobsVote:
         self.replay = ReplayClient(SCRIPT)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        if request.metadata.get("agent") == "bob" and "choose_from" in request.metadata:
+        if request.hints.agent == "bob" and request.hints.choose_from:
             await self.engine.flush()  # the vote request, and all before it, is on disk
             print("VOTING", flush=True)
             await asyncio.Event().wait()

@@ -12,13 +12,21 @@ from agentroom.models.offline import LABEL, OfflineModel, archetype, end_word
 from agentroom.models.pricing import cost_of, price_of
 from agentroom.models.replay import ReplayClient
 from agentroom.models.spec import ModelSpec, make_client, resolve
-from agentroom.models.types import ChatMessage, ModelReply, ModelRequest, TextDelta, Usage
+from agentroom.models.types import (
+    ChatMessage,
+    Hints,
+    Member,
+    ModelReply,
+    ModelRequest,
+    TextDelta,
+    Usage,
+)
 
 
-def request(*texts: str, system: str = "", **meta) -> ModelRequest:
+def request(*texts: str, system: str = "", **hints) -> ModelRequest:
     messages = [ChatMessage("system", system)] if system else []
     messages += [ChatMessage("user", t) for t in texts]
-    return ModelRequest(tuple(messages), metadata=meta)
+    return ModelRequest(tuple(messages), hints=Hints(**hints))
 
 
 # -- replay ---------------------------------------------------------------------------------
@@ -101,6 +109,34 @@ def test_offline_ends_with_the_word_the_system_prompt_asks_for():
         )
     )
     assert model.compose(late).endswith("TERMINATE")
+
+
+def test_offline_shapes_its_reply_from_each_declared_hint():
+    model = OfflineModel(seed=0, words_per_second=0)
+    team = (Member("ana", "researcher"), Member("bo", "writer"))
+    assert model.compose(request("go", expect="plan", team=team, task="a trip to Porto")) == (
+        "Here is the plan:\n1. ana: find out what matters for Porto.\n2. bo: write up Porto."
+    )
+    picked = model.compose(
+        request("x: the report needs writing", choose_from=("ana", "bo"), candidates=team)
+    )
+    assert picked == "bo"  # the candidate whose role fits the last message
+    assert model.compose(request("x: Lisbon or Porto?", choose_from=("Lisbon", "Porto"))) in (
+        "I pick 1: Lisbon",
+        "I pick 2: Porto",
+    )
+    assert model.compose(request("go", expect="step", step="Book the train.")).startswith(
+        "Done: Book the train. "
+    )
+    handed = model.compose(
+        request(
+            "x: my invoice is wrong",
+            role="triage",
+            handoff_targets=(Member("bill", "invoice billing"),),
+        )
+    )
+    assert handed.endswith("HANDOFF: bill")
+    assert end_word(request(end_word="FIN")) == "FIN"
 
 
 async def test_offline_streams_at_a_readable_pace_and_stops_at_once_when_cancelled():

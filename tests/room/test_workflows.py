@@ -397,5 +397,5 @@ async def test_a_workflows_candidate_function_and_tool_called_run_in_the_room(db
         ("lead", "the selector (replay)"),  # between reviewer and lead, the selector
     ]
     assert result.reason == "lead called finish" and not result.failed
-    assert model.requests[1].metadata["choose_from"] == ["reviewer", "lead"]
+    assert model.requests[1].hints.choose_from == ("reviewer", "lead")
     assert [m.content for m in result.messages] == ["review it", "Here is the change.", "Filed."]

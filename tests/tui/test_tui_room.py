@@ -95,11 +95,7 @@ async def test_typing_to_everyone_and_to_one_agent(db_path):
     app, model = make_app(db_path, ["one", "two", "three", "four", "five", "six"], timeout=5)
 
     def prompts(agent: str) -> list[list[str]]:
-        return [
-            [m.content for m in r.messages]
-            for r in model.requests
-            if r.metadata.get("agent") == agent
-        ]
+        return [[m.content for m in r.messages] for r in model.requests if r.hints.agent == agent]
 
     async with app.run_test(size=(120, 40)) as pilot:
         box = app.room_screen.query_one(HumanInput)
