@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from agentroom.bus import PARTICIPANT_ID
 from agentroom.core.errors import InvalidParticipantError
 from agentroom.core.protocol import BROADCAST, Envelope, Message, MessageType
-from agentroom.models.types import Hints
+from agentroom.models.types import NO_HINTS, Hints
 
 if TYPE_CHECKING:
     from agentroom.bus import AgentHandle
@@ -110,7 +110,7 @@ class Turn:
     messages: list[Message]
     task: str = ""
     control: TurnControl = field(default_factory=TurnControl)
-    hints: Hints = field(default_factory=Hints)
+    hints: Hints = NO_HINTS
     address: Address | None = None
 
 

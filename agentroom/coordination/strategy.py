@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agentroom.agents.base import Address
 from agentroom.core.protocol import Envelope, MessageType
-from agentroom.models.types import Hints
+from agentroom.models.types import NO_HINTS, Hints
 
 if TYPE_CHECKING:
     from agentroom.coordination.host import RoomHost
@@ -36,7 +36,7 @@ class Speak:
     """The strategy's decision: who speaks next, with what hints, and where the reply goes."""
 
     agent_id: str
-    hints: Hints = field(default_factory=Hints)
+    hints: Hints = NO_HINTS
     address: Address | None = None
     by: str = ""
     """Why this speaker (``the round-robin order``, ``the selector (...)``): the room says so."""

@@ -5,6 +5,7 @@ from agentroom.models.offline import OfflineModel
 from agentroom.models.replay import ReplayClient
 from agentroom.models.spec import ModelSpec, Resolution, make_client, resolve
 from agentroom.models.types import (
+    NO_HINTS,
     ChatMessage,
     Finished,
     Hints,
@@ -22,6 +23,7 @@ from agentroom.models.types import (
 )
 
 __all__ = [
+    "NO_HINTS",
     "ChatMessage",
     "Finished",
     "Hints",

@@ -8,8 +8,8 @@ SDK's types.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 ChatRole = Literal["system", "user", "assistant", "tool"]
 
@@ -70,8 +70,7 @@ class ToolSpec:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     """Someone in the room as a hint names them: an id, and what their role says about them."""
 
     id: str
@@ -83,8 +82,7 @@ Expect = Literal["plan", "step", "answer"]
 """What kind of reply is wanted: a numbered plan, one step of it, an answer to a request."""
 
 
-@dataclass(frozen=True, slots=True)
-class Hints:
+class Hints(NamedTuple):
     """What the room tells a model about the reply it wants, beside the prompt itself.
 
     A real model reads only the prompt (these are never sent to a server); a
@@ -92,6 +90,10 @@ class Hints:
     shapes its reply from them.  Strategies and the engine set what they want
     (through ``Speak.hints`` and ``Engine.run_agent_turn(hints=)``); the agent
     adds who is speaking (:meth:`speaking_as`).  Every field is optional.
+
+    Immutable, so one :data:`NO_HINTS` serves every turn that needs none.  A
+    NamedTuple rather than a frozen dataclass: it is built per turn and per
+    model request, and a frozen dataclass costs ~1.8 µs to build, this ~0.3.
     """
 
     # -- who is asking (the agent fills these in) -----------------------------------------
@@ -121,13 +123,24 @@ class Hints:
 
     def speaking_as(self, agent: str, role: str, description: str, task: str) -> Hints:
         """These hints with who is speaking filled in where the strategy left it empty."""
-        return replace(
-            self,
+        return Hints(
             agent=self.agent or agent,
             role=self.role or role,
             description=self.description or description,
             task=self.task or task,
+            expect=self.expect,
+            step=self.step,
+            team=self.team,
+            choose_from=self.choose_from,
+            candidates=self.candidates,
+            handoff_targets=self.handoff_targets,
+            delegated_by=self.delegated_by,
+            end_word=self.end_word,
         )
+
+
+NO_HINTS = Hints()
+"""The hints of a turn the room says nothing special about (most turns)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +151,7 @@ class ModelRequest:
     stop: tuple[str, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
     seed: int | None = None
-    hints: Hints = field(default_factory=Hints)
+    hints: Hints = NO_HINTS
     """What the room wants from this reply, for backends that read it (see :class:`Hints`)."""
 
 

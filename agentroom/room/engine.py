@@ -35,7 +35,7 @@ from agentroom.core.events import Event
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import redact
-from agentroom.models.types import Hints, ModelClient
+from agentroom.models.types import NO_HINTS, Hints, ModelClient
 from agentroom.room.builder import run_workflow
 from agentroom.room.usage import UsageLedger
 from agentroom.room.workflows import Workflow, load_workflow
@@ -198,7 +198,7 @@ class Engine:
             session_id=self.session_id,
             messages=agent.context(),
             task=self.task,
-            hints=hints or Hints(),
+            hints=hints or NO_HINTS,
             address=address,
         )
         # The turn runs in the caller's task (a task per turn would cost more than a

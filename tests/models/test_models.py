@@ -13,6 +13,7 @@ from agentroom.models.pricing import cost_of, price_of
 from agentroom.models.replay import ReplayClient
 from agentroom.models.spec import ModelSpec, make_client, resolve
 from agentroom.models.types import (
+    NO_HINTS,
     ChatMessage,
     Hints,
     Member,
@@ -109,6 +110,17 @@ def test_offline_ends_with_the_word_the_system_prompt_asks_for():
         )
     )
     assert model.compose(late).endswith("TERMINATE")
+
+
+def test_hints_speaking_as_fills_in_only_who_is_speaking_and_keeps_every_other_field():
+    said = {name: f"set {name}" for name in Hints._fields}
+    said |= {"expect": "step", "team": (Member("a"),), "candidates": (Member("b"),)}
+    said |= {"choose_from": ("x",), "handoff_targets": (Member("c"),)}
+    everything = Hints(**said)
+    assert everything.speaking_as("me", "my role", "my description", "my task") == everything
+    blank = Hints(expect="answer").speaking_as("me", "my role", "my description", "my task")
+    assert blank == Hints("me", "my role", "my description", "my task", expect="answer")
+    assert Hints() == NO_HINTS and NO_HINTS.speaking_as("me", "", "", "") == Hints(agent="me")
 
 
 def test_offline_shapes_its_reply_from_each_declared_hint():
