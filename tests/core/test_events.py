@@ -136,7 +136,7 @@ def _strings(node: ast.AST) -> list[ast.Constant]:
 
 
 def _reads_event(node: ast.AST) -> bool:
-    """``x.get("event")``, ``x["event"]``, or a variable called ``event``."""
+    """``x.get("event")``, ``x["event"]``, ``x.event``, or a variable called ``event``."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         return (
             node.func.attr == "get"
@@ -146,6 +146,8 @@ def _reads_event(node: ast.AST) -> bool:
         )
     if isinstance(node, ast.Subscript):
         return isinstance(node.slice, ast.Constant) and node.slice.value == "event"
+    if isinstance(node, ast.Attribute):
+        return node.attr == "event"
     return isinstance(node, ast.Name) and node.id == "event"
 
 
@@ -166,8 +168,10 @@ def bare_event_names(source: str) -> list[tuple[int, str]]:
                     if not _reads_event(o)
                     for c in _strings(o)
                 ]
-        elif isinstance(node, ast.Assign):  # QUIET = frozenset({"usage"}), MEMORY_EVENTS = (...)
-            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            # QUIET = frozenset({"usage"}), MEMORY_EVENTS: tuple[str, ...] = (...)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id.strip("_") for t in targets if isinstance(t, ast.Name)]
             if any(n.endswith("EVENTS") or n.startswith("QUIET") for n in names):
                 found += [(c.lineno, f"{names[0]} holds {c.value!r}") for c in _strings(node.value)]
         elif isinstance(node, ast.keyword) and node.arg in ("event", "events"):
@@ -190,13 +194,14 @@ if env.metadata.get("event") == "stream": pass
 if event in ("skipped", "turn_failed"): pass
 if env.metadata["event"] != "usage": pass
 QUIET = frozenset({"usage"})
-MEMORY_EVENTS = ("vote",)
+_MEMORY_EVENTS: tuple[str, ...] = ("vote",)
 store.read(events=("memory_write",))
 SQL = "WHERE json_extract(metadata, '$.event') = 'usage'"
 fine = {"event": Event.USAGE, "phase": "plan"}
 if env.metadata.get("event") == Event.STREAM and state == "paused": pass
+if entry.event == "input_requested": pass
 """
-    assert [line for line, _ in bare_event_names(source)] == [2, 3, 4, 4, 5, 6, 7, 8, 9]
+    assert [line for line, _ in bare_event_names(source)] == [2, 3, 4, 4, 5, 6, 7, 8, 9, 12]
 
 
 def test_no_event_name_is_a_bare_string_in_the_package():
