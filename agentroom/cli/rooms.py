@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from pathlib import Path
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -32,6 +32,9 @@ from agentroom.cli.console import (
 )
 from agentroom.core.errors import AgentroomError, StoreWriteError
 from agentroom.core.events import Event
+
+if TYPE_CHECKING:
+    from agentroom.room.live import RoomOptions
 
 HeadlessOption = Annotated[
     bool,
@@ -78,37 +81,23 @@ def run_command(
 
             run_app(AgentroomApp(None, db=db_for(ctx, db)))
             return
+    from agentroom.room.live import RoomOptions
+
     path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
     wf = run_sync(lambda: load_workflow(path))
     if strategy is not None and strategy not in STRATEGY_NAMES:
         raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}", 2)
-    model = model or (ctx.obj or {}).get("model")
-    if not headless and interactive():
-        from agentroom.room.live import RoomOptions
-        from agentroom.tui.app import AgentroomApp
-
-        db_path = db_for(ctx, db)
-        options = RoomOptions(
-            db=db_path,
+    open_room(
+        RoomOptions(
+            db=db_for(ctx, db),
             workflow=wf,
             source=str(path),
             task=task,
             strategy=strategy,
-            model=model,
+            model=model or (ctx.obj or {}).get("model"),
             max_messages=max_messages,
-        )
-        run_app(AgentroomApp(options, db=db_path))
-        return
-    run(
-        play(
-            db_for(ctx, db),
-            wf,
-            str(path),
-            task=task,
-            strategy=strategy,
-            model=model,
-            max_messages=max_messages,
-        )
+        ),
+        headless=headless,
     )
 
 
@@ -129,6 +118,7 @@ def resume_command(
     db: DbOption = None,
 ) -> None:
     """Continue a stopped or crashed session exactly where it was."""
+    from agentroom.room.live import RoomOptions
     from agentroom.room.workflows import find_workflow, load_workflow
 
     wanted = need_session(session_id)
@@ -136,33 +126,28 @@ def resume_command(
     if workflow is not None:
         path = run_sync(lambda: find_workflow(workflow))
         wf, source = run_sync(lambda: load_workflow(path)), str(path)
-    if not headless and interactive():
-        from agentroom.room.live import RoomOptions
-        from agentroom.tui.app import AgentroomApp
-
-        db_path = db_for(ctx, db)
-        options = RoomOptions(
-            db=db_path,
+    open_room(
+        RoomOptions(
+            db=db_for(ctx, db),
             workflow=wf,
             source=source,
             session_id=wanted,
             max_messages=max_messages,
             model=model or (ctx.obj or {}).get("model"),
             take_over=take_over,
-        )
-        run_app(AgentroomApp(options, db=db_path))
-        return
-    run(
-        play(
-            db_for(ctx, db),
-            wf,
-            source,
-            model=model or (ctx.obj or {}).get("model"),
-            max_messages=max_messages,
-            session_id=wanted,
-            take_over=take_over,
-        )
+        ),
+        headless=headless,
     )
+
+
+def open_room(options: RoomOptions, *, headless: bool) -> None:
+    """Open the room on a screen at a terminal, else headless (pipes, CI, --headless)."""
+    if not headless and interactive():
+        from agentroom.tui.app import AgentroomApp
+
+        run_app(AgentroomApp(options, db=options.db))
+    else:
+        run(play(replace(options, feed=False)))
 
 
 def run_app(app: Any) -> None:
@@ -192,18 +177,7 @@ def run_sync(make: Any) -> Any:
         raise typer.Exit(1) from None
 
 
-async def play(
-    db: Path | str,
-    workflow: Any,
-    source: str,
-    *,
-    task: str | None = None,
-    strategy: str | None = None,
-    model: str | None = None,
-    max_messages: int | None = None,
-    session_id: str | None = None,
-    take_over: bool = False,
-) -> None:
+async def play(options: RoomOptions) -> None:
     """Run (or resume) a workflow headless: live transcript out, human lines in.
 
     A line is printed once it is saved; when the store cannot write, stderr
@@ -211,7 +185,7 @@ async def play(
     """
     from agentroom.cli.headless import TranscriptPrinter, human_input
     from agentroom.core.records import StoreHealth
-    from agentroom.room.live import LiveRoom, RoomOptions
+    from agentroom.room.live import LiveRoom
 
     def write(text: str | Text = "", end: str = "\n") -> None:
         out.print(text, end=end)
@@ -219,20 +193,7 @@ async def play(
     def tell(health: StoreHealth) -> None:
         err.print(f"agentroom: {health.describe()}", markup=False, highlight=False)
 
-    room = LiveRoom(
-        RoomOptions(
-            db=db,
-            workflow=workflow,
-            source=source,
-            task=task,
-            strategy=strategy,
-            model=model,
-            max_messages=max_messages,
-            session_id=session_id,
-            feed=False,
-            take_over=take_over,
-        )
-    )
+    room = LiveRoom(options)
     try:
         await room.open()
         engine, coordinator = room.engine, room.coordinator
@@ -246,7 +207,7 @@ async def play(
             f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
             metadata={"event": Event.ROOM_OPENED, "model": room.model.label},
         )
-        if session_id is not None:
+        if options.session_id is not None:
             await engine.bus.announce(
                 f"resumed after {coordinator.turns} turns",
                 metadata={"event": Event.RESUMED_SESSION},

@@ -9,6 +9,7 @@ remappings (by binding id) live in the user's config file.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -80,7 +81,7 @@ class AgentroomApp(App[None]):
         self,
         options: RoomOptions | None,
         *,
-        db: str | Path,
+        db: str | os.PathLike[str],
         keymap: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
