@@ -198,8 +198,14 @@ def test_task_option_is_what_the_room_works_on(env):
 def test_human_lines_from_stdin_reach_the_room_and_stop_ends_it(env):
     with Child([sys.executable, "-m", "agentroom", "run", "debate", "--headless"], env=env) as room:
         room.expect("» your turn, human")
-        room.say("Please keep it to one sentence each.")
-        room.say("@con what about deliveries?")
+        # Paused, the room gives nobody a turn: the aside cannot become the answer to the
+        # human's next turn (with an instant model that turn may come before a line does).
+        room.say("/pause")
+        room.expect(r".*room: paused: no one is given a turn")
+        room.say("Please keep it to one sentence each.")  # answers the turn
+        room.say("@con what about deliveries?")  # an aside to con alone
+        room.expect("human → con: what about deliveries?")
+        room.say("/resume")
         room.expect(r"con: ")  # the room went on after the human's turn
         room.expect("» your turn, human")
         room.say("/stop")
