@@ -122,7 +122,7 @@ ModelOption = Annotated[
         "--model",
         "-m",
         help="Model spec: openai:MODEL, ollama:MODEL, openai-compat:MODEL@URL, replay:FILE, "
-        "offline. Default: see 'agentroom models'.",
+        "local[:PATH.gguf], offline. Default: see 'agentroom models'.",
         show_default=False,
     ),
 ]

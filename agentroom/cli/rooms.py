@@ -32,6 +32,7 @@ from agentroom.cli.console import (
 )
 from agentroom.core.errors import AgentroomError, StoreWriteError
 from agentroom.core.events import Event
+from agentroom.core.text import counted
 
 if TYPE_CHECKING:
     from agentroom.room.live import RoomOptions
@@ -209,7 +210,7 @@ async def play(options: RoomOptions) -> None:
         )
         if options.session_id is not None:
             await engine.bus.announce(
-                f"resumed after {coordinator.turns} turns",
+                f"resumed after {counted(coordinator.turns, 'turn')}",
                 metadata={"event": Event.RESUMED_SESSION},
             )
         async with human_input(room, shown.tell):

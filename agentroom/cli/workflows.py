@@ -12,6 +12,7 @@ from rich.text import Text
 
 from agentroom.cli.console import JsonOption, err, error_text, out
 from agentroom.core.errors import AgentroomError
+from agentroom.core.text import counted
 
 
 def workflows_list(as_json: JsonOption = False) -> None:
@@ -71,7 +72,8 @@ def workflows_validate(file: Annotated[Path, typer.Argument(help="A workflow YAM
             err.print(error_text(problem))
         raise typer.Exit(1) from None
     out.print(
-        f"{file}: ok ({wf.name}: {len(wf.agents)} agents, {len(wf.humans)} humans, "
+        f"{file}: ok ({wf.name}: {counted(len(wf.agents), 'agent')}, "
+        f"{counted(len(wf.humans), 'human')}, "
         f"{wf.strategy.name}, stops on {build_termination_text(wf)})"
     )
     if wf.imports:

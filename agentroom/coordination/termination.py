@@ -15,7 +15,7 @@ from typing import Any
 
 from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
-from agentroom.core.text import one_line, redact
+from agentroom.core.text import counted, one_line, redact
 
 
 class Termination:
@@ -149,7 +149,8 @@ class AllOf(_Composite):
 class _Counting(Termination):
     """A condition that counts something up to a limit; the count is its state."""
 
-    unit = "things"
+    unit = "thing"
+    """What is counted, singular (``reached 1 message``, ``reached 4 messages``)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
@@ -162,7 +163,7 @@ class _Counting(Termination):
             self.fire(self.reached())
 
     def reached(self) -> str:
-        return f"reached {self.limit} {self.unit}"
+        return f"reached {counted(self.limit, self.unit)}"
 
     def reset(self) -> None:
         super().reset()
@@ -183,7 +184,7 @@ class MaxMessages(_Counting):
     """Stop after ``limit`` messages (``message`` envelopes, from anyone) in this run."""
 
     kind = "max_messages"
-    unit = "messages"
+    unit = "message"
 
     def observe(self, envelope: Envelope) -> None:
         if envelope.type is MessageType.MESSAGE:
@@ -192,7 +193,7 @@ class MaxMessages(_Counting):
 
 class MaxTurns(_Counting):
     kind = "max_turns"
-    unit = "turns"
+    unit = "turn"
 
     def turn_ended(self) -> None:
         self.add()

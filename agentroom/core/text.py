@@ -150,3 +150,8 @@ def redact(text: str, secrets: Iterable[str] = (), *, env: Mapping[str, str] | N
     text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", text)
     text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} {HIDDEN}", text)
     return _PATTERNS[2].sub(HIDDEN, text)
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 message``, ``4 messages``: a count and its noun (given singular, as English adds -s)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

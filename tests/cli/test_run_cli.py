@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agentroom.cli.main import app
+from agentroom.core.text import counted
 from agentroom.room.workflows import samples_dir
 from tests.child import Child, killed_at
 
@@ -299,7 +300,7 @@ def test_resume_of_a_session_with_tools_needs_its_workflow_file(env, tmp_path):
         env, "resume", sid, "--workflow", str(moved), "--headless", "--max-messages", "1"
     )
     assert again.returncode == 0, again.stderr
-    assert "resumed after 1 turns" in again.stdout
+    assert "resumed after 1 turn" in again.stdout
 
 
 # -- workflows --------------------------------------------------------------------------------
@@ -328,7 +329,7 @@ def test_workflows_validate_ok_and_broken(env, tmp_path):
     ok = agentroom(env, "workflows", "validate", str(sample))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == (
-        f"{sample}: ok (Round-robin debate: 3 agents, 1 humans, round-robin, "
+        f"{sample}: ok (Round-robin debate: 3 agents, 1 human, round-robin, "
         "stops on max_messages=16 | text='TERMINATE')"
     )
     broken = tmp_path / "broken.yaml"
@@ -484,7 +485,7 @@ def test_sigkill_mid_run_then_resume_continues_round_robin(killed_and_resumed):
     assert done.returncode == 0, done.stderr
     state = run["checkpoint"]
     assert state["stopped"] is None  # it never stopped: it was killed
-    assert f"resumed after {state['turns']} turns" in done.stdout
+    assert f"resumed after {counted(state['turns'], 'turn')}" in done.stdout
 
     # Turns the old run began, in order: the checkpoint is taken after each turn ends, so
     # it is at the last turn or one behind it.  When the kill came after a turn's envelopes

@@ -784,7 +784,7 @@ async def test_a_run_while_one_is_running_is_refused(db_path):
             await coordinator.reset()
         release.set()
         result = await running
-    assert speakers(result) == ["slow"] and result.reason == "reached 1 turns"
+    assert speakers(result) == ["slow"] and result.reason == "reached 1 turn"
 
 
 async def test_reset_starts_the_team_over(db_path):
@@ -902,7 +902,7 @@ async def test_role_based_a_failing_selector_or_rule_falls_back_to_the_default(d
         first.detach()
         second = MultiAgentCoordinator(engine, RoleBased(rule=broken), MaxTurns(1))
         by_rule = await second.run()
-    assert speakers(by_model) == ["carol"] and by_model.reason == "reached 1 turns"
+    assert speakers(by_model) == ["carol"] and by_model.reason == "reached 1 turn"
     (failed,) = events(by_model, "selector_failed")
     assert failed.type is MessageType.STATUS
     assert failed.content == (

@@ -59,6 +59,15 @@ def test_max_turns_counts_turn_ends_not_envelopes():
     assert cond.reason == "reached 2 turns"
 
 
+def test_a_limit_of_one_reads_in_the_singular():
+    one = MaxTurns(1)
+    one.turn_ended()
+    assert one.reason == "reached 1 turn"
+    first = MaxMessages(1)
+    first.observe(msg("alice"))
+    assert first.reason == "reached 1 message"
+
+
 def test_text_mention_from_anyone():
     cond = TextMention("TERMINATE")
     cond.observe(msg("alice", "not yet"))
@@ -221,7 +230,7 @@ def test_load_restores_a_latched_reason():
     cond.observe(msg("alice"))
     other = MaxMessages(1)
     other.load(cond.state())
-    assert other.reason == "reached 1 messages" and other.count == 1
+    assert other.reason == "reached 1 message" and other.count == 1
 
 
 def test_reset_clears_counters_and_reasons():
