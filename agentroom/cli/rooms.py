@@ -72,7 +72,12 @@ def run_command(
     At a terminal it opens the room's UI; with --headless (or when stdin/stdout are not a
     terminal) it prints the live transcript and reads the human's lines from stdin.
     """
-    from agentroom.room.workflows import DEFAULT_WORKFLOW, find_workflow, load_workflow
+    from agentroom.room.workflows import (
+        DEFAULT_WORKFLOW,
+        STRATEGIES,
+        find_workflow,
+        load_workflow,
+    )
 
     if workflow is None and not headless and interactive():
         try:
@@ -86,8 +91,8 @@ def run_command(
 
     path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
     wf = run_sync(lambda: load_workflow(path))
-    if strategy is not None and strategy not in STRATEGY_NAMES:
-        raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}", 2)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}", 2)
     open_room(
         RoomOptions(
             db=db_for(ctx, db),
@@ -156,9 +161,6 @@ def run_app(app: Any) -> None:
     app.run()
     if app.exit_error:
         raise fail(app.exit_error)
-
-
-STRATEGY_NAMES = ("round-robin", "role-based", "plan-driven", "handoff")
 
 
 def interactive() -> bool:

@@ -121,11 +121,7 @@ def _command(body: str, commands: Mapping[str, CommandSpec]) -> Parsed:
     name, arg = words[0], words[1].strip() if len(words) > 1 else ""
     spec = commands.get(name.lower())
     if spec is None:
-        what = (
-            f"/{one_line(name[: _QUOTED * 2], _QUOTED)} is not a command"
-            if name
-            else "a command goes right after the /"
-        )
+        what = f"/{_short(name)} is not a command" if name else "a command goes right after the /"
         return LineError(
             f"{what}; {command_list(commands)}; to say a line that starts with /, start it with //"
         )
@@ -142,9 +138,15 @@ def _command(body: str, commands: Mapping[str, CommandSpec]) -> Parsed:
     return Command(spec.name, arg)
 
 
+def _short(text: str) -> str:
+    """``text`` as an error shows it: on one terminal-safe line, short (a 5 MB line is cut
+    before it is cleaned)."""
+    return one_line(text[: _QUOTED * 2], _QUOTED)
+
+
 def _quoted(text: str) -> str:
-    """``text`` as an error quotes it: in quotes, on one terminal-safe line, short."""
-    return repr(one_line(text[: _QUOTED * 2], _QUOTED))
+    """``text`` as an error quotes it: :func:`_short`, in quotes."""
+    return repr(_short(text))
 
 
 def _addressed(text: str, participants: Iterable[str]) -> Parsed:

@@ -10,7 +10,7 @@ about.  A session keeps its workflow as this schema's JSON.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,7 +20,7 @@ from agentroom.core.errors import ModelConfigError
 from agentroom.models.spec import ModelSpec
 
 StrategyName = Literal["round-robin", "role-based", "plan-driven", "handoff"]
-STRATEGIES: tuple[str, ...] = ("round-robin", "role-based", "plan-driven", "handoff")
+STRATEGIES: tuple[str, ...] = get_args(StrategyName)
 
 
 class _Strict(BaseModel):
