@@ -89,7 +89,8 @@ class TranscriptPrinter:
         self._end_stream()
         if entry.event == Event.INPUT_REQUESTED:
             self.write(
-                f"» your turn, {entry.receiver}: type a line (@name to address one, /help for more)"
+                f"» your turn, {entry.receiver}: type a line "
+                "(@name text gives name the next turn, /help for more)"
             )
             return
         if entry.said:  # as a streamed reply reads, whole or not

@@ -7,7 +7,10 @@ see every envelope, including what a human says at any moment (which the next
 speaker then finds in its own context).  After every turn the coordinator's
 whole state is checkpointed (one small row), so a stopped or crashed session
 resumes exactly where it was.  Before each turn the room says who speaks
-and why (a ``speaker_selected`` status), whatever the strategy.  Control from
+and why (a ``speaker_selected`` status), whatever the strategy.  A human's
+line to one agent gives that agent the next turn before the strategy is
+asked (:mod:`~agentroom.coordination.floor`), so no selector model is asked
+for a choice a person already made.  Control from
 a human interface arrives as
 method calls: :meth:`stop`, :meth:`pause`, :meth:`resume`,
 :meth:`switch_strategy`; each is announced as a ``status`` envelope.
@@ -26,9 +29,10 @@ import copy
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agentroom.coordination.floor import FloorRequest, FloorRequests
 from agentroom.coordination.host import RoomHost
 from agentroom.coordination.memory import MEMORY_EVENTS, Blackboard
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
@@ -116,6 +120,8 @@ class MultiAgentCoordinator:
                 for a in host.agents.values()
             }
         self.room = RoomView(host, participants)
+        self.floor = FloorRequests(participants)
+        """The agents humans have given the floor to, not yet heard from."""
         self.turns = 0
         self.rounds = 0
         self.stopped: str | None = None
@@ -136,6 +142,7 @@ class MultiAgentCoordinator:
 
     def offer(self, envelope: Envelope) -> bool:
         self.room.observe(envelope)
+        self.floor.observe(envelope)
         self.strategy.observe(envelope)
         self.termination.observe(envelope)
         self._seen.append(envelope)
@@ -203,17 +210,31 @@ class MultiAgentCoordinator:
             "stopped": self.stopped,
             "task": self.host.task,
             "last_speaker": self.room.last_speaker,
+            "addressed": self.floor.state(),
         }
 
-    async def resume_from(self, state: dict[str, Any], *, fresh_budget: bool) -> None:
-        """Continue a saved session: rebuild the blackboard from the log, then :meth:`load`."""
+    async def resume_from(
+        self, state: dict[str, Any], *, fresh_budget: bool, since: int | None = None
+    ) -> None:
+        """Continue a saved session: rebuild the blackboard from the log, then :meth:`load`.
+
+        ``since`` is the seq the checkpoint was taken at: a human's line to an
+        agent said after it (the process died before the next one) still gives
+        that agent the floor.
+        """
+        store, session = self.host.store, self.host.session_id
         if self.memory is not None:
-            async for env in self.host.store.read_envelopes(
-                self.host.session_id, type=MessageType.ACTION, events=MEMORY_EVENTS
+            async for env in store.read_envelopes(
+                session, type=MessageType.ACTION, events=MEMORY_EVENTS
             ):
                 self.memory.offer(env)
             self.memory.load({})  # the writes replayed are history, not this round's clash
         self.load(state, fresh_budget=fresh_budget)
+        if since is not None:
+            async for env in store.read_envelopes(
+                session, after_seq=since, type=MessageType.MESSAGE
+            ):
+                self.floor.observe(env)
 
     def load(self, state: dict[str, Any], *, fresh_budget: bool) -> None:
         """Continue from a checkpoint; ``fresh_budget`` restarts the termination counters.
@@ -228,6 +249,7 @@ class MultiAgentCoordinator:
         self.rounds = int(state.get("rounds", 0))
         self._round_due = bool(state.get("round_due")) and self.memory is not None
         self.room.last_speaker = state.get("last_speaker")
+        self.floor.load(state.get("addressed"))
         if self.memory is not None and state.get("memory"):
             self.memory.load(state["memory"])
         if not fresh_budget:
@@ -246,6 +268,7 @@ class MultiAgentCoordinator:
 
         The session's log and every agent's history stay as they are (they
         are the record); the next :meth:`run` begins as a new team's first.
+        A human's line to an agent not yet answered still gives it the floor.
         """
         if self._in_run:
             raise RunInProgressError(
@@ -307,15 +330,15 @@ class MultiAgentCoordinator:
                 if reason is not None:
                     break
                 strategy = self.strategy
-                speak = await strategy.next_speaker(self.room)
+                speak, addressed, own = await self._next(strategy)
                 if speak is None:
                     reason = strategy.finished_reason
                     break
-                await self._announce(speak, strategy)
+                await self._announce(speak, strategy, addressed)
                 result = await self._turn(speak)
                 self.turns += 1
                 self.room.last_speaker = speak.agent_id
-                if strategy is self.strategy:  # a switch mid-turn starts the new one afresh
+                if own and strategy is self.strategy:  # a switch mid-turn starts the new one
                     await strategy.turn_done(self.room, speak, result)
                 self.termination.turn_ended()
                 self._round_due = self.memory is not None and (
@@ -401,13 +424,31 @@ class MultiAgentCoordinator:
                 self.host.interrupt(self._current)
                 self._running.set()
 
-    async def _announce(self, speak: Speak, strategy: Strategy) -> None:
+    async def _next(self, strategy: Strategy) -> tuple[Speak | None, FloorRequest | None, bool]:
+        """Who speaks next, the human's request that gave them the turn, if one did, and
+        whether the turn is the strategy's own (its ``turn_done`` is told of it).
+
+        A human's request comes first and asks nobody.  When it names the agent
+        the strategy would give the turn to anyway, the strategy's own pick is
+        used (with its hints), so that agent does not speak twice.
+        """
+        request = self.floor.take()
+        if request is not None and strategy.due(self.room) != request.agent:
+            return Speak(request.agent, by=request.why), request, False
+        speak = await strategy.next_speaker(self.room)
+        if request is not None and speak is not None:
+            speak = replace(speak, by=request.why)
+        return speak, request, True
+
+    async def _announce(
+        self, speak: Speak, strategy: Strategy, addressed: FloorRequest | None
+    ) -> None:
         """Say who speaks next and why, once here for every strategy."""
         by = speak.by or f"the {strategy.name} strategy"
-        await self.host.bus.announce(
-            f"next: {speak.agent_id}, chosen by {by}",
-            metadata={"event": Event.SPEAKER_SELECTED, "agent": speak.agent_id, "by": by},
-        )
+        metadata = {"event": Event.SPEAKER_SELECTED, "agent": speak.agent_id, "by": by}
+        if addressed is not None:
+            metadata["addressed_by"] = addressed.by
+        await self.host.bus.announce(f"next: {speak.agent_id}, chosen by {by}", metadata=metadata)
 
     async def _turn(self, speak: Speak) -> Envelope | None:
         """Run one turn and tell :attr:`failures` how it went."""

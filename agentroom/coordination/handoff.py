@@ -9,7 +9,9 @@ customer, say) speaks between the active agent's turns.
 A human who is handed the floor answers, and the floor goes back to the
 agent that handed it over, unless the human hands it elsewhere (``@name``,
 a line said to one agent, or ``HANDOFF: name``).  Who to give it back to is
-checkpointed too, so this holds across a resume.
+checkpointed too, so this holds across a resume.  A human's line to one agent
+said while someone else has the floor gives that agent one turn (the
+coordinator sees to it), and the floor stays where it was.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class Handoff(Strategy):
             hints=Hints(handoff_targets=tuple(targets)),
             by=f"the handoff ({self.active} has the floor)",
         )
+
+    def due(self, room: RoomView) -> str | None:
+        return self.partner if self.partner and self.partner_next else self.active
 
     def observe(self, envelope: Envelope) -> None:
         meta = envelope.metadata

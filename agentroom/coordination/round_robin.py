@@ -1,4 +1,9 @@
-"""Round-robin: a fixed order, over and over; a human takes their turn like anyone else."""
+"""Round-robin: a fixed order, over and over; a human takes their turn like anyone else.
+
+A human's line to one agent gives that agent the next turn (the coordinator
+sees to it); the order then resumes where it was, so nobody loses a turn: when
+the agent was next anyway, that was its turn and the order moves on.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ class RoundRobin(Strategy):
 
     async def next_speaker(self, room: RoomView) -> Speak | None:
         return Speak(self.order[self.cursor % len(self.order)], by="the round-robin order")
+
+    def due(self, room: RoomView) -> str | None:
+        return self.order[self.cursor % len(self.order)]
 
     async def turn_done(self, room: RoomView, speak: Speak, result: Envelope | None) -> None:
         self.cursor = (self.cursor + 1) % len(self.order)

@@ -105,6 +105,19 @@ class Strategy:
         """Who speaks next; None when the strategy has nothing left to do."""
         raise NotImplementedError
 
+    def due(self, room: RoomView) -> str | None:
+        """Who :meth:`next_speaker` would give the next turn to, if that is settled already.
+
+        Round-robin's next in order, handoff's active agent: known without
+        asking anyone or saying anything.  None (the default) when the
+        strategy still has to decide (a selector, a plan step to hand out).
+        When a human gives the floor to the agent that is due, that turn is
+        the strategy's own (its :meth:`turn_done` runs, the order moves on);
+        to anyone else it is a turn between, and the strategy carries on
+        where it was.  Must not change anything.
+        """
+        return None
+
     def observe(self, envelope: Envelope) -> None:
         """See every envelope as it is published (handoffs, plans, mentions)."""
 

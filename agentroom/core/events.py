@@ -70,6 +70,9 @@ class Event(StrEnum):
     # -- the session ----------------------------------------------------------------------
     TASK = "task"
     """message: the task a run works on, as the room states it."""
+    ASIDE = "aside"
+    """message: a human's line to one participant that does not give them the next turn
+    (``/aside NAME TEXT``); a line to one agent without it does (``@NAME TEXT``)."""
     ROOM_OPENED = "room_opened"
     """status: the headless room has started: workflow, agents, model and strategy."""
     RESUMED_SESSION = "resumed_session"
@@ -239,6 +242,8 @@ class UndeliveredPayload(Payload):
 
 class SpeakerSelectedPayload(AgentPayload):
     by: str
+    addressed_by: NotRequired[str]
+    """The human whose line to the agent gave it this turn (no strategy was asked)."""
 
 
 class DelegationResultPayload(ReplyPayload):
@@ -376,6 +381,7 @@ PAYLOADS: dict[Event, type[Any]] = {
     Event.SUBTASK: SubtaskPayload,
     Event.SUBAGENT_RESULT: SubagentResultPayload,
     Event.TASK: Payload,
+    Event.ASIDE: Payload,
     Event.ROOM_OPENED: RoomOpenedPayload,
     Event.RESUMED_SESSION: Payload,
     Event.PAUSED: Payload,

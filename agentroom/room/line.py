@@ -8,12 +8,16 @@ grammar, for a line with its surrounding blanks removed:
 - an empty line does nothing;
 - ``TEXT`` says TEXT to everyone;
 - ``@NAME TEXT`` (also ``@NAME: TEXT`` or ``@NAME, TEXT``) says TEXT to NAME
-  only: a line whose first word starts with ``@`` is addressed.  ``@NAME``
-  alone says ``@NAME`` to NAME (a nudge that names them, which a strategy
-  reading mentions sees too).  NAME must be in the room: an unknown one
+  only, and when NAME is an agent, gives it the next turn, whatever the
+  strategy (:mod:`agentroom.coordination.floor`): a line whose first word
+  starts with ``@`` is addressed.  ``@NAME`` alone says ``@NAME`` to NAME (a
+  nudge: NAME, your turn).  NAME must be in the room: an unknown one
   (``@bobb``, ``@bob's``) is an error that names who is, and nothing is said,
   so a private line never goes to everyone by a typo.  ``@* TEXT`` says TEXT
   to everyone (the way to start such a line with ``@``);
+- ``/aside NAME TEXT`` says TEXT to NAME only and gives nobody a turn (an
+  envelope marked :attr:`~agentroom.core.events.Event.ASIDE`); NAME is checked
+  as for ``@NAME``;
 - ``/COMMAND [ARGUMENT]`` steers the room (:data:`COMMANDS`; names are not
   case-sensitive); an unknown command, or an argument where none belongs, is an
   error that lists the commands;
@@ -30,8 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from agentroom.agents import HumanAgent
+from agentroom.core.events import Event
 from agentroom.core.protocol import BROADCAST, MessageType
 from agentroom.core.text import one_line
 from agentroom.room.live import LiveRoom
@@ -44,6 +50,13 @@ class Say:
 
     text: str
     to: str = BROADCAST
+    aside: bool = False
+    """Said to one without giving them the next turn (``/aside``)."""
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        """What the envelope carries besides the text: an aside is marked as one."""
+        return {"event": Event.ASIDE} if self.aside else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +90,9 @@ class CommandSpec:
         return f"/{self.name} {self.arg}" if self.arg else f"/{self.name}"
 
 
+ASIDE = "aside"
+"""The command whose argument is a line to one participant, not a single word."""
+
 COMMANDS: Mapping[str, CommandSpec] = {
     spec.name: spec
     for spec in (
@@ -87,6 +103,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
         CommandSpec(
             "strategy", "[NAME]", "how the next speaker is chosen (alone: which and the choices)"
         ),
+        CommandSpec(ASIDE, "NAME TEXT", "say TEXT to NAME only, without giving NAME a turn"),
         CommandSpec("help", "", "the commands and how to address one participant"),
     )
 }
@@ -110,13 +127,13 @@ def parse_line(
     if text.startswith("//"):
         return Say(text[1:])
     if text.startswith("/"):
-        return _command(text[1:], {**COMMANDS, **(local or {})})
+        return _command(text[1:], {**COMMANDS, **(local or {})}, participants)
     if text.startswith("@"):
         return _addressed(text, participants)
     return Say(text)
 
 
-def _command(body: str, commands: Mapping[str, CommandSpec]) -> Parsed:
+def _command(body: str, commands: Mapping[str, CommandSpec], participants: Iterable[str]) -> Parsed:
     words = body.split(None, 1) if body[:1] and not body[:1].isspace() else ["", body]
     name, arg = words[0], words[1].strip() if len(words) > 1 else ""
     spec = commands.get(name.lower())
@@ -125,6 +142,8 @@ def _command(body: str, commands: Mapping[str, CommandSpec]) -> Parsed:
         return LineError(
             f"{what}; {command_list(commands)}; to say a line that starts with /, start it with //"
         )
+    if spec.name == ASIDE:
+        return _aside(arg, participants, spec)
     if arg and not spec.arg:
         return LineError(
             f"/{spec.name} takes nothing after it (not {_quoted(arg)}); type /{spec.name} alone"
@@ -157,14 +176,31 @@ def _addressed(text: str, participants: Iterable[str]) -> Parsed:
     rest = rest.strip()
     if name == BROADCAST:
         return Say(rest) if rest else LineError("type something after @* (it goes to everyone)")
-    known = list(participants)
-    if name not in known:
-        who = ", ".join(known) or "nobody yet"
-        return LineError(
-            f"nobody named {_quoted(name)} is in the room, so nothing was said; "
-            f"who is here: {who} (@* TEXT says TEXT to everyone)"
+    return _unknown(name, participants) or Say(rest or f"@{name}", to=name)
+
+
+def _aside(arg: str, participants: Iterable[str], spec: CommandSpec) -> Parsed:
+    word, text = (*arg.split(None, 1), "", "")[:2]
+    name = word.lstrip("@").rstrip(":,")  # "/aside @bob: hi" as "/aside bob hi"
+    if not name or name == BROADCAST:
+        return LineError(f"/{spec.name} says a line to one participant; type {spec.usage}")
+    if not text.strip():
+        return _unknown(name, participants) or LineError(
+            f"type something after /{spec.name} {name} (it goes to {name} only)"
         )
-    return Say(rest or f"@{name}", to=name)
+    return _unknown(name, participants) or Say(text.strip(), to=name, aside=True)
+
+
+def _unknown(name: str, participants: Iterable[str]) -> LineError | None:
+    """The error for a line to ``name`` when nobody here is called that (None: someone is)."""
+    known = list(participants)
+    if name in known:
+        return None
+    who = ", ".join(known) or "nobody yet"
+    return LineError(
+        f"nobody named {_quoted(name)} is in the room, so nothing was said; "
+        f"who is here: {who} (@* TEXT says TEXT to everyone)"
+    )
 
 
 def command_list(commands: Mapping[str, CommandSpec] | None = None) -> str:
@@ -176,7 +212,7 @@ def help_text(local: Mapping[str, CommandSpec] | None = None) -> str:
     """The grammar in one line, for ``/help``."""
     return (
         f"{command_list({**COMMANDS, **(local or {})})} · @NAME TEXT says TEXT to NAME only "
-        "· a line that starts with // says it with one /"
+        "and gives NAME the next turn · a line that starts with // says it with one /"
     )
 
 
@@ -211,7 +247,7 @@ async def apply(
     if isinstance(parsed, Say):
         if human is None:
             return Reply("this room has no human participant; only commands work", ok=False)
-        said = await human.say(parsed.text, to=parsed.to)
+        said = await human.say(parsed.text, to=parsed.to, metadata=parsed.metadata)
         if said.type is MessageType.STATUS:  # bounced: whoever it was for has left
             return Reply(said.content, ok=False)
         return Reply()

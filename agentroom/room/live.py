@@ -77,6 +77,8 @@ class LiveRoom:
         self.inflight = InFlight()
         self.result: RunResult | None = None
         self._state: dict[str, Any] | None = None
+        self._since = 0
+        """The seq the saved checkpoint was taken at."""
 
     async def open(self) -> None:
         opts = self.options
@@ -106,7 +108,8 @@ class LiveRoom:
                 workflow=self.workflow.model, cli=opts.model or saved.metadata.get("model")
             )
             checkpoint = await engine.store.load_room_state(engine.session_id)
-            self._state = checkpoint[1] if checkpoint else None
+            if checkpoint is not None:
+                self._since, self._state = checkpoint
         assert self.workflow is not None and self.resolution is not None
         self.model = opts.default_model or make_client(self.resolution.spec)
         # The UI's feed attaches before anything is said, so it misses nothing.
@@ -124,7 +127,7 @@ class LiveRoom:
         self.humans = [engine.get_agent(h.id) for h in self.workflow.humans]  # type: ignore[misc]
         if self._state is not None:
             fresh = self._state.get("stopped") is not None or opts.max_messages is not None
-            await self.coordinator.resume_from(self._state, fresh_budget=fresh)
+            await self.coordinator.resume_from(self._state, fresh_budget=fresh, since=self._since)
 
     async def _saved_room(self, session_id: str) -> RoomInfo:
         """The saved session to resume; sets the workflow it resumes with

@@ -188,11 +188,13 @@ def state_at_fork(
     ``metadata`` is the source room's (its workflow says the round-robin order).
 
     Counters the fork cannot recompute start afresh: the termination
-    conditions get a new budget (the fork is a new run), and the shared
-    memory's open round keeps only the writes made before the fork.
+    conditions get a new budget (the fork is a new run), the shared
+    memory's open round keeps only the writes made before the fork, and no
+    human's line waits for an answer (the source's may have come after it).
     """
     state = dict(state)
     state["turns"] = turns
+    state["addressed"] = []
     state["stopped"] = None
     state["last_speaker"] = last_speaker
     state["termination"] = {}

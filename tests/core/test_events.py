@@ -68,6 +68,7 @@ RECORDED = [
     "memory_resolved",
     "vote_requested",
     "vote",
+    "aside",
 ]
 
 

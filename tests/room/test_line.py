@@ -56,6 +56,9 @@ HERE = ["alice", "bob", "human"]
         ("/strategy", Command("strategy")),
         ("/strategy role-based", Command("strategy", "role-based")),
         ("/strategy\trole-based", Command("strategy", "role-based")),
+        ("/aside bob just for you", Say("just for you", to="bob", aside=True)),
+        ("/ASIDE bob  two\nlines ", Say("two\nlines", to="bob", aside=True)),
+        ("/aside @bob: as typed after @", Say("as typed after @", to="bob", aside=True)),
     ],
 )
 def test_what_a_line_means(line, meant):
@@ -78,6 +81,11 @@ def test_what_a_line_means(line, meant):
             "/strategy takes one NAME, not 'round robin'; type /strategy [NAME]",
         ),
         ("/open 3", "/open is not a command"),  # the TUI's own: not in the shared grammar
+        ("/aside", "/aside says a line to one participant; type /aside NAME TEXT"),
+        ("/aside * hi all", "/aside says a line to one participant; type /aside NAME TEXT"),
+        ("/aside bob", "type something after /aside bob (it goes to bob only)"),
+        ("/aside bobb hi", "nobody named 'bobb' is in the room, so nothing was said"),
+        ("/aside bobb", "nobody named 'bobb' is in the room, so nothing was said"),
     ],
 )
 def test_a_line_that_means_nothing_says_what_to_type(line, says):
@@ -130,6 +138,8 @@ def test_hostile_text_is_said_exactly(line, meant):
     [
         f"/{HOSTILE}",
         f"/strategy {HOSTILE}",
+        f"/aside {HOSTILE}",
+        "/aside \x1b]0;PWNED\x07 hi",
         f"@{HOSTILE}",
         "@\x1b]0;PWNED\x07 hi",
         "/\x9b31m",
@@ -200,6 +210,7 @@ async def test_apply_steers_the_room_as_each_command_says(db_path):
         wrong = await line("@carol hi")
         assert not wrong.ok and "nobody named 'carol'" in wrong.text
         assert (await line("@bob")).ok
+        assert (await line("/aside alice psst")).ok
         await line("/stop")
         result = await running
     finally:
@@ -207,11 +218,12 @@ async def test_apply_steers_the_room_as_each_command_says(db_path):
         await room.close()
     assert result.reason == "stopped by human"  # who typed it
     said = [
-        (e.receiver, e.content)
+        (e.receiver, e.content, e.metadata.get("event"))
         for e in result.envelopes
         if e.sender == "human" and e.type is MessageType.MESSAGE
     ]
-    assert said == [("bob", "@bob")]  # the unknown name said nothing, to anyone
+    # The unknown name said nothing, to anyone; the aside is marked as one.
+    assert said == [("bob", "@bob", None), ("alice", "psst", "aside")]
     assert "paused: no one is given a turn until resumed" in [e.content for e in result.envelopes]
 
 

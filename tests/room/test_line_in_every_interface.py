@@ -37,11 +37,17 @@ SCRIPT = [
     ("/resume", ANNOUNCED, "resumed"),
     ("/strategy round-robin", ANNOUNCED, "strategy switched from round-robin to round-robin"),
     ("/strategy loudest", ANSWERED, "cannot switch strategy: unknown strategy 'loudest'"),
-    ("/help", ANSWERED, "commands: /stop, /pause, /resume, /interrupt, /strategy [NAME], /help"),
+    (
+        "/help",
+        ANSWERED,
+        "commands: /stop, /pause, /resume, /interrupt, /strategy [NAME], /aside NAME TEXT, /help",
+    ),
     ("/dance", ANSWERED, "/dance is not a command"),
     ("/pause now", ANSWERED, "/pause takes nothing after it"),
     ("@nobody hi", ANSWERED, "nobody named 'nobody' is in the room, so nothing was said"),
     ("@alice: just for you", SAID, "human → alice: just for you"),
+    ("/aside bob: psst", SAID, "human → bob: psst"),
+    ("/aside carol psst", ANSWERED, "nobody named 'carol' is in the room, so nothing was said"),
     ("/STOP", ANNOUNCED, "stopped: stopped by human"),
 ]
 """Each line, what kind of effect it has, and the text a person sees for it."""
