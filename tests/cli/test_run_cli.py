@@ -204,10 +204,10 @@ def test_human_lines_from_stdin_reach_the_room_and_stop_ends_it(env):
         room.say("/pause")
         room.expect(r".*room: paused: no one is given a turn")
         room.say("Please keep it to one sentence each.")  # answers the turn
-        room.say("@con what about deliveries?")  # an aside to con alone
+        room.say("@con what about deliveries?")  # to con alone, who answers it next
         room.expect("human → con: what about deliveries?")
         room.say("/resume")
-        room.expect(r"con: ")  # the room went on after the human's turn
+        room.expect(r"con: ")  # the room went on after the human's turn, con first
         room.expect("» your turn, human")
         room.say("/stop")
         assert room.end() == 0
