@@ -8,7 +8,9 @@ a rule function from the workflow; else a selector model reads the roles and
 the recent history and names one.  An unusable answer (no name, several, or
 one nobody here has) is retried up to ``retries`` times, then the stated
 default speaks; so does it when the selector or the rule fails (a model
-error, an exception), which the room is told as a status.
+error, an exception), which the room is told as a status.  A human's line
+to one agent gives it the turn before this strategy is asked at all
+(:mod:`agentroom.coordination.floor`).
 """
 
 from __future__ import annotations
