@@ -14,25 +14,12 @@ from agentroom.room.workflows import parse_workflow
 from agentroom.tui.app import AgentroomApp
 from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.transcript import QuietLine
+from tests.tui.test_tui_room import ROOM as TUI_ROOM
 from tests.tui.test_tui_room import turns
 from tests.waiting import until_drawn
 
-ROOM = """
-name: Test room
-task: Pick a name for the cat.
-agents:
-  - id: alice
-    role: planner
-  - id: bob
-    role: critic
-humans:
-  - id: human
-    timeout: 60
-strategy:
-  name: {strategy}
-termination:
-  max_messages: 30
-"""
+ROOM = TUI_ROOM.format(timeout=60, limit=30)
+"""alice, bob and a human, in that order when the strategy is round-robin."""
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +29,8 @@ def _config(tmp_path, monkeypatch):
 
 def make_app(db_path, strategy: str, replies: list[str]) -> tuple[AgentroomApp, ReplayClient]:
     model = ReplayClient(replies)
-    workflow = parse_workflow(ROOM.format(strategy=strategy))
-    options = RoomOptions(db=db_path, workflow=workflow, default_model=model)
+    workflow = parse_workflow(ROOM)
+    options = RoomOptions(db=db_path, workflow=workflow, default_model=model, strategy=strategy)
     return AgentroomApp(options, db=db_path), model
 
 
