@@ -37,7 +37,7 @@ from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import Transcript
 
 REFRESH = 1 / 20
-COMMANDS_HELP = "/stop /pause /resume /strategy [name] /export /fork /help · @name answers next"
+COMMANDS_HELP = "/stop /pause /resume /strategy [name] /export /fork /help · @name gets next turn"
 """The input's hint (the grammar is :mod:`agentroom.room.line`; /help lists all of it)."""
 LOCAL_COMMANDS = {
     spec.name: spec
