@@ -61,10 +61,6 @@ class FloorRequests:
         if all(request.agent != receiver.id for request in self._pending):
             self._pending.append(FloorRequest(receiver.id, sender.id))
 
-    @property
-    def pending(self) -> tuple[FloorRequest, ...]:
-        return tuple(self._pending)
-
     def take(self) -> FloorRequest | None:
         """The oldest request, no longer pending (None when there is none)."""
         return self._pending.pop(0) if self._pending else None
