@@ -131,6 +131,27 @@ SessionArg = Annotated[
 ]
 
 
+StrategyOption = Annotated[
+    str | None,
+    typer.Option(
+        help="round-robin, role-based, plan-driven or handoff (any case; spaces or _ for -).",
+        show_default=False,
+    ),
+]
+
+
+def strategy_named(value: str | None) -> str | None:
+    """The strategy ``--strategy`` names, in any spelling (``role based``); usage error if none."""
+    from agentroom.room.workflow_schema import STRATEGIES, canonical_choice
+
+    if value is None:
+        return None
+    name = canonical_choice(value, STRATEGIES)
+    if name is None:
+        raise fail(f"unknown strategy {value!r}; choose one of: {', '.join(STRATEGIES)}", 2)
+    return name
+
+
 def error_text(message: str) -> Text:
     """``error: MESSAGE`` as printed on stderr; the message is text, never markup."""
     return Text.assemble(("error:", "bold red"), " ", message)

@@ -21,6 +21,7 @@ from agentroom.cli.console import (
     DbOption,
     ModelOption,
     SessionArg,
+    StrategyOption,
     db_for,
     envelope_text,
     err,
@@ -29,6 +30,7 @@ from agentroom.cli.console import (
     need_session,
     out,
     run,
+    strategy_named,
 )
 from agentroom.core.errors import AgentroomError, StoreWriteError
 from agentroom.core.events import Event
@@ -59,9 +61,7 @@ def run_command(
         str | None, typer.Argument(help="A workflow file or name (see 'workflows list').")
     ] = None,
     task: Annotated[str | None, typer.Option(help="What the room works on.")] = None,
-    strategy: Annotated[
-        str | None, typer.Option(help="round-robin, role-based, plan-driven or handoff.")
-    ] = None,
+    strategy: StrategyOption = None,
     model: ModelOption = None,
     max_messages: Annotated[int | None, typer.Option(help="Stop after N messages.")] = None,
     headless: HeadlessOption = False,
@@ -72,13 +72,9 @@ def run_command(
     At a terminal it opens the room's UI; with --headless (or when stdin/stdout are not a
     terminal) it prints the live transcript and reads the human's lines from stdin.
     """
-    from agentroom.room.workflows import (
-        DEFAULT_WORKFLOW,
-        STRATEGIES,
-        find_workflow,
-        load_workflow,
-    )
+    from agentroom.room.workflows import DEFAULT_WORKFLOW, find_workflow, load_workflow
 
+    strategy = strategy_named(strategy)
     if workflow is None and not headless and interactive():
         try:
             find_workflow(DEFAULT_WORKFLOW)
@@ -91,8 +87,6 @@ def run_command(
 
     path = run_sync(lambda: find_workflow(workflow or DEFAULT_WORKFLOW))
     wf = run_sync(lambda: load_workflow(path))
-    if strategy is not None and strategy not in STRATEGIES:
-        raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}", 2)
     open_room(
         RoomOptions(
             db=db_for(ctx, db),

@@ -41,7 +41,7 @@ from agentroom.core.events import Event
 from agentroom.core.protocol import BROADCAST, MessageType
 from agentroom.core.text import one_line
 from agentroom.room.live import LiveRoom
-from agentroom.room.workflow_schema import STRATEGIES
+from agentroom.room.workflow_schema import STRATEGIES, canonical_choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +279,10 @@ async def _run(
                 f"/strategy NAME switches to one of: {', '.join(STRATEGIES)}"
             )
         try:
-            await coordinator.switch_strategy(command.arg)
+            # Any spelling of a name (``/strategy round robin``), as in a workflow file.
+            await coordinator.switch_strategy(
+                canonical_choice(command.arg, STRATEGIES) or command.arg
+            )
         except Exception as exc:  # a bad name must not end the room
             return Reply(f"cannot switch strategy: {one_line(str(exc))}", ok=False)
     else:

@@ -37,6 +37,7 @@ from agentroom.room.builder import (
 from agentroom.room.engine import Engine
 from agentroom.room.inflight import InFlight
 from agentroom.room.sessions import Sessions
+from agentroom.room.workflow_errors import located
 from agentroom.room.workflows import Workflow
 
 
@@ -142,8 +143,9 @@ class LiveRoom:
         try:
             workflow = Workflow.model_validate(saved)
         except ValidationError as exc:
+            _, where, problem = located(exc.errors()[0])
             raise WorkflowError(
-                f"session {room.id}'s saved workflow is not valid ({exc.errors()[0]['msg']}); "
+                f"session {room.id}'s saved workflow is not valid ({where}: {problem}); "
                 "it cannot be resumed"
             ) from None
         path = room.metadata.get("workflow_path")

@@ -10,7 +10,9 @@ about.  A session keeps its workflow as this schema's JSON.
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+import types
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,7 +26,80 @@ STRATEGIES: tuple[str, ...] = get_args(StrategyName)
 
 
 class _Strict(BaseModel):
+    """A part of a workflow: unknown keys are refused; the obvious shorthands are read.
+
+    Shorthands, so that a person can write what they mean: a lone value for a
+    part that has one main key (``strategy: handoff``, ``memory: true``, an
+    agent given as just its id), one item for a list (``stop: END``), and any
+    spelling of a choice that differs only in case, spaces, ``_`` or ``-``
+    (``Round_Robin``, ``role based``).  What is stored is the canonical form.
+    """
+
     model_config = ConfigDict(extra="forbid")
+
+    shorthand: ClassVar[str | None] = None
+    """The key a lone value stands for (``strategy: handoff`` is ``strategy: {name: handoff}``)."""
+    synonyms: ClassVar[dict[str, str]] = {}
+    """Keys people write for one of this part's keys (``stop`` for ``termination``), so that an
+    unknown key can be answered with the one meant; never accepted silently."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        if cls.shorthand is not None and _stands_for(data, cls.model_fields[cls.shorthand]):
+            data = {cls.shorthand: data}
+        if not isinstance(data, dict):
+            return data
+        fixed = dict(data)
+        for key, value in data.items():
+            field = cls.model_fields.get(key) if isinstance(key, str) else None
+            if field is not None:
+                fixed[key] = _spelled_out(value, field.annotation)
+        return fixed
+
+
+def _stands_for(value: Any, field: Any) -> bool:
+    """Whether a lone ``value`` can be the main key's (a bool for ``enabled``, text otherwise)."""
+    if field.annotation is bool:
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _spelled_out(value: Any, annotation: Any) -> Any:
+    """``value`` with a shorthand made canonical: a choice's spelling, one item for a list."""
+    kinds = kinds_of(annotation)
+    if isinstance(value, str):
+        choices = choices_of(annotation)
+        if choices:
+            return canonical_choice(value, choices) or value
+        if any(get_origin(kind) is list for kind in kinds):
+            return [value]
+    return value
+
+
+def kinds_of(annotation: Any) -> tuple[Any, ...]:
+    """The types a field's annotation allows, but ``None`` (``int | None`` is ``(int,)``)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(a for a in get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def choices_of(annotation: Any) -> tuple[str, ...]:
+    """The values a ``Literal`` field allows (none for any other field)."""
+    for kind in kinds_of(annotation):
+        if get_origin(kind) is Literal:
+            return tuple(str(a) for a in get_args(kind))
+    return ()
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text).lower()
+
+
+def canonical_choice(value: str, choices: Sequence[str]) -> str | None:
+    """The choice ``value`` spells, ignoring case, spaces, ``_`` and ``-``; None if none."""
+    wanted = _squashed(value)
+    return next((choice for choice in choices if _squashed(choice) == wanted), None)
 
 
 IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::|\.)[A-Za-z_]\w*\Z")
@@ -60,6 +135,25 @@ def _check_spec(value: str | None) -> str | None:
 
 
 class AgentSpec(_Strict):
+    shorthand = "id"
+    synonyms = {
+        "name": "id",
+        "prompt": "system_prompt",
+        "system": "system_prompt",
+        "system_message": "system_prompt",
+        "instructions": "system_prompt",
+        "persona": "system_prompt",
+        "llm": "model",
+        "functions": "tools",
+        "temp": "temperature",
+        "max_length": "max_tokens",
+        "max_new_tokens": "max_tokens",
+        "max_output_tokens": "max_tokens",
+        "stop_sequences": "stop",
+        "stop_words": "stop",
+        "about": "description",
+    }
+
     id: str
     role: str = ""
     description: str = ""
@@ -67,7 +161,7 @@ class AgentSpec(_Strict):
     system_prompt: str | None = None
     tools: list[str] = Field(default_factory=list)
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, json_schema_extra={"unit": "tokens"})
     stop: list[str] = Field(default_factory=list)
 
     @field_validator("id")
@@ -84,12 +178,35 @@ class AgentSpec(_Strict):
 
 
 class HumanSpec(_Strict):
+    shorthand = "id"
+    synonyms = {
+        "name": "id",
+        "wait": "timeout",
+        "patience": "timeout",
+        "turn_timeout": "timeout",
+        "about": "description",
+    }
+
     id: str = "human"
     description: str = "the person in the room"
-    timeout: float | None = Field(default=120, gt=0)
+    timeout: float | None = Field(default=120, gt=0, json_schema_extra={"unit": "seconds"})
 
 
 class StrategySpec(_Strict):
+    shorthand = "name"
+    synonyms = {
+        "type": "name",
+        "kind": "name",
+        "strategy": "name",
+        "mode": "name",
+        "speakers": "order",
+        "sequence": "order",
+        "model": "selector_model",
+        "plan": "planner",
+        "first": "start",
+        "initial": "start",
+    }
+
     name: StrategyName = "round-robin"
     order: list[str] | None = None
     """round-robin: who speaks, in order (default: agents then humans as listed)."""
@@ -104,10 +221,10 @@ class StrategySpec(_Strict):
     this turn (the eligible participants, the recent messages), like AutoGen's."""
     default: str | None = None
     allow_repeat: bool = False
-    retries: int = Field(default=3, ge=0, le=10)
+    retries: int = Field(default=3, ge=0, le=10, json_schema_extra={"unit": "tries"})
     planner: str | None = None
     workers: list[str] | None = None
-    replan_after: int = Field(default=3, ge=1)
+    replan_after: int = Field(default=3, ge=1, json_schema_extra={"unit": "stalled steps"})
     start: str | None = None
     """handoff: who is active first (default: the first agent)."""
     partner: str | None = None
@@ -125,21 +242,44 @@ class StrategySpec(_Strict):
 
 
 class TerminationSpec(_Strict):
-    max_messages: int | None = Field(default=None, ge=1)
-    max_turns: int | None = Field(default=None, ge=1)
+    synonyms = {
+        "messages": "max_messages",
+        "rounds": "max_turns",
+        "max_rounds": "max_turns",
+        "turns": "max_turns",
+        "keyword": "text",
+        "contains": "text",
+        "stop_text": "text",
+        "stop_word": "text",
+        "word": "text",
+        "phrase": "text",
+        "from": "text_from",
+        "seconds": "timeout",
+        "time_limit": "timeout",
+        "max_time": "timeout",
+        "duration": "timeout",
+        "tokens": "token_budget",
+        "max_tokens": "token_budget",
+        "budget": "token_budget",
+        "mode": "combine",
+        "operator": "combine",
+    }
+
+    max_messages: int | None = Field(default=None, ge=1, json_schema_extra={"unit": "messages"})
+    max_turns: int | None = Field(default=None, ge=1, json_schema_extra={"unit": "turns"})
     text: str | None = None
     text_from: list[str] | None = None
-    timeout: float | None = Field(default=None, gt=0)
-    token_budget: int | None = Field(default=None, ge=1)
+    timeout: float | None = Field(default=None, gt=0, json_schema_extra={"unit": "seconds"})
+    token_budget: int | None = Field(default=None, ge=1, json_schema_extra={"unit": "tokens"})
     agent_answered: str | None = None
     tool_called: list[str] | None = None
     """Stop once an agent has called one of these tools (by name)."""
     handoff_to_human: bool = False
     combine: Literal["any", "all"] = "any"
     """``any``: stop at the first condition (``|``); ``all``: when every one has fired (``&``)."""
-    max_agent_failures: int = Field(default=3, ge=1)
+    max_agent_failures: int = Field(default=3, ge=1, json_schema_extra={"unit": "failed turns"})
     """Failed turns in a row by one agent that end the room, whatever ``combine`` says."""
-    max_room_failures: int = Field(default=5, ge=1)
+    max_room_failures: int = Field(default=5, ge=1, json_schema_extra={"unit": "failed turns"})
     """Failed turns in a row in the room (any agents) that end it, whatever ``combine`` says."""
 
     @model_validator(mode="after")
@@ -166,6 +306,17 @@ class TerminationSpec(_Strict):
 
 
 class MemorySpec(_Strict):
+    shorthand = "enabled"
+    synonyms = {
+        "enable": "enabled",
+        "on": "enabled",
+        "active": "enabled",
+        "mode": "policy",
+        "strategy": "policy",
+        "resolution": "policy",
+        "judge": "arbiter",
+    }
+
     enabled: bool = False
     policy: Literal["last-writer", "vote", "arbiter"] = "last-writer"
     voters: list[str] = Field(default_factory=list)
@@ -175,20 +326,67 @@ class MemorySpec(_Strict):
 
 
 class DelegationSpec(_Strict):
+    shorthand = "enabled"
+    synonyms = {"enable": "enabled", "on": "enabled", "who": "agents"}
+
     enabled: bool = False
     agents: list[str] | None = None
     """Who gets the ``delegate`` tool (default: every agent)."""
 
 
 class SubagentSpec(_Strict):
+    shorthand = "enabled"
+    synonyms = {
+        "enable": "enabled",
+        "on": "enabled",
+        "who": "agents",
+        "depth": "max_depth",
+        "max_spawns": "budget",
+        "limit": "budget",
+    }
+
     enabled: bool = False
     agents: list[str] | None = None
     """Who gets the ``spawn_subagent`` tool (default: every agent)."""
-    max_depth: int = Field(default=2, ge=1, le=5)
-    budget: int = Field(default=8, ge=1)
+    max_depth: int = Field(default=2, ge=1, le=5, json_schema_extra={"unit": "levels"})
+    budget: int = Field(default=8, ge=1, json_schema_extra={"unit": "sub-agents"})
 
 
 class Workflow(_Strict):
+    synonyms = {
+        "title": "name",
+        "goal": "task",
+        "objective": "task",
+        "prompt": "task",
+        "topic": "task",
+        "participants": "agents",
+        "bots": "agents",
+        "members": "agents",
+        "people": "humans",
+        "users": "humans",
+        "turns": "strategy",
+        "turn_taking": "strategy",
+        "selection": "strategy",
+        "speaker_selection": "strategy",
+        "orchestration": "strategy",
+        "mode": "strategy",
+        "stop": "termination",
+        "end": "termination",
+        "until": "termination",
+        "stop_when": "termination",
+        "finish": "termination",
+        "terminate": "termination",
+        "llm": "model",
+        "default_model": "model",
+        "blackboard": "memory",
+        "shared_memory": "memory",
+        "delegate": "delegation",
+        "sub_agents": "subagents",
+        "spawn": "subagents",
+        "unsafe_tools": "allow_unsafe_tools",
+        "allow_unsafe": "allow_unsafe_tools",
+    }
+
     name: str
     description: str = ""
     task: str = ""
@@ -228,6 +426,9 @@ class Workflow(_Strict):
         ]
         if self.strategy.selector == "rule" and self.strategy.rule:
             found.append(("strategy.rule", "strategy rule", self.strategy.rule))
+        if self.strategy.candidate_func:
+            path = self.strategy.candidate_func
+            found.append(("strategy.candidate_func", "strategy candidate_func", path))
         return found
 
     @model_validator(mode="after")
@@ -316,3 +517,95 @@ class FieldError(ValueError):
         super().__init__(message)
         self.path = path
         self.message = message
+
+
+# -- the parts of a workflow, for error messages and the reference page -------------------------
+
+
+def part_of(annotation: Any) -> tuple[type[_Strict] | None, bool]:
+    """The part (a model) a field of this annotation holds, and whether a list of them."""
+    for kind in kinds_of(annotation):
+        if get_origin(kind) is list:
+            (item,) = get_args(kind)
+            if isinstance(item, type) and issubclass(item, _Strict):
+                return item, True
+        elif isinstance(kind, type) and issubclass(kind, _Strict):
+            return kind, False
+    return None, False
+
+
+def parts_in(model: type[_Strict]) -> Iterator[tuple[str, type[_Strict], bool]]:
+    """The parts directly inside ``model``: (key, part, whether the key holds a list of them)."""
+    for name, field in model.model_fields.items():
+        part, many = part_of(field.annotation)
+        if part is not None:
+            yield name, part, many
+
+
+def sections() -> Iterator[tuple[str, type[_Strict]]]:
+    """Every part of a workflow and where it sits: ``""`` (the top), ``agents[]``, ``memory``..."""
+    todo: list[tuple[str, type[_Strict]]] = [("", Workflow)]
+    while todo:
+        where, model = todo.pop(0)
+        yield where, model
+        for name, part, many in parts_in(model):
+            todo.append(((f"{where}.{name}" if where else name) + ("[]" if many else ""), part))
+
+
+def part_at(loc: Sequence[str | int]) -> type[_Strict] | None:
+    """The part of a workflow ``loc`` (``("agents", 1)``) points into, if it is one."""
+    model: type[_Strict] | None = Workflow
+    many = False
+    for key in loc:
+        if model is None:
+            return None
+        if isinstance(key, int):
+            if not many:
+                return None
+            many = False
+            continue
+        field = model.model_fields.get(key)
+        if field is None or many:
+            return None
+        model, many = part_of(field.annotation)
+    return None if many else model
+
+
+VALUE_SYNONYMS: dict[str, dict[str, str]] = {
+    "strategy.name": {
+        "selector": "role-based",
+        "roles": "role-based",
+        "swarm": "handoff",
+        "plan": "plan-driven",
+        "planner": "plan-driven",
+        "sequential": "round-robin",
+        "rotation": "round-robin",
+        "turns": "round-robin",
+    },
+    "strategy.selector": {"llm": "model", "function": "rule", "code": "rule"},
+    "termination.combine": {
+        "or": "any",
+        "|": "any",
+        "either": "any",
+        "and": "all",
+        "&": "all",
+        "both": "all",
+        "every": "all",
+    },
+    "memory.policy": {
+        "last": "last-writer",
+        "latest": "last-writer",
+        "overwrite": "last-writer",
+        "majority": "vote",
+        "judge": "arbiter",
+    },
+}
+"""Words people write for a choice, by field (``section.key``): an error suggests the choice
+meant (``combine: or`` → did you mean ``any``?); they are never accepted silently."""
+
+
+def unit_of(field: Any) -> str | None:
+    """The unit a number field counts in (``seconds``, ``tokens``), as its ``Field`` says."""
+    extra = field.json_schema_extra
+    unit = extra.get("unit") if isinstance(extra, dict) else None
+    return unit if isinstance(unit, str) else None

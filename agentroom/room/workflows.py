@@ -11,7 +11,6 @@ line.  Sample workflows ship in ``sample_workflows/``; a user's own live in
 from __future__ import annotations
 
 import importlib.resources
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,10 @@ from yaml.reader import ReaderError
 from agentroom.core.errors import WorkflowError
 from agentroom.core.paths import config_dir
 from agentroom.core.text import one_line
+from agentroom.room.workflow_errors import located, shown_key
 from agentroom.room.workflow_schema import (
     STRATEGIES,
     AgentSpec,
-    FieldError,
     HumanSpec,
     StrategySpec,
     TerminationSpec,
@@ -56,7 +55,6 @@ MAX_PROBLEMS = 20
 """Problems listed for one file (a file that is not a workflow could yield thousands)."""
 MAX_PROBLEM_CHARS = 300
 
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}\Z")
 _OPEN = (
     yaml.BlockMappingStartToken,
     yaml.BlockSequenceStartToken,
@@ -120,15 +118,8 @@ def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-            ctx_error = (err.get("ctx") or {}).get("error")
-            if isinstance(ctx_error, FieldError):
-                path, message = ctx_error.path, ctx_error.message
-                loc = _parse_path(path)
-            else:
-                path, message = _format_loc(loc), err["msg"].removeprefix("Value error, ")
-            line = _line_of(node, loc)
-            problem = f"{source}:{line}: {path or '(workflow)'}: {message}"
+            loc, path, message = located(err)
+            problem = f"{source}:{_line_of(node, loc)}: {path}: {message}"
             problems.append(one_line(problem, MAX_PROBLEM_CHARS))
         if len(problems) > MAX_PROBLEMS:
             more = len(problems) - MAX_PROBLEMS
@@ -158,34 +149,9 @@ def _check_depth(text: str, source: str) -> None:
         elif isinstance(token, yaml.KeyToken) and depth == 1:
             key = next(tokens, None)
             if isinstance(key, yaml.ScalarToken):
-                field = _shown_key(key.value)
+                field = shown_key(key.value)
             elif key is not None and isinstance(key, _OPEN):
                 depth += 1
-
-
-def _shown_key(key: Any) -> str:
-    """A key as an error may show it: a plain word, else not quoted (it may be anything)."""
-    return key if isinstance(key, str) and _PLAIN_KEY.match(key) else "(a key)"
-
-
-def _format_loc(loc: list[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{_shown_key(part)}" if out else _shown_key(part)
-    return out
-
-
-def _parse_path(path: str) -> list[Any]:
-    parts: list[Any] = []
-    for piece in path.replace("]", "").split("."):
-        name, *indexes = piece.split("[")
-        if name:
-            parts.append(name)
-        parts.extend(int(i) for i in indexes)
-    return parts
 
 
 def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:

@@ -166,8 +166,8 @@ def test_max_messages_stops_after_that_many_messages(env):
 
 
 def test_strategy_role_based_on_the_debate(env):
-    done = agentroom(
-        env, "run", "debate", "--headless", "--strategy", "role-based", "--max-messages", "5"
+    done = agentroom(  # in any spelling, as in a workflow file
+        env, "run", "debate", "--headless", "--strategy", "Role_Based", "--max-messages", "5"
     )
     assert done.returncode == 0, done.stderr
     assert "; role-based" in done.stdout and "chosen by the selector" in done.stdout

@@ -204,7 +204,7 @@ async def test_apply_steers_the_room_as_each_command_says(db_path):
         refused = await line("/strategy loudest")
         assert not refused.ok and "unknown strategy 'loudest'" in refused.text
         assert room.coordinator.strategy.name == "round-robin"
-        await line("/strategy role-based")
+        await line("/strategy Role_Based")  # any spelling, as in a workflow file
         assert room.coordinator.strategy.name == "role-based"
         assert (await line("/help")).text == help_text()
         wrong = await line("@carol hi")

@@ -62,6 +62,12 @@ def _no_user_workflows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
+AGENT_KEYS = (
+    "unknown key; the keys here are: "
+    "id, role, description, model, system_prompt, tools, temperature, max_tokens, stop"
+)
+
+
 def error_of(text: str, source: str = "room.yaml") -> str:
     with pytest.raises(WorkflowError) as caught:
         parse_workflow(text, source)
@@ -91,16 +97,16 @@ def test_defaults_for_a_minimal_workflow():
 
 def test_unknown_key_names_its_line_and_field():
     text = "name: x\nagents:\n  - id: a\n  - id: b\n    role: critic\n    colour: red\n"
-    assert error_of(text) == "room.yaml:6: agents[1].colour: Extra inputs are not permitted"
+    assert error_of(text) == f"room.yaml:6: agents[1].colour: {AGENT_KEYS}"
     top = error_of("name: x\nagents:\n  - id: a\n\nterminaton:\n  max_messages: 3\n")
-    assert top == "room.yaml:5: terminaton: Extra inputs are not permitted"
+    assert top == "room.yaml:5: terminaton: unknown key; did you mean `termination`?"
 
 
 def test_every_problem_gets_its_own_line():
     text = "name: x\nagents:\n  - id: a\n    colour: red\n  - id: b\n    size: 3\n"
     assert error_of(text).splitlines() == [
-        "room.yaml:4: agents[0].colour: Extra inputs are not permitted",
-        "room.yaml:6: agents[1].size: Extra inputs are not permitted",
+        f"room.yaml:4: agents[0].colour: {AGENT_KEYS}",
+        f"room.yaml:6: agents[1].size: {AGENT_KEYS}",
     ]
 
 
@@ -158,8 +164,11 @@ def test_a_list_or_empty_file_is_not_a_workflow():
 def test_load_workflow_names_the_file(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("name: x\nagents:\n  - id: a\n    tempreature: 1\n")
-    with pytest.raises(WorkflowError, match=r"broken\.yaml:4: agents\[0\]\.tempreature: Extra"):
+    with pytest.raises(WorkflowError) as caught:
         load_workflow(path)
+    assert str(caught.value) == (
+        f"{path}:4: agents[0].tempreature: unknown key; did you mean `temperature`?"
+    )
     with pytest.raises(WorkflowError, match="cannot read it"):
         load_workflow(tmp_path / "missing.yaml")
 
@@ -175,7 +184,7 @@ def test_a_file_that_is_not_utf8_is_a_workflow_error(tmp_path):
 def test_a_repeated_key_does_not_misplace_the_error_line():
     text = "name: x\nagents:\n  - id: a\nagents:\n  - id: b\n    colour: red\n"
     # The loader keeps the last of repeated keys, so the error is about that one.
-    assert error_of(text) == "room.yaml:6: agents[0].colour: Extra inputs are not permitted"
+    assert error_of(text) == f"room.yaml:6: agents[0].colour: {AGENT_KEYS}"
 
 
 # -- finding workflows --------------------------------------------------------------------------
