@@ -20,18 +20,22 @@ own can still do anything you can.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import difflib
 import importlib
 import inspect
 import json
+import sys
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError, create_model
 
 from agentroom.core.errors import ModelConfigError, UnsafeToolError
-from agentroom.core.text import valid_text
+from agentroom.core.text import one_line, valid_text
 from agentroom.models.types import ToolCall, ToolSpec
 
 RESULT_LIMIT = 8_000
@@ -137,14 +141,23 @@ class Tool:
         self.spec = ToolSpec(self.name, self.description, schema)
 
     @classmethod
-    def load(cls, path: str, *, allow_unsafe: bool = False) -> Tool:
-        """A tool from an import path, ``package.module:function`` (or dotted).
+    def load(cls, path: str, *, allow_unsafe: bool = False, folder: Path | None = None) -> Tool:
+        """A tool from an import path, ``package.module:function`` (or dotted), importable
+        from ``folder`` too (a workflow's own folder: see :func:`load_callable`).
 
         A callable from :data:`UNSAFE_MODULES` is refused (:class:`UnsafeToolError`)
         unless ``allow_unsafe``: the module named is judged before anything is
         imported, the function's own module once it is found.
         """
-        return cls(load_callable(path, allow_unsafe=allow_unsafe))
+        function = load_callable(path, allow_unsafe=allow_unsafe, folder=folder)
+        try:
+            return cls(function)
+        except Exception as exc:  # an annotation that names nothing, a type no schema has
+            raise ModelConfigError(
+                f"tool {path!r}: its arguments cannot be described to a model "
+                f"({type(exc).__name__}: {one_line(str(exc), 160)}); give each plain types "
+                "(str, int, float, bool, lists and dicts of them)"
+            ) from None
 
     async def run(self, call: ToolCall, timeout: float | None = 30.0) -> ToolResult:
         """Call the tool; its result (or what went wrong) as valid text for the model.
@@ -177,22 +190,65 @@ class Tool:
         return _as_text(value), True
 
 
-def load_callable(path: str, *, allow_unsafe: bool = False) -> Callable[..., Any]:
+def load_callable(
+    path: str, *, allow_unsafe: bool = False, folder: Path | None = None
+) -> Callable[..., Any]:
     """The callable at ``path`` (``package.module:function`` or dotted), judged by
-    :func:`unsafe_reason` unless ``allow_unsafe`` (a strategy's rule is loaded this way too)."""
+    :func:`unsafe_reason` unless ``allow_unsafe`` (a strategy's rule is loaded this way too).
+
+    ``folder`` (a workflow's own) comes first on ``sys.path`` while the module
+    is imported, as ``python script.py`` puts the script's folder first: a
+    ``my_tools.py`` beside the workflow file is found wherever agentroom runs.
+    It is taken off again afterwards, so a tool should import what it needs
+    at the top of its module.  A module is imported once per process.
+    """
     module_name, attr = _split(path)
     if not allow_unsafe:
         _refuse_if_unsafe(path, unsafe_reason(path))
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelConfigError(f"tool {path!r}: cannot import {module_name} ({exc})") from None
+        with _importable_from(folder):
+            module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ModelConfigError(f"tool {path!r}: {_not_found(module_name, exc, folder)}") from None
+    except Exception as exc:  # its own code failed: a SyntaxError, an exception at the top
+        raise ModelConfigError(
+            f"tool {path!r}: importing {module_name} failed "
+            f"({type(exc).__name__}: {one_line(str(exc), 160)}); fix that module"
+        ) from None
     function = getattr(module, attr, None)
     if not callable(function):
-        raise ModelConfigError(f"tool {path!r}: {module_name} has no function {attr!r}")
+        there = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        close = difflib.get_close_matches(attr, there, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ModelConfigError(f"tool {path!r}: {module_name} has no function {attr!r}{hint}")
     if not allow_unsafe:
         _refuse_if_unsafe(path, unsafe_reason(path, function))
     return function  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def _importable_from(folder: Path | None) -> Iterator[None]:
+    if folder is None:
+        yield
+        return
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    importlib.invalidate_caches()  # a module written a moment ago is found
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
+def _not_found(module_name: str, exc: ModuleNotFoundError, folder: Path | None) -> str:
+    """Why ``module_name`` is not there, and what to do: the module itself, or one it imports."""
+    missing = exc.name or module_name
+    if module_name != missing and not module_name.startswith(f"{missing}."):
+        return f"{module_name} imports {missing}, which is not installed; install it"
+    top = missing.partition(".")[0]
+    where = "beside the workflow" if folder is not None else "on the import path"
+    return f"no module named {missing}; put {top}.py {where}, or install it"
 
 
 def unsafe_reason(path: str, function: Any = None) -> str | None:

@@ -84,6 +84,16 @@ def missing() -> str | None:
     return None
 
 
+def no_gguf_file(path: Path) -> str | None:
+    """Why ``path`` cannot be the file of ``local:PATH``, or None (it is not opened here)."""
+    if path.is_file():
+        return None
+    return (
+        f"no GGUF file at {path}: give local:PATH to a .gguf file, "
+        "or plain local for the packaged model"
+    )
+
+
 def default_threads() -> int:
     """Every core, up to eight: generation is the room's work while a model speaks.
 
@@ -245,11 +255,9 @@ class LocalClient:
             self.path, self.label = found, f"local:{PACKAGED_NAME}"
         else:
             self.path = Path(path).expanduser()
-            if not self.path.is_file():
-                raise ModelConfigError(
-                    f"no GGUF file at {self.path}: give local:PATH to a .gguf file, "
-                    "or plain local for the packaged model"
-                )
+            problem = no_gguf_file(self.path)
+            if problem is not None:
+                raise ModelConfigError(problem)
             self.label = f"local:{self.path.stem}"
         self._runtime = _runtime(self.path.resolve(), threads or default_threads(), context)
 

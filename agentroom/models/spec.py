@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from agentroom.core.errors import ModelConfigError
@@ -70,6 +71,29 @@ class ModelSpec:
         if self.kind == "openai-compat":
             return f"openai-compat:{self.model}@{self.base_url}"
         return f"{self.kind}:{self.model}"
+
+
+def missing_file(spec: ModelSpec) -> str | None:
+    """What is wrong with the file a ``local:PATH`` or ``replay:FILE`` spec names, or None.
+
+    Found without reading the file or loading any model (``workflows
+    validate`` runs none).  A relative path is from the current folder, as
+    when :func:`make_client` opens it; the message says which folder that is.
+    """
+    if spec.kind not in ("local", "replay") or not spec.model:
+        return None
+    path = Path(spec.model).expanduser()
+    if spec.kind == "local":
+        from agentroom.models.local import no_gguf_file
+
+        problem = no_gguf_file(path)
+    elif path.is_file():
+        problem = None
+    else:
+        problem = f"no replay script at {path}: give replay:FILE, a YAML or JSON list of replies"
+    if problem is not None and not path.is_absolute():
+        problem += f" (a relative path is from the folder agentroom runs in: {Path.cwd()})"
+    return problem
 
 
 def make_client(spec: ModelSpec | str, env: Mapping[str, str] | None = None) -> ModelClient:

@@ -43,7 +43,13 @@ from agentroom.coordination.tools import delegate_tool, handoff_tool, memory_too
 from agentroom.core.errors import WorkflowError
 from agentroom.models.spec import make_client
 from agentroom.models.types import ModelClient
-from agentroom.room.workflows import STRATEGIES, TerminationSpec, Workflow, load_workflow
+from agentroom.room.workflows import (
+    STRATEGIES,
+    TerminationSpec,
+    Workflow,
+    load_workflow,
+    workflow_folder,
+)
 
 if TYPE_CHECKING:
     from agentroom.room.engine import Engine
@@ -80,18 +86,23 @@ def build_termination(
     return parts[0] if len(parts) == 1 else AnyOf(parts)
 
 
-def strategy_factory(workflow: Workflow, default_model: ModelClient) -> Callable[[str], Strategy]:
-    """Builds any strategy for this workflow's room (for the start and for switching)."""
+def strategy_factory(
+    workflow: Workflow, default_model: ModelClient, folder: Path | None = None
+) -> Callable[[str], Strategy]:
+    """Builds any strategy for this workflow's room (for the start and for switching);
+    a rule or candidate function is imported from ``folder`` too (the workflow's own)."""
     spec = workflow.strategy
     agents = [a.id for a in workflow.agents]
+
+    def function(path: str | None) -> Callable[..., Any] | None:
+        unsafe = workflow.allow_unsafe_tools
+        return load_callable(path, allow_unsafe=unsafe, folder=folder) if path else None
 
     def build(name: str) -> Strategy:
         if name == "round-robin":
             return RoundRobin(spec.order or workflow.participant_ids)
         if name == "role-based":
-            rule = None
-            if spec.selector == "rule" and spec.rule:
-                rule = load_callable(spec.rule, allow_unsafe=workflow.allow_unsafe_tools)
+            rule = function(spec.rule) if spec.selector == "rule" else None
             selector = make_client(spec.selector_model) if spec.selector_model else default_model
             return RoleBased(
                 candidates=spec.candidates,
@@ -100,9 +111,7 @@ def strategy_factory(workflow: Workflow, default_model: ModelClient) -> Callable
                 default=spec.default,
                 allow_repeat=spec.allow_repeat,
                 retries=spec.retries,
-                candidate_func=(
-                    Tool.load(spec.candidate_func).function if spec.candidate_func else None
-                ),
+                candidate_func=function(spec.candidate_func),
             )
         if name == "plan-driven":
             return PlanDriven(
@@ -122,8 +131,15 @@ def build_room(
     *,
     strategy: str | None = None,
     max_messages: int | None = None,
+    source: str = "",
 ) -> MultiAgentCoordinator:
-    """Register the workflow's participants on ``engine`` and return its coordinator."""
+    """Register the workflow's participants on ``engine`` and return its coordinator.
+
+    ``source`` is the workflow's file: its folder is on the import path while
+    the tools are imported, as ``workflows validate`` has it (:func:`workflow_folder`).
+    """
+    folder = workflow_folder(source)
+    unsafe = workflow.allow_unsafe_tools
     board = None
     if workflow.memory.enabled:
         board = Blackboard(
@@ -147,7 +163,7 @@ def build_room(
             role=spec.role,
             description=spec.description,
             settings=settings,
-            tools=[Tool.load(p, allow_unsafe=workflow.allow_unsafe_tools) for p in spec.tools],
+            tools=[Tool.load(p, allow_unsafe=unsafe, folder=folder) for p in spec.tools],
             stop=spec.stop,
         )
         llm_agents.append(engine.register_agent(agent))  # type: ignore[arg-type]
@@ -183,7 +199,7 @@ def build_room(
     participants = {a.id: Participant(a.id, a.role, a.description) for a in workflow.agents} | {
         h.id: Participant(h.id, "human", h.description, human=True) for h in workflow.humans
     }
-    build = strategy_factory(workflow, default_model)
+    build = strategy_factory(workflow, default_model, folder)
     return MultiAgentCoordinator(
         engine,
         build(strategy or workflow.strategy.name),
@@ -280,7 +296,12 @@ async def run_workflow(
         engine.session_id, "running", workflow_metadata(workflow, absolute_source(source), None)
     )
     coordinator = build_room(
-        engine, workflow, default_model, strategy=strategy, max_messages=max_messages
+        engine,
+        workflow,
+        default_model,
+        strategy=strategy,
+        max_messages=max_messages,
+        source=source,
     )
     return await coordinator.run(task or workflow.task or "Introduce yourselves.")
 

@@ -80,6 +80,9 @@ class LiveRoom:
         self._state: dict[str, Any] | None = None
         self._since = 0
         """The seq the saved checkpoint was taken at."""
+        self.source = options.source
+        """The workflow file the room's tools are imported beside (on resume, the file that
+        vouches for them: the one given, else the one the session was started from)."""
 
     async def open(self) -> None:
         opts = self.options
@@ -124,6 +127,7 @@ class LiveRoom:
             self.model,
             strategy=opts.strategy,
             max_messages=opts.max_messages,
+            source=self.source,
         )
         self.humans = [engine.get_agent(h.id) for h in self.workflow.humans]  # type: ignore[misc]
         if self._state is not None:
@@ -149,13 +153,11 @@ class LiveRoom:
                 "it cannot be resumed"
             ) from None
         path = room.metadata.get("workflow_path")
+        saved_path = path if isinstance(path, str) else ""
         self.workflow = workflow_to_resume(
-            workflow,
-            room.id,
-            path if isinstance(path, str) else "",
-            self.options.workflow,
-            self.options.source,
+            workflow, room.id, saved_path, self.options.workflow, self.options.source
         )
+        self.source = self.options.source or saved_path
         return room
 
     async def run(self) -> RunResult:

@@ -418,6 +418,11 @@ class Workflow(_Strict):
         each agent's tools, then the strategy's rule.  They run with the user's rights."""
         return [(who, path) for _, who, path in self._imports()]
 
+    @property
+    def import_fields(self) -> list[tuple[str, str]]:
+        """The same callables as :attr:`imports`, as ``(field, path)``: ``agents[0].tools[1]``."""
+        return [(field, path) for field, _, path in self._imports()]
+
     def _imports(self) -> list[tuple[str, str, str]]:
         found = [
             (f"agents[{i}].tools[{j}]", agent.id, path)
@@ -430,6 +435,15 @@ class Workflow(_Strict):
             path = self.strategy.candidate_func
             found.append(("strategy.candidate_func", "strategy candidate_func", path))
         return found
+
+    @property
+    def spec_fields(self) -> list[tuple[str, str]]:
+        """Every model spec this workflow names, as ``(field, spec)``."""
+        found = [("model", self.model)] + [
+            (f"agents[{i}].model", agent.model) for i, agent in enumerate(self.agents)
+        ]
+        found.append(("strategy.selector_model", self.strategy.selector_model))
+        return [(field, spec) for field, spec in found if spec]
 
     @model_validator(mode="after")
     def _known_dangers_are_allowed(self) -> Workflow:

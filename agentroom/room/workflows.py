@@ -21,7 +21,8 @@ from yaml.reader import ReaderError
 from agentroom.core.errors import WorkflowError
 from agentroom.core.paths import config_dir
 from agentroom.core.text import one_line
-from agentroom.room.workflow_errors import located, shown_key
+from agentroom.room.workflow_checks import run_problems
+from agentroom.room.workflow_errors import located, parse_path, shown_key
 from agentroom.room.workflow_schema import (
     STRATEGIES,
     AgentSpec,
@@ -40,6 +41,7 @@ __all__ = [
     "TerminationSpec",
     "Workflow",
     "available_workflows",
+    "check_workflow",
     "find_workflow",
     "load_workflow",
     "parse_workflow",
@@ -70,7 +72,30 @@ def load_workflow(path: str | Path) -> Workflow:
     Errors never quote the file's lines: ``workflows validate /etc/shadow``
     must not print the file back.
     """
-    where = Path(path)
+    return parse_workflow(_read(Path(path)), str(path))
+
+
+def check_workflow(path: str | Path) -> Workflow:
+    """:func:`load_workflow`, and what ``run`` would hit besides (``workflows validate``).
+
+    Every tool, rule and candidate function is imported, with the workflow's
+    folder on the import path as at run time; ``module.function`` is asked
+    for its colon; every model file named must be there.  That runs the tool
+    modules' top-level code, as ``run`` would, and nothing else: no room, no
+    model (:mod:`agentroom.room.workflow_checks`).
+    """
+    text = _read(Path(path))
+    workflow = parse_workflow(text, str(path))
+    found = run_problems(workflow, workflow_folder(path))
+    if found:
+        node = yaml.compose(text)
+        raise _problems(
+            str(path), node, [(parse_path(field), field, what) for field, what in found]
+        )
+    return workflow
+
+
+def _read(where: Path) -> str:
     try:
         with where.open("rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
@@ -86,7 +111,7 @@ def load_workflow(path: str | Path) -> Workflow:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise WorkflowError(f"{where}:{line}: not UTF-8 text ({exc.reason})") from None
-    return parse_workflow(text, str(where))
+    return text
 
 
 def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
@@ -116,15 +141,21 @@ def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
     try:
         return Workflow.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc, path, message = located(err)
-            problem = f"{source}:{_line_of(node, loc)}: {path}: {message}"
-            problems.append(one_line(problem, MAX_PROBLEM_CHARS))
-        if len(problems) > MAX_PROBLEMS:
-            more = len(problems) - MAX_PROBLEMS
-            problems = [*problems[:MAX_PROBLEMS], f"{source}: ... and {more} more problems"]
-        raise WorkflowError("\n".join(problems)) from None
+        raise _problems(source, node, [located(err) for err in exc.errors()]) from None
+
+
+def _problems(
+    source: str, node: yaml.Node | None, found: list[tuple[list[Any], str, str]]
+) -> WorkflowError:
+    """One error of a line per problem, ``file:line: field: what``, at most :data:`MAX_PROBLEMS`."""
+    lines = [
+        one_line(f"{source}:{_line_of(node, loc)}: {path}: {message}", MAX_PROBLEM_CHARS)
+        for loc, path, message in found
+    ]
+    if len(lines) > MAX_PROBLEMS:
+        more = len(lines) - MAX_PROBLEMS
+        lines = [*lines[:MAX_PROBLEMS], f"{source}: ... and {more} more problems"]
+    return WorkflowError("\n".join(lines))
 
 
 def _check_depth(text: str, source: str) -> None:
@@ -173,6 +204,12 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
         else:
             return line
     return line
+
+
+def workflow_folder(source: str | Path) -> Path | None:
+    """The folder of a workflow's file: on the import path while its tools are imported, at
+    ``workflows validate`` and at run time alike (None: the workflow came from no file)."""
+    return Path(source).resolve().parent if str(source) else None
 
 
 # -- finding workflows -------------------------------------------------------------------------
