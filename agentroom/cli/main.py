@@ -102,10 +102,11 @@ def build_app() -> typer.Typer:
     sessions_app.command("show")(sessions.sessions_show)
     app.add_typer(sessions_app, name="sessions")
     workflows_app = typer.Typer(
-        help="Workflow files: list them, validate one.", no_args_is_help=True
+        help="Workflow files: list them, validate one, start a new one.", no_args_is_help=True
     )
     workflows_app.command("list")(workflows.workflows_list)
     workflows_app.command("validate")(workflows.workflows_validate)
+    workflows_app.command("new")(workflows.workflows_new)
     app.add_typer(workflows_app, name="workflows")
     return app
 

@@ -1,4 +1,4 @@
-"""Files written whole or not at all, readable by you only (exports, the UI settings).
+"""Files written whole or not at all, readable by you only (exports, settings, new workflows).
 
 A file is written to a temporary file beside it, flushed and fsynced, then
 renamed over the old one (``os.replace``, atomic on one filesystem): a crash
@@ -8,7 +8,9 @@ never readable by others, not even for a moment; a file that already exists
 keeps its mode where that is narrower (a mode is never widened).
 
 A target that is not a regular file (a pipe, ``/dev/stdout``) cannot be
-replaced: it is written to directly.
+replaced: it is written to directly.  A new file that must not replace
+anything (``workflows new``) is hard-linked into place instead of renamed,
+which fails if a file is there, at that very moment.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +48,33 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[TextIO]:
             yield fh
         return
     mode = PRIVATE if old is None else stat.S_IMODE(old.st_mode) & PRIVATE
+    with _whole(path, target, mode, os.replace) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def creating(path: str | os.PathLike[str]) -> Iterator[TextIO]:
+    """A text file to write a new ``path`` to, 0600; it appears whole, and only if no file
+    is there: one that is (even one made meanwhile) is a :class:`FileWriteError`, untouched."""
+
+    def link(temp: str, target: Path) -> None:
+        try:
+            os.link(temp, target)  # unlike a rename, never replaces what is there
+        except FileExistsError:
+            raise FileWriteError(
+                f"{os.fspath(path)} already exists; choose another name, or move it away first"
+            ) from None
+        os.unlink(temp)
+
+    with _whole(path, Path(os.path.abspath(path)), PRIVATE, link) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def _whole(
+    path: str | os.PathLike[str], target: Path, mode: int, finish: Callable[[str, Path], None]
+) -> Iterator[TextIO]:
+    """Write a temporary file beside ``target`` and ``finish`` it into place (or remove it)."""
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
@@ -57,11 +86,11 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[TextIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(temp, target)
+        finish(temp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not isinstance(exc, FileWriteError):
             raise _failed(path, exc) from None
         raise
     _sync_folder(target.parent)
