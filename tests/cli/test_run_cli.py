@@ -61,13 +61,16 @@ def debate_copy(env: dict[str, str], name: str, human_timeout: float) -> str:
     return name
 
 
-def agentroom(env: dict[str, str], *args: str, stdin: Any = subprocess.DEVNULL):
+def agentroom(
+    env: dict[str, str], *args: str, stdin: Any = subprocess.DEVNULL, cwd: Path | None = None
+):
     return subprocess.run(
         [sys.executable, "-m", "agentroom", *args],
         capture_output=True,
         text=True,
         env=env,
         stdin=stdin,
+        cwd=cwd,
         timeout=TIMEOUT,
     )
 

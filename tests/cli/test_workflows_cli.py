@@ -9,8 +9,6 @@ command is run from.
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,21 +18,14 @@ import yaml
 
 from agentroom.room.workflow_schema import STRATEGIES
 from tests.cli import test_run_cli
-from tests.cli.test_run_cli import TIMEOUT, session_of
+from tests.cli.test_run_cli import session_of
 
 env = test_run_cli.env  # the subprocess's environment (a fixture)
 
 
 def agentroom(env: dict[str, str], cwd: Path, *args: str) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "agentroom", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        timeout=TIMEOUT,
-    )
+    """The real command, run from the folder ``cwd``."""
+    return test_run_cli.agentroom(env, *args, cwd=cwd)
 
 
 @pytest.mark.parametrize(
