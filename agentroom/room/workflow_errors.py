@@ -82,18 +82,23 @@ def located(err: ErrorDetails) -> tuple[list[Any], str, str]:
     ctx_error = (err.get("ctx") or {}).get("error")
     if isinstance(ctx_error, FieldError):  # a check across fields, about one of them
         return parse_path(ctx_error.path), ctx_error.path, ctx_error.message
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    loc = _loc(err)
     return loc, format_loc(loc) or "(workflow)", explain(err)
+
+
+def _loc(err: ErrorDetails) -> list[Any]:
+    """Where an error is, without pydantic's own steps (``function-after[...]``)."""
+    return [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
 
 
 def explain(err: ErrorDetails) -> str:
     """One pydantic error about a workflow, said as what is wrong and what to do."""
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    loc = _loc(err)
     kind, value = err["type"], err.get("input")
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden" and loc:
         return unknown_key(loc[:-1], loc[-1])
-    if kind in ("value_error", "assertion_error"):
+    if kind == "value_error":  # our own words, from a validator
         return str(ctx.get("error") or "not valid here")
     name = loc[-1] if loc and isinstance(loc[-1], str) else ""
     parent = part_at(loc[:-1]) if name else None
@@ -108,8 +113,6 @@ def explain(err: ErrorDetails) -> str:
         return f"{shown_value(value)} is too small; use a number above {_number(ctx['gt'])}"
     if kind == "less_than_equal":
         return f"{shown_value(value)} is too big; use {_number(ctx['le'])} or less"
-    if kind == "less_than":
-        return f"{shown_value(value)} is too big; use a number below {_number(ctx['lt'])}"
     if kind == "too_short":
         least = int(ctx.get("min_length", 1))
         noun = name[:-1] if name.endswith("s") else "item"
