@@ -132,7 +132,9 @@ termination:
 
 
 def test_workflows_list_and_validate_are_inert_and_never_markup(env, tmp_path):
-    good = user_workflow(env, "evil", HOSTILE_WORKFLOW.format(script="s.yaml"))
+    script = tmp_path / "s.yaml"  # validate looks for the model files a workflow names
+    script.write_text(json.dumps([HOSTILE]))
+    good = user_workflow(env, "evil", HOSTILE_WORKFLOW.format(script=script))
     user_workflow(env, "broken", f"name: x\nagents: []\n{json.dumps(HOSTILE)}: 1\n")
     listed = ok(agentroom(env, "workflows", "list"), "workflows list")
     assert "␛]0;PWNED" in listed and "[/] [bold]b[/bold]" in listed
