@@ -13,6 +13,11 @@ own list of what to leave out, and the lists had drifted apart.
   the TUI's status bar, the usage line under ``sessions show`` and at the end
   of a Markdown export).  Both are statuses: a message is dialogue and is
   never quiet, whatever its metadata says.
+- :func:`is_routine`: the room's routine bookkeeping, a status line that
+  comes with nearly every turn (who was picked to speak next, what a model
+  call cost).  A screen may fold these away so the dialogue is not buried
+  under them (the TUI folds them unless asked, and shows usage reports only
+  then; every other reader leaves usage out, being quiet).
 - :func:`describe`: an :class:`Entry`, interface-neutral: who, to whom when
   not everyone, its kind and event, whether it is quiet or was interrupted,
   and its text made safe for the target (a terminal gets no control
@@ -34,6 +39,9 @@ from agentroom.core.text import for_terminal
 QUIET_EVENTS: frozenset[str] = frozenset({Event.STREAM, Event.USAGE})
 """Status events no transcript shows as a line (see the module docstring)."""
 
+ROUTINE_EVENTS: frozenset[str] = frozenset({Event.SPEAKER_SELECTED, Event.USAGE})
+"""Status events a screen may fold away (see the module docstring)."""
+
 Target = Literal["terminal", "file"]
 """Where the text goes: a terminal (controls made visible) or a file (exactly as said)."""
 
@@ -47,6 +55,15 @@ def _quiet(kind: MessageType, metadata: Mapping[str, Any]) -> bool:
 def is_quiet(env: Envelope) -> bool:
     """Whether no transcript shows ``env`` as a line of its own (see the module docstring)."""
     return _quiet(env.type, env.metadata)
+
+
+def _routine(kind: MessageType, metadata: Mapping[str, Any]) -> bool:
+    return kind is MessageType.STATUS and metadata.get("event") in ROUTINE_EVENTS
+
+
+def is_routine(env: Envelope) -> bool:
+    """Whether ``env`` is routine bookkeeping a screen may fold (see the module docstring)."""
+    return _routine(env.type, env.metadata)
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,8 @@ class Entry:
     event: str | None
     """The ``event`` in its metadata (``turn_failed``, ``input_requested``, ...), if any."""
     quiet: bool
+    routine: bool
+    """Routine bookkeeping a screen may fold (:func:`is_routine`)."""
     interrupted: bool
     created_at: datetime
     content: str = field(repr=False)
@@ -117,6 +136,7 @@ def describe(item: Envelope | Message, target: Target = "terminal") -> Entry:
         seq=item.seq,
         event=event if isinstance(event, str) else None,
         quiet=_quiet(kind, item.metadata),
+        routine=_routine(kind, item.metadata),
         interrupted=bool(item.metadata.get("interrupted")),
         created_at=item.created_at,
         content=item.content,

@@ -104,7 +104,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
             "strategy", "[NAME]", "how the next speaker is chosen (alone: which and the choices)"
         ),
         CommandSpec(ASIDE, "NAME TEXT", "say TEXT to NAME only, without giving NAME a turn"),
-        CommandSpec("help", "", "the commands and how to address one participant"),
+        CommandSpec("help", "", "this list: every command, and how to address one participant"),
     )
 }
 """The commands every interface accepts."""
@@ -208,12 +208,35 @@ def command_list(commands: Mapping[str, CommandSpec] | None = None) -> str:
     return "commands: " + ", ".join(spec.usage for spec in (commands or COMMANDS).values())
 
 
+SAYING: tuple[tuple[str, str], ...] = (
+    ("TEXT", "says TEXT to everyone"),
+    ("@NAME TEXT", "says TEXT to NAME only, and gives NAME the next turn"),
+    ("@* TEXT", "says TEXT to everyone (a line that starts with @)"),
+    ("//TEXT", "says /TEXT to everyone (a line that starts with /)"),
+)
+"""How a line that is not a command is said, as ``/help`` lists it (see the module docstring)."""
+
+HELP_HEADING = "what you can type:"
+"""The first line of ``/help``'s answer."""
+
+
+def help_rows(local: Mapping[str, CommandSpec] | None = None) -> list[tuple[str, str]]:
+    """What ``/help`` lists: every command (``local`` too) and every way to say a line,
+    each as (what to type, what it does).  A screen may lay them out as a table."""
+    commands = {**COMMANDS, **(local or {})}
+    return [(spec.usage, spec.does) for spec in commands.values()] + list(SAYING)
+
+
 def help_text(local: Mapping[str, CommandSpec] | None = None) -> str:
-    """The grammar in one line, for ``/help``."""
-    return (
-        f"{command_list({**COMMANDS, **(local or {})})} · @NAME TEXT says TEXT to NAME only "
-        "and gives NAME the next turn · a line that starts with // says it with one /"
-    )
+    """``/help``'s answer: :func:`help_rows`, one to a line, aligned.
+
+    Every command is listed with what it does, so a newcomer learns the room
+    from it (it used to name the commands only, and to send a reader to /help
+    for more).  Nothing here is one interface's own key: a screen adds those.
+    """
+    rows = help_rows(local)
+    width = max(len(typed) for typed, _ in rows)
+    return "\n".join([HELP_HEADING, *(f"  {typed:<{width}}  {does}" for typed, does in rows)])
 
 
 # -- acting on the room ----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from agentroom.cli.main import app as cli_app
 from agentroom.core.protocol import Envelope, Message, MessageType, Role
 from agentroom.models import ReplayClient
 from agentroom.room.export import markdown_entry
-from agentroom.room.formatting import QUIET_EVENTS, describe, is_quiet
+from agentroom.room.formatting import QUIET_EVENTS, describe, is_quiet, is_routine
 from agentroom.tui.widgets.transcript import QuietLine, SaidLine, Transcript
 from tests.faults.hostile import HOSTILE, assert_inert
 
@@ -133,16 +133,23 @@ class TranscriptApp(App[None]):
 
 
 async def test_the_tui_transcript_leaves_out_the_same_envelopes(db_path):
+    """...and folds the routine ones (a usage report among them) until asked to show them."""
     _, envelopes = await saved_session(db_path)
     app = TranscriptApp()
     async with app.run_test() as pilot:
         transcript = app.query_one(Transcript)
         await transcript.preload(envelopes)
         await pilot.pause()
-        shown = [w.envelope.seq for w in transcript.query(SaidLine)] + [
-            w.envelope.seq for w in transcript.query(QuietLine)
-        ]
-    assert sorted(shown) == [e.seq for e in envelopes if not is_quiet(e)]
+
+        def shown() -> list[int | None]:
+            lines = [*transcript.query(SaidLine), *transcript.query(QuietLine)]
+            return sorted(w.envelope.seq for w in lines if w.display)
+
+        assert shown() == [e.seq for e in envelopes if not is_quiet(e) and not is_routine(e)]
+        transcript.show_routine(True)
+        await pilot.pause()
+        assert shown() == [e.seq for e in envelopes if not is_quiet(e) or is_routine(e)]
+    assert any(is_routine(e) and e.metadata["event"] == "usage" for e in envelopes)
 
 
 def test_an_interrupted_reply_says_so_in_every_text_form():

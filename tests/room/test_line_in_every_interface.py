@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentroom.models.replay import ReplayClient
-from agentroom.room.line import Command, parse_line
+from agentroom.room.line import HELP_HEADING, Command, help_rows, parse_line
 from agentroom.room.live import RoomOptions
 from agentroom.room.workflows import parse_workflow
 from agentroom.tui.app import AgentroomApp
@@ -37,11 +37,7 @@ SCRIPT = [
     ("/resume", ANNOUNCED, "resumed"),
     ("/strategy round-robin", ANNOUNCED, "strategy switched from round-robin to round-robin"),
     ("/strategy loudest", ANSWERED, "cannot switch strategy: unknown strategy 'loudest'"),
-    (
-        "/help",
-        ANSWERED,
-        "commands: /stop, /pause, /resume, /interrupt, /strategy [NAME], /aside NAME TEXT, /help",
-    ),
+    ("/help", ANSWERED, HELP_HEADING),
     ("/dance", ANSWERED, "/dance is not a command"),
     ("/pause now", ANSWERED, "/pause takes nothing after it"),
     ("@nobody hi", ANSWERED, "nobody named 'nobody' is in the room, so nothing was said"),
@@ -83,7 +79,16 @@ async def test_the_tui_does_what_each_line_says(db_path):
         await pilot.press("escape")
         await until_drawn(pilot, lambda: app.screen is screen)
         assert "your turn" in str(box.border_title)  # a command does not take the turn away
+        # /help: the TUI shows the same list in its help, with its keys beside it.
+        box.insert("/help")
+        await pilot.press("enter")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        assert app.screen.commands == help_rows(LOCAL_COMMANDS)
+        await pilot.press("escape")
+        await until_drawn(pilot, lambda: app.screen is screen)
         for line, effect, text in SCRIPT:
+            if line == "/help":
+                continue  # shown above
             box.insert(line)
             await pilot.press("enter")
             where = answers if effect == ANSWERED else seen
