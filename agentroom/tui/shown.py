@@ -15,6 +15,9 @@ way to a widget:
   whole text opens in :class:`~agentroom.tui.whole.WholeText`, which draws only
   the lines on screen.
 - :func:`brief` for one-line texts (quiet lines, the agent pane, notifications).
+
+:func:`keep_line_breaks` readies a message body for Markdown: in a chat a
+newline is a new line.
 """
 
 from __future__ import annotations
@@ -87,3 +90,15 @@ def brief(text: str, chars: int = 500) -> Cut:
     """``text`` flattened on one terminal-safe line of at most ``chars`` characters."""
     part = cut(text, lines=chars, chars=chars)
     return Cut(" ".join(part.text.split()), part.hidden_chars, part.hidden_lines)
+
+
+def keep_line_breaks(text: str) -> str:
+    """Markdown source in which every newline of ``text`` breaks the line.
+
+    Markdown joins the lines of a paragraph, so a human's two lines (ctrl+j)
+    or a model's list written without blank lines were drawn as one line.  A
+    line that ends in two spaces is a hard break; anywhere else (a code block,
+    a blank line, a heading's underline) the spaces change nothing one sees.
+    Applied piece by piece to a streamed reply, it gives the same text.
+    """
+    return text.replace("\n", "  \n")

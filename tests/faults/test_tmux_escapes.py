@@ -66,7 +66,7 @@ def test_a_reply_cannot_retitle_clear_or_type_into_the_terminal(env, tmp_path):
         shown = term.wait_for("your turn, human")  # and the screen is whole
         assert "before ␛]0;PWNED-0" in shown  # drawn as visible text
         lines = shown.splitlines()
-        assert lines[0].lstrip().startswith("session ")  # the status bar, not cleared away
+        assert lines[0].lstrip().startswith("running · ")  # the status bar, not cleared away
         assert "f1 Help" in lines[-1] or "f1 Help" in lines[-2], shown  # the footer
         term.keys("ok", literal=True)
         term.keys("Enter")

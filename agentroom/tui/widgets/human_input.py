@@ -1,4 +1,4 @@
-"""The human's input: Enter sends, Tab completes @names, ctrl+j adds a line."""
+"""The human's input: Enter sends, Tab completes @names, ctrl+j (or shift+enter) adds a line."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class HumanInput(TextArea):
     def on_key(self, event: events.Key) -> None:
         """Enter sends, ctrl+j breaks the line, Tab completes; any other key is the TextArea's.
 
+        Shift+enter breaks the line too, in a terminal that tells it from Enter
+        (one with the kitty keyboard protocol); elsewhere it arrives as Enter.
+
         (Textual calls this before the TextArea's own key handler, which
         ``prevent_default`` skips.)
         """
@@ -38,7 +41,7 @@ class HumanInput(TextArea):
                 self.post_message(self.Submitted(text))
                 self.clear()
             return
-        if event.key == "ctrl+j":
+        if event.key in ("ctrl+j", "shift+enter"):
             event.prevent_default()
             event.stop()
             self.insert("\n")

@@ -1,4 +1,10 @@
-"""The room's one-line summary: session, strategy, turn, tokens, cost, models."""
+"""The room's one-line summary: state, strategy, turn, tokens, cost, models, session.
+
+The most telling parts come first and the line is cut at the screen's edge
+with an ellipsis: on a narrow terminal, or with a long model name, the
+state, strategy and turn stay in sight (they used to be the ones cut away,
+or wrapped out of the bar's one line).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from agentroom.tui.shown import plain
 
 
 class StatusBar(Static):
+    DEFAULT_CSS = "StatusBar { text-wrap: nowrap; text-overflow: ellipsis; }"
+
     def show(
         self,
         *,
@@ -21,7 +29,7 @@ class StatusBar(Static):
     ) -> None:
         self.update(
             plain(
-                f"session {session[:18]} · {strategy} · turn {turn} · {tokens} tokens · {cost}"
-                f" · {state} · model: {models}"
+                f"{state} · {strategy} · turn {turn} · {tokens} tokens · {cost}"
+                f" · model: {models} · session {session[:18]}"
             )
         )

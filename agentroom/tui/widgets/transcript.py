@@ -16,6 +16,12 @@ never a raw control character, and a long message cut to a bounded number of
 lines and characters (a 10 MB reply used to freeze the screen for minutes).
 A cut entry says how much more there is; a click, ctrl+t or ``/open N``
 shows it whole (:class:`Transcript.WholeRequested`).
+
+The room's routine status lines (who speaks next, what a call cost:
+:func:`~agentroom.room.formatting.is_routine`) are mounted like any other
+but folded away unless :meth:`Transcript.show_routine` asks for them; they
+come with nearly every turn and used to bury the dialogue.  Folding is a
+class, so lines already shown fold and unfold at once, in their places.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 from rich.console import Group
 from rich.markdown import Markdown as RichMarkdown
 from rich.padding import Padding
+from rich.style import Style
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
@@ -38,7 +45,7 @@ from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import for_terminal
 from agentroom.room.formatting import describe
-from agentroom.tui.shown import MAX_CHARS, Cut, brief, cut, head_length, plain
+from agentroom.tui.shown import MAX_CHARS, Cut, brief, cut, head_length, keep_line_breaks, plain
 from agentroom.tui.whole import envelope_title
 
 OlderReader = Callable[[int, int], Awaitable[list[Envelope]]]
@@ -105,7 +112,7 @@ class MessageTurn(Openable, Vertical):
         """The part of the text the body shows (raw); the rest is only counted."""
         self.is_cut = len(self._shown) < self._length
         self.streaming = streaming
-        self.body = Markdown(for_terminal(self._shown), classes="body")
+        self.body = Markdown(keep_line_breaks(for_terminal(self._shown)), classes="body")
         self.head = Label(plain(_header(env)), classes="who")
         self.more = Label(classes="more")
         self.stream: MarkdownStream | None = None
@@ -140,7 +147,7 @@ class MessageTurn(Openable, Vertical):
             piece, self._shown = shown[len(self._shown) :], shown
             self.is_cut = len(shown) < self._length
             if piece and self.stream is not None:
-                await self.stream.write(for_terminal(piece))
+                await self.stream.write(keep_line_breaks(for_terminal(piece)))
         if self.is_cut:
             self._show_more()
 
@@ -169,7 +176,7 @@ class MessageTurn(Openable, Vertical):
             shown = env.content[: head_length(env.content)]
             if shown != self._shown:
                 self._shown = shown
-                await self.body.update(for_terminal(shown))
+                await self.body.update(keep_line_breaks(for_terminal(shown)))
             self._length, self._newlines = len(env.content), env.content.count("\n")
             self.is_cut = len(self._shown) < self._length
         self._show_more()
@@ -197,10 +204,18 @@ class SaidLine(Openable, Widget):
             "warning" if self.has_class("interrupted") else "accent"
         )
         head = Text(self._head, style=f"bold {colour}" if colour else "bold")
-        body = Padding(RichMarkdown(self.shown_part.text), (0, 0, 0, 2))
-        if not self.is_cut:
-            return Group(head, body)
-        return Group(head, body, Padding(plain(self.cut_note, "dim italic"), (0, 0, 0, 2)))
+        return message_block(head, self.shown_part, self.cut_note)
+
+
+def message_block(
+    head: Text, part: Cut, note: str, *, indent: int = 2, note_style: str | Style = "dim italic"
+) -> Group:
+    """A message as the transcript and the replay draw it: its header line, its body as
+    Markdown under it (every line break kept), and ``note`` when part of it was cut."""
+    body = Padding(RichMarkdown(keep_line_breaks(part.text)), (0, 0, 0, indent))
+    if not part.is_cut:
+        return Group(head, body)
+    return Group(head, body, Padding(plain(note, note_style), (0, 0, 0, indent)))
 
 
 class QuietLine(Openable, Static):
@@ -211,7 +226,8 @@ class QuietLine(Openable, Static):
         kind = entry.kind.value
         part = brief(entry.content)
         line = f"{kind} · {entry.route} · {part.with_note(HOW)}"
-        super().__init__(plain(line), classes=f"quiet {kind}")
+        routine = " routine" if entry.routine else ""
+        super().__init__(plain(line), classes=f"quiet {kind}{routine}")
         self.envelope = env
         self.seq = env.seq or 0
         self._part = part
@@ -220,6 +236,8 @@ class QuietLine(Openable, Static):
 
 class Transcript(VerticalScroll):
     """See the module docstring."""
+
+    DEFAULT_CSS = "Transcript.-fold > .routine { display: none; }"
 
     @dataclass
     class WholeRequested(Message):
@@ -234,6 +252,11 @@ class Transcript(VerticalScroll):
         self.reader = reader
         self._live: dict[str, MessageTurn] = {}
         self.oldest_seq = 0
+        self.show_routine(False)
+
+    def show_routine(self, shown: bool) -> None:
+        """Show the routine status lines, or fold them away (those shown already too)."""
+        self.set_class(not shown, "-fold")
 
     def on_mount(self) -> None:
         self.anchor()
@@ -260,7 +283,7 @@ class Transcript(VerticalScroll):
         entry = describe(env)
         if entry.said:
             return SaidLine(env)
-        if entry.quiet:
+        if entry.quiet and not entry.routine:
             return None
         return QuietLine(env)
 
@@ -305,10 +328,14 @@ class Transcript(VerticalScroll):
         await live.remove()
 
     async def _prune(self) -> None:
-        extra = len(self.children) - self.window
+        """Keep ``window`` entries besides the routine lines (which go with their neighbours)."""
+        children = list(self.children)
+        counted = [i for i, w in enumerate(children) if not w.has_class("routine")]
+        extra = len(counted) - self.window
         if extra <= 0:
             return
-        doomed = [w for w in list(self.children)[:extra] if not getattr(w, "streaming", False)]
+        upto = counted[extra - 1] + 1
+        doomed = [w for w in children[:upto] if not getattr(w, "streaming", False)]
         if doomed:
             self.oldest_seq = max(getattr(w, "seq", 0) for w in doomed)
             await self.remove_children(doomed)
