@@ -2,66 +2,116 @@
 
 ``agentroom`` opens it on the default workflow at once; the workflow picker,
 the session browser, the strategy menu and help are a key or a palette
-command away.  Themes come from ``themes/``; the last one chosen and any key
-remappings (by binding id) live in the user's config file.
+command away.  Themes come from ``themes/``; the last one chosen, whether the
+routine status lines are shown, and any key remappings (by binding id) live
+in the user's config file.  A remapping that names no binding is said in the
+room, with the ids there are.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
 from textual.worker import WorkerError
 
 from agentroom.core.errors import AgentroomError, FileWriteError
+from agentroom.room.line import COMMANDS, help_rows
 from agentroom.room.live import LiveRoom, RoomOptions
 from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import load_workflow
-from agentroom.tui.config import load_config, save_config
+from agentroom.tui.browser import ConfirmDelete, SessionBrowser, SessionTable
+from agentroom.tui.config import (
+    STATUS_LINES,
+    config_path,
+    load_config,
+    routine_shown,
+    save_config,
+)
 from agentroom.tui.help import HelpScreen
-from agentroom.tui.room import RoomScreen
+from agentroom.tui.keys import bindings_of, key_rows, keymap_from, keymap_problem
+from agentroom.tui.picker import WorkflowPicker
+from agentroom.tui.replay import JumpTo, ReplayScreen
+from agentroom.tui.room import LOCAL_COMMANDS, RoomScreen
 from agentroom.tui.shown import brief
+from agentroom.tui.strategy import StrategyMenu
 from agentroom.tui.themes import DEFAULT_THEME, load_themes
+from agentroom.tui.whole import WholeText
 
 ROOM_COMMANDS = (
-    ("Stop the room", "stop", "End the run; whoever is speaking keeps what they said"),
-    ("Pause the room", "pause", "Give nobody a turn until resumed"),
-    ("Resume the room", "resume", "Give turns again"),
-    ("Choose the strategy", "strategy", "How the next speaker is chosen"),
-    ("Interrupt the speaker", "interrupt", "Stop the current reply, keeping it"),
-    ("Export as Markdown", "export", "Write the session to a file here"),
-    ("Fork this session", "fork", "A new session that starts from here"),
-    ("Open a workflow", "workflows", "The samples and your own"),
-    ("Browse sessions", "sessions", "Replay, resume or delete saved sessions"),
-    ("Help", "help", "Keys and commands"),
+    ("Stop the room", "stop"),
+    ("Pause the room", "pause"),
+    ("Resume the room", "resume"),
+    ("Choose the strategy", "strategy"),
+    ("Interrupt the speaker", "interrupt"),
+    ("Export as Markdown", "export"),
+    ("Fork this session", "fork"),
+    ("Fold or show the status lines", "fold"),
 )
+"""The palette's commands for the room on screen (what each does is the command's own text)."""
+APP_COMMANDS = (
+    ("Open a workflow", "workflows", "the samples and your own"),
+    ("Browse sessions", "sessions", "replay, resume or delete saved sessions"),
+    ("Help", "help", "what you can type, and every key"),
+)
+"""The palette's commands that need no room."""
+WITH_KEYS = (
+    RoomScreen,
+    HelpScreen,
+    WholeText,
+    SessionBrowser,
+    SessionTable,
+    ConfirmDelete,
+    ReplayScreen,
+    JumpTo,
+    WorkflowPicker,
+    StrategyMenu,
+)
+"""Every screen and widget of the app that has bindings with ids (a keymap may name those)."""
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 class RoomCommands(Provider):
-    """The room's commands in the command palette."""
+    """The room's commands in the command palette, listed before anything is typed too."""
+
+    def _commands(self) -> list[tuple[str, str, str]]:
+        app = self.app
+        assert isinstance(app, AgentroomApp)
+        room: list[tuple[str, str, str]] = []
+        if app.room_screen is not None:
+            specs = {**COMMANDS, **LOCAL_COMMANDS}
+            room = [(title, name, specs[name].does) for title, name in ROOM_COMMANDS]
+        return room + list(APP_COMMANDS)
+
+    async def discover(self) -> Hits:
+        for title, command, does in self._commands():
+            yield DiscoveryHit(title, partial(self._run, command), help=_sentence(does))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        app = self.app
-        assert isinstance(app, AgentroomApp)
-        for title, command, help_text in ROOM_COMMANDS:
+        for title, command, does in self._commands():
             score = matcher.match(title)
             if score > 0:
                 yield Hit(
                     score,
                     matcher.highlight(title),
-                    partial(app.run_command, command),
-                    help=help_text,
+                    partial(self._run, command),
+                    help=_sentence(does),
                 )
+
+    async def _run(self, command: str) -> None:
+        app = self.app
+        assert isinstance(app, AgentroomApp)
+        await app.run_command(command)
 
 
 class AgentroomApp(App[None]):
@@ -74,6 +124,13 @@ class AgentroomApp(App[None]):
         ),
         Binding(
             "ctrl+b", "sessions", "Sessions", id="app.sessions", tooltip="Browse saved sessions"
+        ),
+        Binding(
+            "f2",
+            "status_lines",
+            "Status lines",
+            id="app.status_lines",
+            tooltip="Show or fold the routine status lines (who speaks next, what a call cost)",
         ),
     ]
 
@@ -89,6 +146,8 @@ class AgentroomApp(App[None]):
         self.db = db
         self.config = load_config()
         self._wanted_keymap = keymap  # (App._keymap is Textual's own)
+        self.keymap: dict[str, str] = {}
+        """The key remappings in force, by binding id (F1 shows the keys they make)."""
         self.rooms: list[LiveRoom] = []
         self._sessions: Sessions | None = None
         self.exit_error = ""
@@ -125,15 +184,26 @@ class AgentroomApp(App[None]):
         wanted = self.config.get("theme") or DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
-        keymap = self._wanted_keymap
-        if keymap is None:
-            keymap = self.config.get("keymap")
-        if isinstance(keymap, dict):
-            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+        self._apply_keymap()
         if self.options is not None:
             self.open_room(self.options)
         else:
             self.action_workflows()
+
+    def _apply_keymap(self) -> None:
+        """Remap keys by id as the config says; say in the room what it names wrongly."""
+        problems = []
+        keymap = self._wanted_keymap
+        if keymap is None:
+            keymap, problem = keymap_from(self.config, config_path())
+            problems.append(problem)
+        known = [b.id or "" for b in bindings_of([self, *WITH_KEYS])]
+        problems.append(keymap_problem(keymap, known, config_path()))
+        self.keymap = {k: v for k, v in keymap.items() if k in known}
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        for problem in filter(None, problems):
+            self.notify(problem, title="keymap", severity="warning", timeout=30)
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "config", None) is not None and self.config.get("theme") != theme:
@@ -167,10 +237,33 @@ class AgentroomApp(App[None]):
             except AgentroomError as exc:
                 self.exit_error = self.exit_error or str(exc)
 
-    def open_room(self, options: RoomOptions) -> None:
+    def open_room(self, options: RoomOptions, *, instead: RoomScreen | None = None) -> None:
+        """Open a room on a screen of its own (in place of ``instead``, when that is on top)."""
         room = LiveRoom(options)
         self.rooms.append(room)
-        self.push_screen(RoomScreen(room))
+        if instead is not None and self.screen is instead:
+            self.switch_screen(RoomScreen(room))
+        else:
+            self.push_screen(RoomScreen(room))
+
+    def _holding(self, session_id: str) -> LiveRoom | None:
+        """The room of this app that has ``session_id`` open, if any."""
+        for room in self.rooms:
+            if room.engine is not None and room.engine.session_id == session_id:
+                return room
+        return None
+
+    def held_state(self, session_id: str) -> str | None:
+        """How this app sees a session it holds open: ``running``, or ``stopped`` once its
+        run has ended (None: not held here).
+
+        The saved state says ``running`` until the room is closed, and the app
+        keeps an ended room open (to export or fork it), so the browser asks here.
+        """
+        room = self._holding(session_id)
+        if room is None:
+            return None
+        return "running" if room.result is None else "stopped"
 
     @property
     def room_screen(self) -> RoomScreen | None:
@@ -184,6 +277,8 @@ class AgentroomApp(App[None]):
     async def run_command(self, command: str) -> None:
         if command == "help":
             self.action_help()
+        elif command == "fold":
+            await self.action_status_lines()
         elif command == "workflows":
             self.action_workflows()
         elif command == "sessions":
@@ -194,26 +289,33 @@ class AgentroomApp(App[None]):
             self.notify("open a room first", severity="warning")
 
     def action_help(self) -> None:
-        rows: list[tuple[str, str, str]] = []
-        seen: set[str] = set()
-        for screen in (self.screen, self):
-            for binding in getattr(screen, "BINDINGS", []):
-                if isinstance(binding, Binding) and binding.id and binding.id not in seen:
-                    seen.add(binding.id)
-                    keys = (
-                        self.get_key_display(binding)
-                        if hasattr(self, "get_key_display")
-                        else binding.key
-                    )
-                    rows.append((keys, binding.tooltip or binding.description, binding.id))
-        rows.append(("ctrl+p", "Command palette (themes, the room's commands)", "(textual)"))
-        rows.append(("ctrl+q", "Quit", "(textual)"))
-        self.push_screen(HelpScreen(rows))
+        """The help: what can be typed in the room, and the keys of this screen and the app,
+        as they are after the user's keymap."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        bindings = bindings_of([screen, *screen.query("*"), self])
+        rows = key_rows(bindings, self.keymap, self.get_key_display)
+        rows.append(("ctrl+p", "(textual)", "Command palette (the room's commands, themes)"))
+        rows.append(("ctrl+q", "(textual)", "Quit"))
+        self.push_screen(HelpScreen(rows, help_rows(LOCAL_COMMANDS)))
+
+    async def action_status_lines(self) -> None:
+        """Show or fold the routine status lines on every screen, and remember which."""
+        shown = not routine_shown(self.config)
+        self.config[STATUS_LINES] = "shown" if shown else "folded"
+        for screen in self.screen_stack:
+            if isinstance(screen, RoomScreen | ReplayScreen):
+                await screen.show_routine(shown)
+        self.notify(
+            "status lines shown (f2 folds them)" if shown else "status lines folded (f2 shows them)"
+        )
+        try:
+            save_config(**{STATUS_LINES: self.config[STATUS_LINES]})
+        except FileWriteError as exc:  # shown or folded here all the same
+            self.notify(str(exc), title="not remembered", severity="warning")
 
     def action_workflows(self) -> None:
-        from agentroom.tui.picker import WorkflowPicker
-        from agentroom.tui.strategy import StrategyMenu
-
         def chosen(path: Path | None) -> None:
             if path is None:
                 if self.room_screen is None:
@@ -246,27 +348,37 @@ class AgentroomApp(App[None]):
         self.push_screen(WorkflowPicker(), chosen)
 
     async def action_sessions(self) -> None:
-        from agentroom.tui.browser import SessionBrowser
-
         if self._sessions is None:
             self._sessions = await Sessions.open(self.db)
 
-        def chosen(result: tuple[str, str] | None) -> None:
+        async def chosen(result: tuple[str, str] | None) -> None:
             if not result:
                 return
             kind, session_id = result
-            if kind in ("resume", "fork"):
-                base = self.options or RoomOptions(db=self.db)
-                self.open_room(
-                    RoomOptions(
-                        db=self.db,
-                        session_id=session_id,
-                        model=base.model,
-                        default_model=base.default_model,
-                    )
+            if kind not in ("resume", "fork"):
+                return
+            instead = None
+            held = self._holding(session_id)
+            if held is not None:  # ended here (a running one is not offered): let it go first
+                instead = next(
+                    (s for s in self.screen_stack if isinstance(s, RoomScreen) and s.room is held),
+                    None,
                 )
+                self.rooms.remove(held)
+                try:
+                    await held.close()
+                except AgentroomError as exc:
+                    self.notify(str(exc), title="not resumed", severity="error", timeout=20)
+                    return
+            base = self.options or RoomOptions(db=self.db)
+            self.open_room(
+                RoomOptions(
+                    db=self.db,
+                    session_id=session_id,
+                    model=base.model,
+                    default_model=base.default_model,
+                ),
+                instead=instead,
+            )
 
-        self.push_screen(SessionBrowser(self._sessions), chosen)
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        self.push_screen(SessionBrowser(self._sessions, held=self.held_state), chosen)

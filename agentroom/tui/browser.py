@@ -5,9 +5,17 @@ and nothing else: no model is run here.
 The screen's result tells the app what to open live: ``("resume", id)`` for
 a session picked with ``r``, ``("fork", id)`` for a fork made in the replay,
 ``None`` when the user just went back.
+
+Sessions are listed most recently active first, and the time shown is that
+of the last activity (the list once sorted by it under a "started" heading).
+A session the app itself holds open is shown as the app sees it
+(``held``): the saved state says ``running`` until a room is closed, and
+the app keeps an ended room open to export or fork it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on
@@ -27,10 +35,12 @@ SHORT_ID = 18
 """As many characters of an id as ``agentroom sessions list`` shows (any unique prefix works)."""
 
 BrowserResult = tuple[str, str] | None
+HeldState = Callable[[str], str | None]
+"""How the app sees a session it holds open (``running``, ``stopped``), None if it does not."""
 
 
-def started_text(room: RoomInfo) -> str:
-    return f"{room.created_at:%Y-%m-%d %H:%M}"
+def active_text(room: RoomInfo) -> str:
+    return f"{room.updated_at:%Y-%m-%d %H:%M}"
 
 
 class ConfirmDelete(ModalScreen[bool]):
@@ -71,6 +81,19 @@ class ConfirmDelete(ModalScreen[bool]):
         self.dismiss(event.button.id == "confirm-yes")
 
 
+class SessionTable(DataTable[Text]):
+    """The sessions, one a row: Home and End move the selection to the first and last.
+
+    (A table's own Home and End scroll sideways, and left the selection where
+    it was: ``d`` after End offered to delete the first row.)
+    """
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First", id="browser.first", show=False),
+        Binding("end", "scroll_bottom", "Last", id="browser.last", show=False),
+    ]
+
+
 class SessionBrowser(Screen[BrowserResult]):
     """Saved sessions, most recently active first; see the module docstring."""
 
@@ -84,20 +107,31 @@ class SessionBrowser(Screen[BrowserResult]):
     ]
 
     def __init__(
-        self, sessions: Sessions, *, limit: int | None = None, autoplay: bool = True
+        self,
+        sessions: Sessions,
+        *,
+        limit: int | None = None,
+        autoplay: bool = True,
+        held: HeldState | None = None,
     ) -> None:
         super().__init__()
         self.sessions = sessions
         self.limit = limit
         self.autoplay = autoplay
         """Whether a replay opened from here starts playing at once."""
+        self.held = held
         self.rooms: dict[str, RoomInfo] = {}
+
+    def state(self, room: RoomInfo) -> str:
+        """The session's state as shown: the app's own view of a session it holds open."""
+        held = self.held(room.id) if self.held is not None else None
+        return held or room.live_state
 
     def compose(self) -> ComposeResult:
         yield Label("Saved sessions", id="browser-heading")
-        table: DataTable[Text] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        table = SessionTable(id="sessions", cursor_type="row", zebra_stripes=True)
         table.add_column("title", key="title")
-        table.add_column("started (UTC)", key="started")
+        table.add_column("last active (UTC)", key="active")
         table.add_column("agents", key="agents")
         table.add_column("messages", key="messages")
         table.add_column("state", key="state")
@@ -122,10 +156,10 @@ class SessionBrowser(Screen[BrowserResult]):
         for room in rooms:
             cells = (  # Text, not str: a title is never read as markup, nor sent raw
                 room.title or "-",
-                started_text(room),
+                active_text(room),
                 ", ".join(room.agents) or "-",
                 f"{room.messages:>8}",
-                room.live_state,
+                self.state(room),
                 room.id[:SHORT_ID],
             )
             table.add_row(*(plain(cell, no_wrap=True) for cell in cells), key=room.id)
@@ -178,7 +212,7 @@ class SessionBrowser(Screen[BrowserResult]):
         if sid is None:
             return
         room = self.rooms[sid]
-        if room.live_state == "running":
+        if self.state(room) == "running":
             self.notify(
                 f"“{room.title or sid[:SHORT_ID]}” is running; replay it and fork it instead",
                 severity="warning",
@@ -192,6 +226,14 @@ class SessionBrowser(Screen[BrowserResult]):
         if sid is None:
             return
         room = self.rooms[sid]
+        if self.held is not None and self.held(sid) is not None:
+            self.notify(
+                f"“{room.title or sid[:SHORT_ID]}” is open in this agentroom until it quits; "
+                "delete it in the next one (ctrl+b, then d)",
+                severity="warning",
+                markup=False,
+            )
+            return
 
         async def answered(yes: bool | None) -> None:
             if not yes:

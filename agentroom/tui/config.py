@@ -1,8 +1,10 @@
-"""The user's UI settings: the theme chosen last, and key remappings by binding id.
+"""The user's UI settings: the theme chosen last, routine status lines shown or folded,
+and key remappings by binding id.
 
 A small YAML file in the agentroom config folder (``config.yaml``)::
 
     theme: harbor
+    status_lines: shown
     keymap:
       room.interrupt: ctrl+c
 """
@@ -20,6 +22,9 @@ from agentroom.core.files import replacing
 from agentroom.core.paths import config_dir
 
 CONFIG_ENV = "AGENTROOM_CONFIG"
+STATUS_LINES = "status_lines"
+"""The setting that says whether transcripts show the routine status lines (``shown``) or
+fold them (anything else, the default: a newcomer reads the dialogue first)."""
 
 
 def config_path() -> Path:
@@ -51,3 +56,8 @@ def save_config(**changes: Any) -> None:
         raise FileWriteError(f"cannot write {path}: {exc.strerror}") from None
     with replacing(path) as fh:
         fh.write(yaml.safe_dump(data, sort_keys=True))
+
+
+def routine_shown(config: dict[str, Any] | None = None) -> bool:
+    """Whether the routine status lines are shown (``config``, else the file, says)."""
+    return (load_config() if config is None else config).get(STATUS_LINES) == "shown"

@@ -7,7 +7,10 @@ replay advances, and only a bounded window of lines is kept on screen (a
 one by one with the real gaps between them, divided by the speed and capped
 at two seconds; quiet envelopes are skipped, as every transcript skips them
 (:func:`~agentroom.room.formatting.is_quiet`: a stream chunk, whose message
-follows with the whole text, and a usage report).  ``f`` forks the session
+follows with the whole text, and a usage report), and so are the routine
+status lines while they are folded (f2, as in the room).  A message is drawn
+as the room draws it: a header, then its body as Markdown with its line
+breaks (it used to be squeezed onto the header's line).  ``f`` forks the session
 at the current position and dismisses the screen with ``("fork",
 new_session_id)`` so the app can continue the fork live; ``escape``
 dismisses it with ``None``.  A long message is shown cut
@@ -20,6 +23,7 @@ import asyncio
 from collections import deque
 from typing import Literal
 
+from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -33,16 +37,19 @@ from textual.widgets import Footer, Input, Label, RichLog, Static
 from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.records import RoomInfo
-from agentroom.room.formatting import describe, is_quiet
+from agentroom.room.formatting import describe, is_quiet, is_routine
 from agentroom.room.sessions import Sessions
-from agentroom.tui.shown import Cut, brief, cut, plain
+from agentroom.tui.config import routine_shown
+from agentroom.tui.shown import MAX_CHARS, MAX_LINES, Cut, brief, cut, plain
 from agentroom.tui.whole import WholeText, envelope_title
+from agentroom.tui.widgets.transcript import message_block
 
 SPEEDS = (1, 2, 5, 10, 20, 50)
 CHUNK = 500
 """Envelopes read from the session at a time."""
-WINDOW = 1000
-"""Lines kept on screen (older ones scroll out; a jump rebuilds the window)."""
+WINDOW = 500
+"""Lines kept on screen (older ones scroll out; a jump rebuilds the window).  A message is
+Markdown, a millisecond or two to draw: a jump draws only what fills these lines."""
 MIN_GAP = 0.2
 """Seconds between two envelopes at 1x at least, so a fast room is still watchable."""
 MAX_DELAY = 2.0
@@ -60,8 +67,13 @@ PlayState = Literal["playing", "paused", "ended"]
 ReplayResult = tuple[str, str] | None
 
 
+SEQ_WIDTH = 7
+"""Cells of the ``#seq`` column; a message's body is indented as far, under its sender."""
+
+
 class ReplayLog(RichLog):
-    """The replayed transcript: one line per envelope, styled from the screen's CSS."""
+    """The replayed transcript: a block per message, a line per other envelope, styled from
+    the screen's CSS."""
 
     COMPONENT_CLASSES = {"replay-log--seq", "replay-log--sender", "replay-log--meta"}
 
@@ -70,21 +82,21 @@ class ReplayLog(RichLog):
         full = self.get_component_rich_style(name)
         return full.without_color + Style(color=full.color)
 
-    def line(self, env: Envelope) -> Text:
-        """One transcript line (as ``agentroom sessions show`` prints it, a long one cut)."""
+    def line(self, env: Envelope) -> RenderableType:
+        """How ``env`` is drawn: a message as a header and its Markdown body (as in the
+        room), anything else on one line (as ``agentroom sessions show`` prints it);
+        a long one cut."""
         entry = describe(env)
         text = Text(no_wrap=False)
-        text.append(f"#{entry.seq:<5} ", style=self.style("replay-log--seq"))
+        text.append(f"#{entry.seq:<{SEQ_WIDTH - 2}} ", style=self.style("replay-log--seq"))
         part = shown_part(env)
+        meta = self.style("replay-log--meta")
         if entry.said:
             text.append(plain(entry.route, style=self.style("replay-log--sender")))
-            text.append(": ")
-            text.append(part.text)
-        else:
-            line = f"[{entry.kind.value}] {entry.route}: {part.text}"
-            text.append(plain(line, style=self.style("replay-log--meta")))
+            return message_block(text, part, part.note(HOW), indent=SEQ_WIDTH, note_style=meta)
+        text.append(plain(f"[{entry.kind.value}] {entry.route}: {part.text}", style=meta))
         if part.is_cut:
-            text.append(f" {part.note(HOW)}", style=self.style("replay-log--meta"))
+            text.append(f" {part.note(HOW)}", style=meta)
         return text
 
 
@@ -166,6 +178,8 @@ class ReplayScreen(Screen[ReplayResult]):
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._forking = False
+        self.routine_shown = routine_shown()
+        """Whether the routine status lines are shown (f2), else skipped like quiet ones."""
         self.status_line = ""
         """What the status line says: state, position (``#seq / last_seq``) and speed."""
 
@@ -211,8 +225,12 @@ class ReplayScreen(Screen[ReplayResult]):
             return False
         self._loaded = got[-1].seq or self._loaded
         self.last_seq = max(self.last_seq, self._loaded)
-        self._buffer.extend(env for env in got if not is_quiet(env))
+        self._buffer.extend(env for env in got if not self.skipped(env))
         return True
+
+    def skipped(self, env: Envelope) -> bool:
+        """Whether the replay leaves ``env`` out: quiet, or routine while those are folded."""
+        return not self.routine_shown if is_routine(env) else is_quiet(env)
 
     async def _peek(self) -> Envelope | None:
         while not self._buffer:
@@ -242,9 +260,21 @@ class ReplayScreen(Screen[ReplayResult]):
 
     def _restyle(self, theme: Theme) -> None:
         """Lines are drawn with the theme's colours: draw the window again after a change."""
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Draw the window again: the last envelopes shown, as many as fill its lines."""
         log = self.query_one(ReplayLog)
         log.clear()
-        for env in self.shown:
+        shown, lines = list(self.shown), 0
+        start = len(shown)
+        while start > 0 and lines < self.window:
+            start -= 1
+            env = shown[start]
+            lines += 1  # its header, or its one line
+            if env.type is MessageType.MESSAGE:  # and at least its lines
+                lines += min(env.content.count("\n", 0, MAX_CHARS), MAX_LINES) + 1
+        for env in shown[start:]:
             log.write(log.line(env), scroll_end=True)
 
     # -- playing ----------------------------------------------------------------------------
@@ -344,8 +374,6 @@ class ReplayScreen(Screen[ReplayResult]):
         """Show the session as it stood at ``seq`` (clamped to the log): the last window of it."""
         async with self._lock:
             seq = min(max(seq, 0), self.last_seq)
-            log = self.query_one(ReplayLog)
-            log.clear()
             self.shown.clear()
             self._buffer.clear()
             start = max(0, seq - self.window)
@@ -353,8 +381,9 @@ class ReplayScreen(Screen[ReplayResult]):
                 async for env in self.sessions.read(
                     self.session_id, after_seq=start, limit=seq - start
                 ):
-                    if not is_quiet(env):
-                        self._show(env)
+                    if not self.skipped(env):
+                        self.shown.append(env)
+            self._redraw()
             self.position = seq
             self._loaded = seq
             if seq >= self.last_seq:
@@ -363,6 +392,12 @@ class ReplayScreen(Screen[ReplayResult]):
                 self.state = "paused"
             self._update_status()
         self._wake.set()
+
+    async def show_routine(self, shown: bool) -> None:
+        """Show the routine status lines or fold them: the window is drawn again as it was."""
+        self.routine_shown = shown
+        if self.room is not None:
+            await self.jump(self.position)
 
     def action_whole(self) -> None:
         """Show the last long message on screen whole."""

@@ -28,6 +28,7 @@ from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.records import StoreHealth
 from agentroom.room.line import Command, CommandSpec, Parsed, apply, parse_line
 from agentroom.room.live import LiveRoom
+from agentroom.tui.config import routine_shown
 from agentroom.tui.shown import plain
 from agentroom.tui.whole import WholeText, envelope_title
 from agentroom.tui.widgets.agent_pane import AgentPane
@@ -45,6 +46,9 @@ LOCAL_COMMANDS = {
         CommandSpec("export", "", "write the session as Markdown in the current folder"),
         CommandSpec("fork", "", "a new session that starts from here"),
         CommandSpec("open", "[N]", "show message #N whole (by default the last one cut)"),
+        CommandSpec(
+            "fold", "", "fold the routine status lines (who speaks next, usage) or show them"
+        ),
     )
 }
 """The screen's own commands, besides the ones every interface accepts."""
@@ -112,7 +116,12 @@ class RoomScreen(Screen[None]):
         box.border_title = "you"
         box.border_subtitle = plain(COMMANDS_HELP)  # "[name]" is text, not a tag
         box.focus()
+        await self.show_routine(routine_shown())
         self.start()
+
+    async def show_routine(self, shown: bool) -> None:
+        """Show the transcript's routine status lines, or fold them away."""
+        self.query_one(Transcript).show_routine(shown)
 
     @work(exclusive=True, group="room")
     async def start(self) -> None:
@@ -302,6 +311,10 @@ class RoomScreen(Screen[None]):
             await self.fork()
         elif command.name == "open":
             await self.open_whole(command.arg.lstrip("#"))
+        elif command.name == "help":  # the app's help: the same list, and the keys
+            await self.app.run_action("help")
+        elif command.name == "fold":  # as f2 does, on every screen
+            await self.app.run_action("status_lines")
         else:
             return False
         return True
