@@ -21,6 +21,7 @@ from agentroom.room.sessions import Sessions
 from agentroom.tui import replay as replay_module
 from agentroom.tui.browser import ConfirmDelete, SessionBrowser
 from agentroom.tui.replay import JumpTo, ReplayLog, ReplayScreen
+from tests.tui.drawn import screen_lines, screen_text
 from tests.waiting import until_drawn
 
 SIZE = (100, 30)
@@ -101,9 +102,27 @@ class ReplayApp(App[None]):
             await self.store.close()
 
 
+async def browsing(pilot, app: App[None]) -> SessionBrowser:
+    """The browser, once it lists the sessions."""
+    await until_drawn(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
+    assert isinstance(app.screen, SessionBrowser)
+    return app.screen
+
+
 def table_rows(screen: SessionBrowser) -> list[list[str]]:
     table = screen.query_one("#sessions", DataTable)
     return [[str(cell).strip() for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+UP_TO_4 = [  # a message as the room draws it: its header, then its body under the name
+    "#1     alice",
+    "       hello bob",
+    "#3     bob",
+    "       sure, let's plan",
+    "#4     alice → bob",
+    "       psst",
+]
+"""The planning session replayed up to #4 (#2, a stream chunk, is not shown)."""
 
 
 def log_lines(screen: ReplayScreen) -> list[str]:
@@ -117,12 +136,9 @@ async def test_the_browser_lists_every_saved_session(db_path):
     ids = await three_sessions(db_path)
     app = BrowserApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await until_drawn(
-            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
-        )
-        screen = app.screen
+        screen = await browsing(pilot, app)
         rows = table_rows(screen)
-        # most recently active first: title, started, agents, messages, state, short id
+        # most recently active first: title, last active, agents, messages, state, short id
         assert [(r[0], r[2], r[3], r[4]) for r in rows] == [
             ("solo", "carol", "1", "stopped"),
             ("review", "carol", "3", "stopped"),
@@ -131,6 +147,8 @@ async def test_the_browser_lists_every_saved_session(db_path):
         assert [r[5] for r in rows] == [ids[t][:18] for t in ("solo", "review", "planning")]
         assert all(len(r[1]) == len("2026-01-02 10:00") for r in rows)
         assert screen.query_one("#browser-heading").render().plain == "Saved sessions (3)"
+        header = screen_lines(app)[1].split()
+        assert header == "title last active (UTC) agents messages state id".split()
         assert screen.selected == ids["solo"]
         for binding in SessionBrowser.BINDINGS:
             assert binding.id and binding.description  # type: ignore[union-attr]
@@ -140,19 +158,51 @@ async def test_resume_returns_the_session_and_escape_returns_nothing(db_path):
     ids = await three_sessions(db_path)
     app = BrowserApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await until_drawn(
-            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
-        )
+        await browsing(pilot, app)
         await pilot.press("down", "r")
         await until_drawn(pilot, lambda: app.results)
         assert app.results == [("resume", ids["review"])]
         app.push_screen(SessionBrowser(Sessions(app.store)), app.results.append)  # type: ignore[arg-type]
-        await until_drawn(
-            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
-        )
+        await browsing(pilot, app)
         await pilot.press("escape")
         await until_drawn(pilot, lambda: len(app.results) == 2)
         assert app.results[1] is None
+
+
+async def test_the_rows_are_in_the_order_of_the_time_they_show(db_path):
+    """The heading says what the order is: a session active again moves to the top."""
+    ids = await three_sessions(db_path)
+    async with Engine.open(db_path, session_id=ids["planning"]) as engine:  # active again
+        engine.register_agent(ScriptedAgent("alice", ["back again"]))
+        await engine.run_agent_turn("alice")
+    app = BrowserApp(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await browsing(pilot, app)
+        rows = table_rows(app.screen)
+        assert [r[0] for r in rows] == ["planning", "solo", "review"]
+        assert [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True)
+        planning = app.screen.rooms[ids["planning"]]
+        assert rows[0][1] == f"{planning.updated_at:%Y-%m-%d %H:%M}"
+
+
+async def test_home_and_end_move_the_selection_and_d_acts_on_it(db_path):
+    ids = await three_sessions(db_path)
+    app = BrowserApp(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await browsing(pilot, app)
+        await pilot.press("end")
+        assert browser.selected == ids["planning"]  # the last row
+        await pilot.press("d")
+        await until_drawn(pilot, lambda: isinstance(app.screen, ConfirmDelete))
+        assert app.screen.room.id == ids["planning"]
+        assert "Delete “planning”?" in screen_text(app)
+        await pilot.press("n")
+        await until_drawn(pilot, lambda: app.screen is browser)
+        await pilot.press("home")
+        assert browser.selected == ids["solo"]  # the first
+        await pilot.press("down", "end", "r")
+        await until_drawn(pilot, lambda: app.results)
+        assert app.results == [("resume", ids["planning"])]
 
 
 async def test_an_empty_database_says_so(db_path):
@@ -172,10 +222,7 @@ async def test_delete_asks_first_and_then_removes_the_session(db_path):
     ids = await three_sessions(db_path)
     app = BrowserApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await until_drawn(
-            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
-        )
-        browser = app.screen
+        browser = await browsing(pilot, app)
         await pilot.press("down", "d")
         await until_drawn(pilot, lambda: isinstance(app.screen, ConfirmDelete))
         assert app.screen.room.id == ids["review"]
@@ -211,10 +258,7 @@ async def test_a_running_session_is_neither_resumed_nor_deleted(db_path):
         Engine.open(db_path, session_id=ids["solo"]),  # a live agentroom has it open
         app.run_test(size=SIZE, notifications=True) as pilot,
     ):
-        await until_drawn(
-            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
-        )
-        browser = app.screen
+        browser = await browsing(pilot, app)
         assert table_rows(browser)[0][0] == "[live] room"  # a title is not markup
         assert table_rows(browser)[0][4] == "running"
         await pilot.press("r")
@@ -235,8 +279,7 @@ async def test_a_running_session_is_neither_resumed_nor_deleted(db_path):
 
 
 async def open_replay(pilot, app: BrowserApp, title: str) -> ReplayScreen:
-    await until_drawn(pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms)
-    browser = app.screen
+    browser = await browsing(pilot, app)
     while browser.rooms[browser.selected].title != title:  # type: ignore[index]
         await pilot.press("down")
     await pilot.press("enter")
@@ -264,27 +307,92 @@ async def test_replay_steps_through_the_log_in_seq_order(db_path):
             (3, "bob", "sure, let's plan"),
             (4, "alice", "psst"),
         ]
-        assert log_lines(replay) == [
-            "#1     alice: hello bob",
-            "#3     bob: sure, let's plan",
-            "#4     alice → bob: psst",
-        ]
+        assert log_lines(replay) == UP_TO_4
         assert replay.status_line == "paused   #4 / 6   speed 1x"
 
         await pilot.press("n", "n")
         await pilot.pause()
-        assert log_lines(replay)[-2:] == ["#5     bob: ok", "#6     [action] alice: looked it up"]
+        assert log_lines(replay)[-3:] == [
+            "#5     bob",
+            "       ok",
+            "#6     [action] alice: looked it up",
+        ]
         assert replay.state == "ended" and replay.status_line == "ended   #6 / 6   speed 1x"
         await pilot.press("n")  # nothing more
         assert len(replay.shown) == 5
 
         app.theme = "textual-light"  # the window is drawn again in the new theme's colours
         await pilot.pause()
-        assert log_lines(replay)[-2] == "#5     bob: ok" and len(log_lines(replay)) == 5
+        assert log_lines(replay)[-3:-1] == ["#5     bob", "       ok"]
+        assert len(log_lines(replay)) == 9
 
         await pilot.press("escape")
         await until_drawn(pilot, lambda: isinstance(app.screen, SessionBrowser))
         assert app.results == []  # back to the browser, which stays
+
+
+async def test_replay_draws_a_message_whole_with_its_lines_and_markdown(db_path):
+    """As the live room does: not squeezed onto one line, not joined into one paragraph."""
+    async with Engine.open(db_path, title="lines") as engine:
+        engine.register_agent(ScriptedAgent("alice", ["Call it **Miso**.\nOr *Biscuit*."]))
+        engine.register_agent(ScriptedAgent("bob", ["Options:\n- Miso\n- Biscuit\n\nFine?"]))
+        await engine.run_agent_turn("alice")
+        await engine.run_agent_turn("bob")
+        sid = engine.session_id
+    app = ReplayApp(db_path, sid, autoplay=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+        replay = app.screen
+        await pilot.press("n", "n")
+        await pilot.pause()
+        assert log_lines(replay) == [
+            "#1     alice",
+            "       Call it Miso.",  # bold, drawn as bold: no asterisks
+            "       Or Biscuit.",
+            "#2     bob",
+            "       Options:",
+            "",
+            "        • Miso",
+            "        • Biscuit",
+            "",
+            "       Fine?",
+        ]
+        assert "Or Biscuit." in screen_text(app)
+
+
+async def test_status_lines_are_folded_in_the_replay_until_f2(db_path):
+    """The routine lines (who speaks next) fold as in the room, and the choice is the app's."""
+    from agentroom.models.offline import OfflineModel
+    from agentroom.room.workflows import parse_workflow
+    from agentroom.tui.app import AgentroomApp
+    from tests.tui.test_tui_room import ROOM
+
+    async with Engine.open(db_path) as engine:
+        workflow = parse_workflow(ROOM.format(timeout=0.01, limit=4))
+        await engine.run_workflow(workflow, default_model=OfflineModel(words_per_second=0))
+    app = AgentroomApp(None, db=db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "WorkflowPicker")
+        await app.action_sessions()
+        await until_drawn(pilot, lambda: isinstance(app.screen, SessionBrowser))
+        await pilot.press("enter")
+        await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+        replay = app.screen
+        await pilot.press("space")  # pause the autoplay, and see the whole session
+        await pilot.press("g")
+        await until_drawn(pilot, lambda: isinstance(app.screen, JumpTo))
+        await pilot.press("9", "9", "enter")
+        await until_drawn(pilot, lambda: app.screen is replay and replay.state == "ended")
+
+        def picks() -> list[str]:
+            return [line for line in log_lines(replay) if "[status] room: next: " in line]
+
+        assert picks() == [] and any(line.startswith("#") for line in log_lines(replay))
+        await pilot.press("f2")
+        await until_drawn(pilot, lambda: len(picks()) >= 3)
+        assert replay.state == "ended" and "next: alice" in screen_text(app)
+        await pilot.press("f2")
+        await until_drawn(pilot, lambda: picks() == [])
 
 
 async def test_speed_goes_from_1x_to_50x_and_back(db_path):
@@ -322,11 +430,7 @@ async def test_jump_rebuilds_the_view_up_to_a_seq(db_path):
         await until_drawn(pilot, lambda: app.screen is replay and replay.position == 4)
         await pilot.pause()
         assert [e.seq for e in replay.shown] == [1, 3, 4]
-        assert log_lines(replay) == [
-            "#1     alice: hello bob",
-            "#3     bob: sure, let's plan",
-            "#4     alice → bob: psst",
-        ]
+        assert log_lines(replay) == UP_TO_4
         assert replay.status_line == "paused   #4 / 6   speed 1x"
 
         await pilot.press("g")  # backwards, and the next step goes on from there
@@ -336,7 +440,12 @@ async def test_jump_rebuilds_the_view_up_to_a_seq(db_path):
         await pilot.press("n")
         await pilot.pause()
         assert [e.seq for e in replay.shown] == [1, 3]
-        assert log_lines(replay) == ["#1     alice: hello bob", "#3     bob: sure, let's plan"]
+        assert log_lines(replay) == [
+            "#1     alice",
+            "       hello bob",
+            "#3     bob",
+            "       sure, let's plan",
+        ]
 
         await pilot.press("g")  # past the end: clamped, and the replay has ended
         await until_drawn(pilot, lambda: isinstance(app.screen, JumpTo))
@@ -388,8 +497,9 @@ async def test_autoplay_plays_to_the_end_in_chunks_and_keeps_a_bounded_window(db
         await pilot.pause()
         assert replay.position == 120 and replay.status_line == "ended   #120 / 120   speed 50x"
         assert [e.seq for e in replay.shown] == list(range(81, 121))  # only the last 40
-        lines = log_lines(replay)
-        assert len(lines) == 40 and lines[-1] == "#120   carol: carol line 120"
+        lines = log_lines(replay)  # 40 lines: the last 20 messages, two lines each
+        assert len(lines) == 40 and lines[-2:] == ["#120   carol", "       carol line 120"]
+        assert lines[0] == "#101   carol"
 
         await pilot.press(*["minus"] * 5, "space")  # at the end, play starts over (at 1x)
         await until_drawn(pilot, lambda: replay.position >= 1)
@@ -459,9 +569,7 @@ def test_browser_snapshot(snap_compare, tmp_path):
     app = BrowserApp(snapshot_db(tmp_path))
 
     async def ready(pilot) -> None:
-        await until_drawn(
-            pilot, lambda: isinstance(app.screen, SessionBrowser) and app.screen.rooms
-        )
+        await browsing(pilot, app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 

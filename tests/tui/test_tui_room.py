@@ -8,7 +8,6 @@ import sys
 from functools import partial
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
 from agentroom.agents.llm import STREAM_INTERVAL
@@ -21,6 +20,7 @@ from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.participants import Participants
 from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import QuietLine, Transcript
+from tests.tui.drawn import screen_lines, screen_text
 from tests.waiting import until_drawn
 
 ROOM = """
@@ -42,14 +42,9 @@ termination:
 """
 
 
-@pytest.fixture(autouse=True)
-def _config(tmp_path, monkeypatch):
-    monkeypatch.setenv("AGENTROOM_CONFIG", str(tmp_path / "config.yaml"))
-
-
-def make_app(db_path, replies, *, timeout=5, limit=12, delay=0.0):
+def make_app(db_path, replies, *, timeout=5, limit=12, delay=0.0, label="replay"):
     workflow = parse_workflow(ROOM.format(timeout=timeout, limit=limit))
-    model = ReplayClient(replies, delay=delay)
+    model = ReplayClient(replies, delay=delay, label=label)
     options = RoomOptions(db=db_path, workflow=workflow, default_model=model)
     return AgentroomApp(options, db=db_path), model
 
@@ -211,41 +206,97 @@ async def test_theme_is_chosen_and_remembered(db_path, tmp_path):
         assert again.theme == "paper"
 
 
-async def test_help_lists_every_binding_with_its_id(db_path):
-    app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
+async def test_at_80_columns_a_long_model_name_is_cut_and_the_state_stays(db_path):
+    """The participants keep their state column, the status bar its state, strategy and turn."""
+    long = "openai-compat:meta-llama/Llama-3.3-70B-Instruct-Turbo@https://api.example.com/v1"
+    app, _ = make_app(db_path, ["x"] * 20, timeout=5, limit=30, label=long)
+    async with app.run_test(size=(80, 24)) as pilot:
+        box = app.room_screen.query_one(HumanInput)
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title))
+        await pilot.pause()
+        lines = screen_lines(app)
+        status = lines[0].strip()
+        assert status.startswith("running · round-robin · turn ") and status.endswith("…")
+        people = {line.split("│")[-1].split()[0]: line.split("│")[-1] for line in lines[1:6]}
+        assert people["alice"].rstrip().endswith("idle") and "openai-compat:meta" in people["alice"]
+        assert "…" in people["alice"] and long not in people["alice"]
+        assert people["bob"].rstrip().endswith("idle")
+        assert people["human"].rstrip().endswith("your turn")
+        table = app.room_screen.query_one(Participants)
+        assert table.models["alice"] == long  # cut on screen only
+        await pilot.resize_terminal(160, 40)  # wider: more of the name, the state still there
+        await until_drawn(pilot, lambda: "Llama-3.3-70B" in screen_text(app))
+        assert any(line.rstrip().endswith("your turn") for line in screen_lines(app)[1:6])
+
+
+async def test_lines_of_a_message_are_shown_as_lines(db_path):
+    """A human's ctrl+j and a model's newlines break the line (Markdown would join them)."""
+    app, _ = make_app(db_path, ["Call it **Miso**.\nOr Biscuit."] * 20, timeout=5, limit=30)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f1")
-        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
-        table = app.screen.query_one("#keys")
-        ids = [table.get_row_at(i)[2] for i in range(table.row_count)]
-    assert {"room.interrupt", "room.strategy", "app.help", "app.sessions", "app.workflows"} <= set(
-        ids
-    )
+        box = app.room_screen.query_one(HumanInput)
+        await until_drawn(pilot, lambda: "your turn" in str(box.border_title))
+        await pilot.press(*"line one", "ctrl+j", *"line two", "shift+enter", *"three", "enter")
+        await until_drawn(pilot, lambda: ("human", "line one\nline two\nthree") in turns(app))
+        await pilot.pause()
+        said = [line.split("│")[0].strip() for line in screen_lines(app)]  # the transcript
+        at = said.index("line one")
+        assert said[at - 1].startswith("human  #") and said[at + 1 : at + 3] == [
+            "line two",
+            "three",
+        ]
+        at = said.index("Call it Miso.")
+        assert said[at + 1] == "Or Biscuit."
+        assert not any("line one line two" in line or "Miso. Or" in line for line in said)
 
 
-async def test_remapped_keys_from_the_config(db_path, tmp_path):
-    (tmp_path / "config.yaml").write_text("keymap:\n  app.help: f12\n")
-    app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
+async def test_status_lines_are_folded_until_f2_and_the_choice_is_remembered(db_path, _config):
+    app, _ = make_app(db_path, ["Miso.", "Plain."], timeout=0.05, limit=4)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f12")
-        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await until_drawn(pilot, lambda: settled(app))
+        screen = app.room_screen
+        picks = [w for w in screen.query(QuietLine) if "next: alice" in str(w.render())]
+        assert picks and all(w.has_class("routine") and not w.display for w in picks)
+        assert "next: alice" not in screen_text(app) and "stopped:" in screen_text(app)
+        await pilot.press("f2")
+        await until_drawn(pilot, lambda: "next: alice, chosen by" in screen_text(app))
+        assert "status_lines: shown" in _config.read_text()
+    again, _ = make_app(db_path, ["Miso.", "Plain."], timeout=0.05, limit=4)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await until_drawn(pilot, lambda: settled(again))
+        await until_drawn(pilot, lambda: "next: alice, chosen by" in screen_text(again))
+        box = again.room_screen.query_one(HumanInput)
+        box.insert("/fold")  # the command does the same
+        await pilot.press("enter")
+        await until_drawn(pilot, lambda: "next: alice" not in screen_text(again))
+        assert "status_lines: folded" in _config.read_text()
 
 
-async def test_command_palette_lists_the_rooms_commands(db_path):
-    app, _ = make_app(db_path, ["x"] * 5, timeout=0.05, limit=3)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.press(*"strategy")
-        from textual.command import CommandList
-
-        def found() -> list[str]:
-            options = app.screen.query(CommandList)
-            if not options:
-                return []
-            listed = options.first()
-            return [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
-
-        await until_drawn(pilot, lambda: any("Choose the strategy" in f for f in found()))
+async def test_an_ended_room_shows_as_stopped_in_the_browser_and_resumes(db_path):
+    """The app holds an ended room open (to export or fork it); the browser says it ended."""
+    app, _ = make_app(db_path, ["Miso.", "Plain.", "Biscuit.", "Fine."], timeout=0.05, limit=3)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await until_drawn(pilot, lambda: settled(app))
+        first = app.room_screen
+        sid = first.room.engine.session_id
+        await pilot.press("ctrl+b")
+        await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
+        await until_drawn(pilot, lambda: sid in app.screen.rooms)
+        [row] = [line for line in screen_lines(app) if sid[:18] in line]
+        assert " stopped " in row and "running" not in row
+        await pilot.press("d")  # not while this app holds it: it says what to do
+        await until_drawn(
+            pilot, lambda: any("open in this agentroom" in n.message for n in app._notifications)
+        )
+        await pilot.press("r")
+        await until_drawn(
+            pilot, lambda: app.room_screen is not None and app.room_screen is not first
+        )
+        room = app.room_screen.room
+        await until_drawn(pilot, lambda: room.engine is not None and room.engine.bus.last_seq > 0)
+        assert room.engine.session_id == sid and first.room not in app.rooms
+        assert [s for s in app.screen_stack if s.__class__.__name__ == "RoomScreen"] == [
+            app.room_screen
+        ]  # the ended room's screen gave its place to the resumed one
 
 
 def test_room_snapshot(snap_compare, db_path, monkeypatch):
