@@ -6,8 +6,6 @@ which agent (or the selector) was asked, in order, and what each was shown.
 
 from __future__ import annotations
 
-import pytest
-
 from agentroom.models.replay import ReplayClient
 from agentroom.room.live import RoomOptions
 from agentroom.room.workflows import parse_workflow
@@ -20,11 +18,6 @@ from tests.waiting import until_drawn
 
 ROOM = TUI_ROOM.format(timeout=60, limit=30)
 """alice, bob and a human, in that order when the strategy is round-robin."""
-
-
-@pytest.fixture(autouse=True)
-def _config(tmp_path, monkeypatch):
-    monkeypatch.setenv("AGENTROOM_CONFIG", str(tmp_path / "config.yaml"))
 
 
 def make_app(db_path, strategy: str, replies: list[str]) -> tuple[AgentroomApp, ReplayClient]:
