@@ -21,16 +21,15 @@ from typing import IO, Any
 
 GUARD = 120
 PYTHON = sys.executable
-QUIET = {"AGENTROOM_OFFLINE_WPS": "0", "PYTHONUNBUFFERED": "1"}
-"""The offline model without pauses; output line by line as it is written."""
 
 
 class Child:
     """``args`` run with stdin a pipe; ``listen`` ("stdout" or "stderr") is read by line.
 
-    ``env`` is the child's whole environment (the test's ``env`` fixture, say);
-    without it, this process's own plus ``QUIET``.  The other stream goes to
-    ``out`` if given, else it is inherited (pytest shows it when a test fails).
+    ``env`` is the child's whole environment, always given
+    (:func:`tests.environment.child_env`): an inherited one may hold the
+    user's.  The other stream goes to ``out`` if given, else it is inherited
+    (pytest shows it when a test fails).
     """
 
     def __init__(
@@ -39,7 +38,7 @@ class Child:
         *,
         listen: str = "stdout",
         out: Path | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, str],
     ) -> None:
         self._out: IO[str] | None = out.open("w") if out is not None else None
         pipes: dict[str, Any] = {"stdout": self._out, "stderr": None}
@@ -48,7 +47,7 @@ class Child:
             args,
             stdin=subprocess.PIPE,
             text=True,
-            env=env if env is not None else {**os.environ, **QUIET},
+            env=env,
             **pipes,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
@@ -120,9 +119,7 @@ class Child:
             self._out.close()
 
 
-def killed_at(
-    args: list[str], when: Callable[[list[str]], bool], *, env: dict[str, str] | None = None
-) -> Child:
+def killed_at(args: list[str], when: Callable[[list[str]], bool], *, env: dict[str, str]) -> Child:
     """Run ``args`` and SIGKILL it as soon as ``when`` holds for the lines it printed so far.
 
     ``when`` is asked before the first line too (with none).  Returns the

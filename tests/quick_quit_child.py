@@ -1,5 +1,8 @@
 """Open the room app and quit it at once, at 12 moments of its opening, in a process of its own.
 
+``python quick_quit_child.py FOLDER``: the databases go in FOLDER (the test's;
+its environment, from the test, keeps everything else of the user's there too).
+
 Prints one line: the exceptions raised in threads, and how many database
 connection threads were still alive after every app had exited.  (A process
 of its own, so no other test's threads or event loops are counted.)
@@ -8,9 +11,7 @@ of its own, so no other test's threads or event loops are counted.)
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -30,8 +31,7 @@ async def quit_after(folder: Path, steps: int) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp())
-    os.environ["AGENTROOM_CONFIG"] = str(folder / "config.yaml")
+    folder = Path(sys.argv[1])
     for steps in range(12):  # from before the file is opened to a room under way
         asyncio.run(quit_after(folder, steps))
     left = 0

@@ -1,20 +1,29 @@
 """A real terminal for end-to-end tests: tmux on a private server, one per test.
 
-Each :class:`Terminal` starts its own tmux server (a socket in the test's
-temporary folder, no user config), so the program gets exactly the
-environment the test gives it: a tmux server that is already running keeps
-the environment it started with, and would hand that (another test's
-database, say) to every new session.  The server is killed on exit.
+Each :class:`Terminal` starts its own tmux server (a socket in the temporary
+folder, no user config), and the program gets exactly the environment the
+test gives it, however tmux is set up: a tmux server hands a new session its
+own global environment merged with the client's, and one that is already
+running keeps the environment it started with (another test's database, or
+the user's).  So tmux itself runs in the test's environment, the session is
+given each variable (``new-session -e``), and the command is run under
+``env -i`` with exactly those variables.  The server is killed on exit.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from tests.environment import child_env
+
+TERM = "tmux-256color"
+"""What the pane is, unless the test says otherwise: ``env -i`` drops the TERM tmux sets."""
 
 
 class Terminal:
@@ -23,23 +32,27 @@ class Terminal:
         self.socket = str(Path(tempfile.gettempdir()) / f"agentroom-tmux-{uuid.uuid4().hex[:12]}")
         self.width, self.height = width, height
         self.session = "agentroom-test"
+        self.env = child_env(folder)
+        """tmux's own environment (the server starts with it), then the program's."""
 
-    def _run(self, *args: str, env: dict[str, str] | None = None) -> str:
+    def tmux(self, *args: str) -> str:
         done = subprocess.run(
             ["tmux", "-S", self.socket, "-f", "/dev/null", *args],
             capture_output=True,
             text=True,
-            env=env,
+            env=self.env,
             timeout=30,
         )
         return done.stdout
 
-    def tmux(self, *args: str) -> str:
-        return self._run(*args)
-
     def start(self, command: str, env: dict[str, str]) -> Terminal:
+        """Run the shell command ``command`` in a new session; ``env`` is its whole environment."""
+        self.env = {"TERM": TERM} | env
         size = ("-x", str(self.width), "-y", str(self.height))
-        self._run("new-session", "-d", "-s", self.session, *size, command, env=env)
+        given = [f"{name}={value}" for name, value in self.env.items()]
+        exactly = shlex.join(["env", "-i", *given, "/bin/sh", "-c", command])
+        each = [arg for variable in given for arg in ("-e", variable)]
+        self.tmux("new-session", "-d", "-s", self.session, *size, *each, exactly)
         if not self.running:
             raise AssertionError(f"tmux could not start {command!r}")
         return self

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from agentroom import Engine, HumanAgent, ScriptedAgent, __version__
 from agentroom.cli.main import app
+from tests.environment import child_env
 
 runner = CliRunner()
 
@@ -123,13 +124,7 @@ def test_export_markdown_to_stdout(db_path, saved):
 
 def test_no_arguments_runs_the_default_workflow_then_it_is_listed(tmp_path):
     db = tmp_path / "room.db"
-    env = {
-        "AGENTROOM_DB": str(db),
-        "PATH": "/usr/bin:/bin",
-        "AGENTROOM_OFFLINE_WPS": "0",
-        "OLLAMA_HOST": "127.0.0.1:9",
-        "AGENTROOM_NO_LOCAL": "1",
-    }
+    env = child_env(tmp_path, AGENTROOM_DB=str(db), PATH="/usr/bin:/bin")
     done = subprocess.run(
         [sys.executable, "-m", "agentroom"],
         capture_output=True,

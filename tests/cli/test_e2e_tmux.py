@@ -9,7 +9,6 @@ show``.  ``.ci/run`` installs tmux; without it the test says so and skips.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import child_env
 from tests.terminal import Terminal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -47,15 +47,13 @@ def saved_session(env: dict[str, str]) -> tuple[dict, list[dict]]:
 
 @pytest.fixture
 def room_env(tmp_path):
-    return {
-        **os.environ,
-        "AGENTROOM_DB": str(tmp_path / "room.db"),
-        "AGENTROOM_CONFIG": str(tmp_path / "config.yaml"),
-        "AGENTROOM_OFFLINE_WPS": "40",
-        "AGENTROOM_MODEL": "offline",  # even where the local model is installed
-        "OLLAMA_HOST": "127.0.0.1:9",
-        "TERM": "xterm-256color",
-    }
+    return child_env(
+        tmp_path,
+        AGENTROOM_CONFIG=str(tmp_path / "config.yaml"),
+        AGENTROOM_OFFLINE_WPS="40",
+        AGENTROOM_MODEL="offline",  # even where the local model is installed
+        TERM="xterm-256color",
+    )
 
 
 def test_a_person_talks_in_the_room_and_finds_it_saved(room_env, tmp_path):

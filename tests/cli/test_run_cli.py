@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -25,6 +24,7 @@ from agentroom.cli.main import app
 from agentroom.core.text import counted
 from agentroom.room.workflows import samples_dir
 from tests.child import Child, killed_at
+from tests.environment import child_env
 
 SAMPLE_NAMES = ["code_review", "debate", "research_team", "support_desk", "trip_planner"]
 DEBATE_ORDER = ["pro", "con", "moderator", "human"]
@@ -33,20 +33,7 @@ TIMEOUT = 60
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("AGENTROOM_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL")
-    }
-    return base | {
-        "AGENTROOM_DB": str(tmp_path / "room.db"),
-        "AGENTROOM_OFFLINE_WPS": "0",
-        "OLLAMA_HOST": "127.0.0.1:9",  # nothing listens there
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # no user workflows, no prices file
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "COLUMNS": "200",
-        "PYTHONUNBUFFERED": "1",
-    }
+    return child_env(tmp_path, COLUMNS="200")
 
 
 def debate_copy(env: dict[str, str], name: str, human_timeout: float) -> str:
@@ -87,7 +74,7 @@ def session_of(stdout: str) -> str:
 def show(env: dict[str, str], sid: str) -> dict[str, Any]:
     """``agentroom sessions show ID --json`` (in-process: the same command, no startup)."""
     result = CliRunner().invoke(
-        app, ["sessions", "show", sid, "--json", "--db", env["AGENTROOM_DB"]]
+        app, ["sessions", "show", sid, "--json", "--db", env["AGENTROOM_DB"]], env=env
     )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
@@ -414,16 +401,7 @@ def killed_and_resumed(tmp_path_factory) -> dict[str, Any]:
     """
     folder = tmp_path_factory.mktemp("crash")
     db = folder / "room.db"
-    environ = {
-        k: v for k, v in os.environ.items() if k not in ("AGENTROOM_MODEL", "OPENAI_API_KEY")
-    } | {
-        "AGENTROOM_DB": str(db),
-        "AGENTROOM_OFFLINE_WPS": "0",
-        "OLLAMA_HOST": "127.0.0.1:9",
-        "XDG_CONFIG_HOME": str(folder / "config"),
-        "XDG_DATA_HOME": str(folder / "data"),
-        "PYTHONUNBUFFERED": "1",
-    }
+    environ = child_env(folder, AGENTROOM_DB=str(db))
     run = [sys.executable, "-m", "agentroom", "run", str(endless_debate(folder)), "--headless"]
     room = killed_at(
         [*run, "--max-messages", "1000000"],

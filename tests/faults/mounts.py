@@ -17,18 +17,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import child_env
+
 ROOT = os.geteuid() == 0
 
 
+def _tool(*command: str) -> subprocess.CompletedProcess[str]:
+    """``mount`` or ``umount``; the last argument is the mount point, in the test's folder."""
+    folder = Path(command[-1]).parent
+    return subprocess.run(command, capture_output=True, text=True, env=child_env(folder))
+
+
 def _mount(*args: str) -> None:
-    done = subprocess.run(["mount", *args], capture_output=True, text=True)
+    done = _tool("mount", *args)
     if done.returncode != 0:
         pytest.skip(f"cannot mount here ({done.stderr.strip() or done.returncode}); run as root")
 
 
 def _umount(where: Path) -> None:
-    if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    if _tool("umount", str(where)).returncode != 0:
+        _tool("umount", "-l", str(where))
 
 
 @contextlib.contextmanager

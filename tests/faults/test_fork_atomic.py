@@ -24,6 +24,7 @@ from agentroom.room.sessions import Sessions
 from agentroom.store import SqliteStore
 from tests.child import PYTHON, killed_at
 from tests.cli.test_run_cli import agentroom, session_of, show
+from tests.environment import child_env
 
 CHILD = Path(__file__).with_name("fork_child.py")
 TRIO = """
@@ -57,7 +58,7 @@ def fork_stopped_at(db: Path, source: str, upto: int, stop_at: int) -> list[str]
     (``FORKED``), its store still open.
     """
     args = [PYTHON, str(CHILD), str(db), source, str(upto), str(stop_at)]
-    child = killed_at(args, lambda lines: bool(lines))
+    child = killed_at(args, lambda lines: bool(lines), env=child_env(db.parent))
     (line,) = child.seen
     return line.split()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agentroom.cli.headless import NOT_SAVED
 from tests.child import PYTHON, Child
+from tests.environment import child_env
 from tests.faults.mounts import fill, small_disk
 
 WORKFLOW = """
@@ -34,6 +35,7 @@ def headless(tmp_path: Path, db: Path, max_messages: int) -> Child:
         [PYTHON, "-m", "agentroom", "run", str(flow), "--headless", "--db", str(db), *limit],
         listen="stderr",
         out=tmp_path / "stdout.txt",
+        env=child_env(tmp_path),
     )
 
 

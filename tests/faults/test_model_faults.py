@@ -10,7 +10,6 @@ memory without bound.  Each test takes well under a second.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from agentroom.core.errors import (
 from agentroom.models.openai_compat import LINE_LIMIT, OpenAICompatClient, RetryPolicy
 from agentroom.models.replay import ReplayClient
 from agentroom.models.types import ModelClient
+from tests.environment import child_env
 from tests.openai_server import Canned, OpenAIServer, error_reply, sse_reply
 
 KEY = "sk-fault-7d2e9b4c1a6f3e8d5b0c"
@@ -118,8 +118,7 @@ def test_a_server_echoing_the_key_leaves_it_nowhere(tmp_path):
     workflow = tmp_path / "echo.yaml"
     workflow.write_text(ECHO_ROOM)
     db = tmp_path / "room.db"
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AGENTROOM_MODEL")}
-    env |= {"AGENTROOM_API_KEY": KEY, "AGENTROOM_DB": str(db), "COLUMNS": "200"}
+    env = child_env(tmp_path, AGENTROOM_API_KEY=KEY, AGENTROOM_DB=str(db), COLUMNS="200")
     echo = error_reply(400, f"bad request; you sent Authorization: Bearer {KEY}")
     with OpenAIServer(echo, sse_reply(["recovered"])) as server:
         command = ["run", str(workflow), "--headless", "--model", server.spec()]

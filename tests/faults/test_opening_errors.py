@@ -6,7 +6,6 @@ one but cannot be written.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,16 +15,18 @@ import pytest
 from agentroom import Engine
 from agentroom.core.errors import NotAnAgentroomDatabase, StoreError
 from agentroom.store import SqliteStore
+from tests.environment import child_env
 from tests.faults.mounts import fill, read_only_file, read_only_folder, small_disk
 
 
-def cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, db: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``agentroom ARGS --db DB``, everything else of the user's in ``folder``."""
     return subprocess.run(
         [sys.executable, "-m", "agentroom", *args, "--db", str(db)],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "AGENTROOM_OFFLINE_WPS": "0"},
+        env=child_env(folder),
         timeout=60,
     )
 
@@ -49,7 +50,7 @@ async def test_a_folder_is_not_a_database_file(tmp_path):
     with pytest.raises(StoreError, match="it is a folder, not a database file") as caught:
         await SqliteStore.open(tmp_path)
     assert not isinstance(caught.value, NotAnAgentroomDatabase)
-    line = one_line_error(cli("sessions", "list", db=tmp_path))
+    line = one_line_error(cli("sessions", "list", db=tmp_path, folder=tmp_path))
     assert "is a folder" in line and "--db" in line
 
 
@@ -61,7 +62,7 @@ async def test_a_read_only_file_is_refused_saying_so(tmp_path):
             await SqliteStore.open(db)
         assert not isinstance(caught.value, NotAnAgentroomDatabase)
         assert f"cannot write {db}" in str(caught.value)
-        line = one_line_error(cli("sessions", "list", db=db))
+        line = one_line_error(cli("sessions", "list", db=db, folder=tmp_path))
         assert "read-only" in line and "make both writable" in line
 
 
@@ -77,7 +78,7 @@ async def test_a_read_only_folder_is_refused_saying_so(tmp_path):
         assert "writable" in str(caught.value)
         with pytest.raises(StoreError, match="read-only"):
             await SqliteStore.open(view / "new.db")
-        line = one_line_error(cli("sessions", "list", db=db))
+        line = one_line_error(cli("sessions", "list", db=db, folder=tmp_path))
         assert f"cannot write {db}" in line
 
 
@@ -88,7 +89,7 @@ async def test_a_full_disk_at_start_is_one_line(tmp_path):
         fill(disk)
         with pytest.raises(StoreError, match="the disk is full; free some disk space"):
             await SqliteStore.open(disk / "new.db")
-        line = one_line_error(cli("sessions", "list", db=disk / "new.db"))
+        line = one_line_error(cli("sessions", "list", db=disk / "new.db", folder=tmp_path))
         assert "the disk is full" in line
         # A database that opens, but has no room for a new room's first rows.
         with pytest.raises(StoreError, match="the disk is full; free some disk space") as caught:
@@ -97,5 +98,7 @@ async def test_a_full_disk_at_start_is_one_line(tmp_path):
         assert "record" not in str(caught.value)  # what to do, not a count
         await holder.close()
         # And one whose -shm file cannot even be made.
-        line = one_line_error(cli("run", "debate", "--headless", db=disk / "old.db"))
+        line = one_line_error(
+            cli("run", "debate", "--headless", db=disk / "old.db", folder=tmp_path)
+        )
         assert "the disk is full" in line and line.endswith("free some disk space")

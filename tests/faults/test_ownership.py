@@ -24,6 +24,7 @@ from agentroom.room.workflows import parse_workflow
 from agentroom.store import SqliteStore, opening
 from agentroom.store.schema import V1, V2, V3
 from tests.child import PYTHON, Child
+from tests.environment import child_env
 from tests.waiting import until
 
 OWNER = Path(__file__).with_name("owner_child.py")
@@ -48,7 +49,7 @@ async def saved_session(db_path: Path) -> str:
 
 
 def owner_child(db_path: Path, sid: str) -> Child:
-    return Child([PYTHON, str(OWNER), str(db_path), sid])
+    return Child([PYTHON, str(OWNER), str(db_path), sid], env=child_env(db_path.parent))
 
 
 async def live_state(db_path: Path, sid: str) -> str:
@@ -159,20 +160,23 @@ async def test_a_room_taken_over_through_the_cli_stops_with_one_line(db_path, tm
     flow = tmp_path / "duo.yaml"
     flow.write_text(DUO)
     cli = [PYTHON, "-m", "agentroom", "--db", str(db_path)]
-    first = Child([*cli, "run", str(flow), "--headless"], listen="stderr", out=tmp_path / "1.txt")
+    env = child_env(tmp_path)
+    first = Child(
+        [*cli, "run", str(flow), "--headless"], listen="stderr", out=tmp_path / "1.txt", env=env
+    )
     with first:
         await until(lambda: saved_any(db_path))
         with sqlite3.connect(db_path) as db:
             (sid,) = db.execute("SELECT uid FROM rooms").fetchone()
         resume = [*cli, "resume", sid, "--headless", "--max-messages", "3"]
-        with Child(resume, listen="stderr") as refused:
+        with Child(resume, listen="stderr", env=env) as refused:
             assert refused.end() == 1
         assert refused.seen == [
             f"error: session {sid} is open in another agentroom (pid {first.proc.pid} on "
             f"{socket.gethostname()}); stop that one first, fork the session, or take it over "
             "with --take-over"
         ]
-        with Child([*resume, "--take-over"], listen="stderr") as second:
+        with Child([*resume, "--take-over"], listen="stderr", env=env) as second:
             assert second.end() == 0, second.seen
         assert first.end() == 1
     errors = [line for line in first.seen if line.startswith("error: ")]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import child_env
 from tests.openai_server import OpenAIServer, sse_reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,15 +27,7 @@ TIMEOUT = 120
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("AGENTROOM_MODEL", "OPENAI_API_KEY")}
-    return base | {
-        "AGENTROOM_DB": str(tmp_path / "room.db"),
-        "AGENTROOM_OFFLINE_WPS": "0",
-        "OLLAMA_HOST": "127.0.0.1:9",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "PYTHONUNBUFFERED": "1",
-    }
+    return child_env(tmp_path)
 
 
 def agentroom(env: dict[str, str], *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:

@@ -10,13 +10,13 @@ saved exactly, with no report mixed in.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.cli.test_e2e_tmux import AGENTROOM, saved_session
+from tests.environment import child_env
 from tests.terminal import Terminal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -40,14 +40,12 @@ termination:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AGENTROOM_DB": str(tmp_path / "room.db"),
-        "AGENTROOM_CONFIG": str(tmp_path / "config.yaml"),
-        "AGENTROOM_MODEL": "offline",
-        "OLLAMA_HOST": "127.0.0.1:9",
-        "TERM": "xterm-256color",
-    }
+    return child_env(
+        tmp_path,
+        AGENTROOM_CONFIG=str(tmp_path / "config.yaml"),
+        AGENTROOM_MODEL="offline",
+        TERM="xterm-256color",
+    )
 
 
 def test_a_reply_cannot_retitle_clear_or_type_into_the_terminal(env, tmp_path):

@@ -18,6 +18,7 @@ from agentroom.coordination.memory import HISTORY, MEMORY_EVENTS, Blackboard
 from agentroom.core.protocol import Envelope, Message, MessageType
 from agentroom.room.usage import UsageLedger
 from agentroom.store import SqliteStore
+from tests.environment import child_env
 
 
 def alive() -> Counter[str]:
@@ -137,8 +138,9 @@ PEAK = REPO / "bench" / "peak.py"
 SAMPLES = REPO / "sample_workflows"
 
 
-def measured(*args: str) -> tuple[float, str]:
-    """Run ``agentroom ARGS`` for real; its peak memory in MB and what it printed.
+def measured(*args: str, folder: Path) -> tuple[float, str]:
+    """Run ``agentroom ARGS`` for real (the user's things in ``folder``); its peak memory in MB
+    and what it printed.
 
     (Started by ``bench/peak.py``: a child spawned by this test process would
     count this process's own memory as its peak.)
@@ -146,7 +148,10 @@ def measured(*args: str) -> tuple[float, str]:
     with tempfile.TemporaryFile("w+") as out, tempfile.NamedTemporaryFile("r") as result:
         command = [sys.executable, "-m", "agentroom", *args]
         subprocess.run(
-            [sys.executable, "-S", str(PEAK), result.name, "2000", *command], stdout=out, check=True
+            [sys.executable, "-S", str(PEAK), result.name, "2000", *command],
+            stdout=out,
+            check=True,
+            env=child_env(folder),  # bench/peak.py hands it to agentroom
         )
         report = json.load(result)
         assert report["returncode"] == 0 and not report["over_cap"], report
@@ -159,7 +164,9 @@ async def test_sessions_show_json_streams_the_same_document(db_path):
     async with await SqliteStore.open(db_path) as store:
         room = await store.get_room(sid)
         envelopes = [e async for e in store.read_envelopes(sid)]
-    peak, text = measured("--db", str(db_path), "sessions", "show", sid, "--json")
+    peak, text = measured(
+        "--db", str(db_path), "sessions", "show", sid, "--json", folder=db_path.parent
+    )
     doc = json.loads(text)
     assert list(doc) == [*room.to_dict(), "usage", "envelopes"]
     assert doc == room.to_dict() | {
@@ -168,7 +175,17 @@ async def test_sessions_show_json_streams_the_same_document(db_path):
     }
     assert peak < 100, f"{peak:.0f} MB"  # building the document whole took 400 MB
 
-    _, text = measured("--db", str(db_path), "sessions", "show", sid, "--json", "--limit", "9")
+    _, text = measured(
+        "--db",
+        str(db_path),
+        "sessions",
+        "show",
+        sid,
+        "--json",
+        "--limit",
+        "9",
+        folder=db_path.parent,
+    )
     first = json.loads(text)
     assert [e["seq"] for e in first["envelopes"]] == list(range(1, 10))
     assert first["usage"] == UsageLedger.of(envelopes[:9]).to_dict()  # 4 calls, as shown
@@ -200,7 +217,7 @@ async def test_sessions_list_is_one_query_without_the_workflows(db_path):
         assert rooms[0].live_state == "interrupted" and rooms[1].live_state == "running"
         full = await store.list_rooms(2, metadata=True)
         assert full[0].metadata["workflow"] == metadata["workflow"]
-    _, text = measured("--db", str(db_path), "sessions", "list", "--json")
+    _, text = measured("--db", str(db_path), "sessions", "list", "--json", folder=db_path.parent)
     rows = json.loads(text)
     assert len(rows) == 30 and rows[0]["metadata"]["workflow"] == metadata["workflow"]
     assert rows[0]["agents"] == ["pro", "con"] and rows[0]["state"] == "interrupted"

@@ -8,6 +8,7 @@ from pathlib import Path
 from agentroom import Engine, ScriptedAgent
 from agentroom.store import SqliteStore
 from tests.child import PYTHON, killed_at
+from tests.environment import child_env
 
 CHILD = Path(__file__).resolve().parents[1] / "crash_child.py"
 
@@ -18,7 +19,8 @@ def run_until_killed(db_path: Path, acks_wanted: int) -> tuple[str, int]:
     Returns the session and the last seq acknowledged (those printed after
     the moment, before the kill landed, included: they were acknowledged too).
     """
-    child = killed_at([PYTHON, str(CHILD), str(db_path)], lambda lines: len(lines) > acks_wanted)
+    args = [PYTHON, str(CHILD), str(db_path)]
+    child = killed_at(args, lambda lines: len(lines) > acks_wanted, env=child_env(db_path.parent))
     (session,) = [line.split()[1] for line in child.seen if line.startswith("SESSION ")]
     acked = [int(line.split()[1]) for line in child.seen if line.startswith("ACK ")]
     return session, max(acked, default=0)

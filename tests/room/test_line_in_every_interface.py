@@ -25,6 +25,7 @@ from agentroom.tui.room import COMMANDS_HELP, LOCAL_COMMANDS
 from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.transcript import QuietLine, SaidLine
 from tests.child import Child
+from tests.environment import child_env
 from tests.room.test_line import ROOM
 from tests.waiting import until_drawn
 
@@ -105,7 +106,7 @@ def test_headless_does_what_each_line_says(tmp_path):
     workflow = tmp_path / "one_grammar.yaml"
     workflow.write_text(ROOM)
     run = [sys.executable, "-m", "agentroom", "run", str(workflow), "--headless"]
-    with Child(run) as room:
+    with Child(run, env=child_env(tmp_path)) as room:
         room.expect("» your turn, human")
         # /strategy alone: headless says which it is and the choices.
         room.say("/strategy")

@@ -20,6 +20,7 @@ from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.participants import Participants
 from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import QuietLine, Transcript
+from tests.environment import child_env
 from tests.tui.drawn import screen_lines, screen_text
 from tests.waiting import until_drawn
 
@@ -465,13 +466,19 @@ async def test_the_agent_pane_follows_a_history_longer_than_memory(db_path):
             assert shown(pane) == [f"m{i}" for i in range(90, 100)]
 
 
-def test_closing_the_app_while_its_room_opens_leaves_no_connection():
+def test_closing_the_app_while_its_room_opens_leaves_no_connection(tmp_path):
     """Quit at any moment of opening: no database connection (and its thread) outlives the app.
 
     Textual cancels a screen's workers without waiting; a room cancelled mid-open
     used to leave its connection open, whose thread then called into a closed loop.
     """
     child = Path(__file__).resolve().parents[1] / "quick_quit_child.py"
-    done = subprocess.run([sys.executable, str(child)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(child), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=child_env(tmp_path, AGENTROOM_CONFIG=str(tmp_path / "config.yaml")),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "failures=[] left=0", done.stderr[-2000:]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.environment import child_env
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 5.0
@@ -123,7 +124,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # the log is complete when read
+            env=child_env(workdir),  # unbuffered: the log is complete when read
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT

@@ -7,13 +7,13 @@ appear on screen and in the saved session.
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
 
 from agentroom.models.local import missing
 from tests.cli.test_e2e_tmux import AGENTROOM, saved_session
+from tests.environment import child_env
 from tests.terminal import Terminal
 
 WHY = missing()
@@ -25,12 +25,10 @@ pytestmark = [
 
 
 def test_the_default_room_runs_on_smollm2_and_shows_its_replies(tmp_path):
-    skip = ("AGENTROOM_MODEL", "OPENAI_API_KEY", "AGENTROOM_NO_LOCAL")
-    env = {k: v for k, v in os.environ.items() if k not in skip}
-    env.update(
-        AGENTROOM_DB=str(tmp_path / "room.db"),
+    env = child_env(
+        tmp_path,
+        local=True,
         AGENTROOM_CONFIG=str(tmp_path / "config.yaml"),
-        OLLAMA_HOST="127.0.0.1:9",
         TERM="xterm-256color",
     )
     with Terminal(tmp_path, width=140, height=45).start(f"{AGENTROOM} run debate", env) as term:
