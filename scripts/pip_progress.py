@@ -65,6 +65,8 @@ REASONS = (
 TAIL = 2000
 """Lines kept to explain a failure: the error is near the end of the output."""
 PIP_ERROR = re.compile(r"^\s*ERROR: (?P<what>.+)")
+PIP_SUMMARY = re.compile(r"Failed to build|Failed building|Could not build wheels")
+"""pip's closing errors, which only say that an earlier one happened."""
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -177,7 +179,8 @@ def _piece(what: str) -> str:
 
 
 def reason(lines: Iterable[str]) -> str:
-    """Why a build failed, in one line: its first compiler or CMake error, else pip's last."""
+    """Why a build failed, in one line: its first compiler or CMake error, else pip's last
+    error that is not only a summary."""
     lines = list(lines)
     for pattern in REASONS:
         for i, line in enumerate(lines):
@@ -187,8 +190,9 @@ def reason(lines: Iterable[str]) -> str:
                     text += " " + next((x for x in lines[i + 1 : i + 3] if x), "")
                 return _short(text)
     errors = [m.group("what") for line in lines if (m := PIP_ERROR.match(line))]
+    causes = [error for error in errors if not PIP_SUMMARY.match(error)]
     last = next((line for line in reversed(lines) if line), "it exited without saying why")
-    return _short(errors[-1] if errors else last)
+    return _short((causes or errors or [last])[-1])
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import pty
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.environment import child_env
 
@@ -49,6 +52,7 @@ connection broken by 'NewConnectionError': /simple/llama-cpp-python/
 ERROR: Could not find a version that satisfies the requirement llama-cpp-python==0.3.36 (from \
 versions: none)
 ERROR: No matching distribution found for llama-cpp-python==0.3.36
+ERROR: Failed to build 'file:///home/ada/agentroom' when installing build dependencies
 """
 
 
@@ -136,7 +140,7 @@ def test_a_build_without_a_compiler_says_so(tmp_path):
     )
 
 
-def test_no_network_gives_pips_last_error(tmp_path):
+def test_no_network_gives_pips_error_not_its_summary(tmp_path):
     done, log = progress(tmp_path, written(tmp_path, OFFLINE), status=1)
     assert done.returncode == 1
     assert done.stdout == (
@@ -202,3 +206,27 @@ def test_on_a_terminal_the_progress_is_one_line_redrawn_in_place(tmp_path):
     # The last step is erased for the closing line, which stays.
     assert redraws[-1].startswith("agentroom: compiled llama-cpp-python in ")
     assert redraws[-1].endswith("so this was the only time\r\n")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_installs_the_local_model_through_it_and_opens_the_room_either_way(tmp_path):
+    """``make -n run`` on a new venv: what it would do, in order (nothing is run)."""
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-C", str(REPO), "run", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        env=child_env(tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    planned = done.stdout
+    build = (
+        f"{venv}/bin/python scripts/pip_progress.py --log {venv}/local-build.log "
+        f"--what llama-cpp-python -- {venv}/bin/python -m pip install -v "
+    )
+    assert f'CMAKE_ARGS="-DGGML_NATIVE=OFF" {build}' in planned
+    assert "--quiet" not in planned.split(build, 1)[1].split("\n", 1)[0]
+    assert 'elif [ -n "1" ]; then' in planned  # a failed build falls back to the offline model
+    assert planned.index(build) < planned.index(f"{venv}/bin/agentroom")
+    assert not venv.exists()
