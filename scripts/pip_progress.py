@@ -186,8 +186,9 @@ def reason(lines: Iterable[str]) -> str:
         for i, line in enumerate(lines):
             if found := pattern.search(line):
                 text = re.sub(r"\S*/", "", found.group(), count=1)  # a file's name, not its path
-                if text.endswith(":"):  # CMake says what on the next line
-                    text += " " + next((x for x in lines[i + 1 : i + 3] if x), "")
+                more = (line for line in lines[i + 1 : i + 6] if line)
+                while text.endswith(":") and (following := next(more, None)):
+                    text += " " + following  # CMake says what on the next lines
                 return _short(text)
     errors = [m.group("what") for line in lines if (m := PIP_ERROR.match(line))]
     causes = [error for error in errors if not PIP_SUMMARY.match(error)]

@@ -1,13 +1,17 @@
 """The first ``make run`` says what it does while llama-cpp-python compiles (pip_progress.py).
 
 The script runs for real, on recorded ``pip install -v`` output played back by
-a small command in its place: a build from source (ninja's ``[N/M]`` steps), a
-cached wheel, and builds that fail.  On a pipe it prints plain lines; on a
-terminal (a pty) it redraws one line in place.
+a small command in its place.  tests/recorded holds real recordings made on a
+2-core machine: llama-cpp-python 0.3.36 built from source (193 ninja steps,
+17 minutes under load), a cached wheel, a build with no C compiler (``CC``
+pointing nowhere), and one whose compile fails (a header with ``#error``
+forced in).  On a pipe it prints plain lines; on a terminal (a pty) it
+redraws one line in place.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import pty
 import re
@@ -23,29 +27,28 @@ from tests.environment import child_env
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "pip_progress.py"
 RECORDED = Path(__file__).with_name("recorded")
-BUILD = RECORDED / "pip-build-llama-cpp-python.txt"
-FAILED_BUILD = RECORDED / "pip-build-llama-cpp-python-fails.txt"
+BUILD = RECORDED / "pip-build-llama-cpp-python.log.gz"
+NO_COMPILER = RECORDED / "pip-build-no-compiler.log.gz"
+COMPILE_ERROR = RECORDED / "pip-build-compile-error.log.gz"
 CACHED = RECORDED / "pip-cached-wheel.txt"
 PLAY = (
-    "import sys; sys.stdout.write(open(sys.argv[1], encoding='utf-8').read()); "
-    "sys.exit(int(sys.argv[2]))"
+    "import gzip, sys; path = sys.argv[1]; "
+    "opened = gzip.open if path.endswith('.gz') else open; "
+    "sys.stdout.write(opened(path, 'rt', encoding='utf-8').read()); sys.exit(int(sys.argv[2]))"
 )
 """Stands in for pip: writes a recorded output and exits with the recorded status."""
 
-NO_COMPILER = """\
-Collecting llama-cpp-python==0.3.36
-  Running command Building wheel for llama-cpp-python (pyproject.toml)
-  *** scikit-build-core 0.11.6 using CMake 4.0.3 (wheel)
-  *** Configuring CMake...
-  -- The C compiler identification is unknown
-  CMake Error at CMakeLists.txt:3 (project):
-    No CMAKE_C_COMPILER could be found.
-
-  -- Configuring incomplete, errors occurred!
-  *** CMake configuration failed
-  error: subprocess-exited-with-error
+COLOURED = """\
+  [2/193] /usr/bin/gcc -DGGML_BUILD -O3 -o ggml.c.o -c /tmp/pip-install-x/llama-cpp-python_y/ggml.c
+  FAILED: vendor/llama.cpp/ggml/src/CMakeFiles/ggml-base.dir/ggml.c.o
+  /tmp/pip-install-x/llama-cpp-python_y/vendor/llama.cpp/ggml/src/ggml.c:7:10: \
+\x1b[01;31m\x1b[Kfatal error: \x1b[m\x1b[K\x1b[01m\x1b[Kcstdint\x1b]0;PWNED\x07\x1b[m\x1b[K: \
+No such file or directory
+  ninja: build stopped: subcommand failed.
   ERROR: Failed building wheel for llama-cpp-python
 """
+"""A compiler's error with its colours forced on, and a title-setting sequence in it."""
+
 OFFLINE = """\
 WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after \
 connection broken by 'NewConnectionError': /simple/llama-cpp-python/
@@ -82,26 +85,32 @@ def written(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def recorded(path: Path) -> str:
+    return gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+
+
 def test_a_build_from_source_says_so_then_shows_its_steps_and_how_long_it_took(tmp_path):
     done, log = progress(tmp_path, BUILD)
     assert done.returncode == 0 and done.stderr == ""
     lines = done.stdout.splitlines()
-    assert lines[0] == "agentroom: downloading llama_cpp_python-0.3.36.tar.gz (50.4 MB)"
+    assert lines[0] == "agentroom: downloading llama_cpp_python-0.3.36.tar.gz (76.6 MB)"
     assert re.fullmatch(
         r"agentroom: compiling llama-cpp-python once: about \d+ minutes? here now \(5 on two idle "
         rf"cores\); later starts take a second \(the full log: {re.escape(str(log))}\)",
         lines[1],
     ), lines[1]
     assert lines[2] == "agentroom: configuring the build for llama-cpp-python"
-    step = re.compile(r"agentroom: \[ ?(\d+)/40\] compiling llama-cpp-python: (.+) \(\d+s[,)]")
-    steps = [step.match(line) for line in lines[3:-2]]
-    assert all(steps), lines
-    # A plain line each tenth of the way (not 40 lines), naming the file being compiled.
-    assert [int(s.group(1)) for s in steps if s] == [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
-    files = [s.group(2) for s in steps if s]
-    assert files[:3] == ["ggml.c", "ggml-backend.cpp", "gguf.cpp"]
-    assert files[6] == "linking libggml.so"
-    assert "libggml-base.so" not in done.stdout  # a link step between tenths: not shown
+    time = r"(?:\d+m)?\d+s"
+    step = re.compile(
+        rf"agentroom: \[ *(\d+)/193\] compiling llama-cpp-python(.*) "
+        rf"\({time}(?:, about {time} left)?\)"
+    )
+    steps = [step.fullmatch(line) or line for line in lines[3:-2]]
+    # A plain line each tenth of the way (not 193 lines), naming the file being compiled.
+    done_at = [int(s.group(1)) for s in steps if isinstance(s, re.Match)]
+    assert done_at == [1, 20, 39, 58, 78, 97, 116, 136, 155, 174, 193], steps
+    named = [s.group(2) for s in steps if isinstance(s, re.Match)]
+    assert named[:3] == [": ggml.cpp", ": mmq.cpp", ": unity_5_cxx.cxx"]
     assert lines[-2] == "agentroom: packing the wheel for llama-cpp-python"
     assert re.fullmatch(
         r"agentroom: compiled llama-cpp-python in \d+s; pip keeps the wheel, .*", lines[-1]
@@ -109,34 +118,43 @@ def test_a_build_from_source_says_so_then_shows_its_steps_and_how_long_it_took(t
     # Everything pip said is in the log, after the command that said it.
     saved = log.read_text()
     assert saved.startswith(f"$ {sys.executable} -c ")
-    assert saved.endswith(BUILD.read_text())
+    assert saved.endswith(recorded(BUILD))
 
 
 def test_a_cached_wheel_installs_without_a_word(tmp_path):
     done, log = progress(tmp_path, CACHED)
     assert done.returncode == 0
     assert done.stdout == "" and done.stderr == ""
-    assert log.read_text().endswith(CACHED.read_text())
+    assert log.read_text().endswith(recorded(CACHED))
 
 
-def test_a_failed_compile_is_one_inert_line_with_the_compilers_error_and_the_log(tmp_path):
-    done, log = progress(tmp_path, FAILED_BUILD, status=1)
+def test_a_failed_compile_is_one_line_with_the_compilers_error_and_the_log(tmp_path):
+    done, log = progress(tmp_path, COMPILE_ERROR, status=1)
     assert done.returncode == 1
-    last = done.stdout.splitlines()[-1]
-    assert last == (
-        "agentroom: could not install llama-cpp-python: llama-vocab.cpp:7:10: fatal error: "
-        f"cstdint: No such file or directory; the full log: {log}"
+    assert done.stdout.splitlines()[-2:] == [
+        "agentroom: [  1/193] compiling llama-cpp-python: ggml-alloc.c (0s)",
+        'agentroom: could not install llama-cpp-python: broken.h:2:2: error: #error "a header '
+        f'this machine breaks"; the full log: {log}',
+    ]
+
+
+def test_a_coloured_error_is_shown_inert_and_kept_whole_in_the_log(tmp_path):
+    done, log = progress(tmp_path, written(tmp_path, COLOURED), status=1)
+    assert done.stdout.splitlines()[-1] == (
+        "agentroom: could not install llama-cpp-python: ggml.c:7:10: fatal error: cstdint: "
+        f"No such file or directory; the full log: {log}"
     )
-    assert "\x1b" not in done.stdout  # the compiler's colours stay in the log
-    assert "\x1b[01;31m" in log.read_text()
+    assert "\x1b" not in done.stdout and "PWNED" not in done.stdout
+    assert log.read_text().endswith(COLOURED)
 
 
 def test_a_build_without_a_compiler_says_so(tmp_path):
-    done, log = progress(tmp_path, written(tmp_path, NO_COMPILER), status=1)
+    done, log = progress(tmp_path, NO_COMPILER, status=1)
     assert done.returncode == 1
     assert done.stdout.splitlines()[-1] == (
-        "agentroom: could not install llama-cpp-python: CMake Error at CMakeLists.txt:3 "
-        f"(project): No CMAKE_C_COMPILER could be found.; the full log: {log}"
+        "agentroom: could not install llama-cpp-python: CMake Error at "
+        "CMakeDetermineCCompiler.cmake:49 (message): Could not find compiler set in environment "
+        f"variable CC: /nonexistent/cc.; the full log: {log}"
     )
 
 
@@ -199,10 +217,10 @@ def test_on_a_terminal_the_progress_is_one_line_redrawn_in_place(tmp_path):
     assert child.wait(timeout=60) == 0
     text = shown.decode()
     redraws = text.split("\r\x1b[K")
-    steps = [r for r in redraws if re.match(r"agentroom: \[ ?\d+/40\] compiling", r)]
-    assert len(steps) == 40  # every step, each drawn over the last
+    steps = [r for r in redraws if re.match(r"agentroom: \[ *\d+/193\] compiling", r)]
+    assert len(steps) == 193  # every step, each drawn over the last
     assert all("\n" not in r and len(r) <= 71 for r in steps), steps
-    assert text.startswith("agentroom: downloading llama_cpp_python-0.3.36.tar.gz (50.4 MB)\r\n")
+    assert text.startswith("agentroom: downloading llama_cpp_python-0.3.36.tar.gz (76.6 MB)\r\n")
     # The last step is erased for the closing line, which stays.
     assert redraws[-1].startswith("agentroom: compiled llama-cpp-python in ")
     assert redraws[-1].endswith("so this was the only time\r\n")
