@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.environment import child_env
+from tests.terminal import Terminal
+from tests.waiting import until
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -218,3 +223,19 @@ def test_a_run_that_writes_the_users_data_fails_naming_the_test_and_the_file(tmp
     config = user / "config" / "agentroom"
     assert f"created {config}; created {config / 'config.yaml'}; " in outside
     assert "kept.txt" not in done.stdout and "test_clean" not in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+async def test_a_program_in_tmux_gets_the_tests_environment_not_the_servers(tmp_path):
+    """A tmux server that already runs with the user's settings hands them to no test program."""
+    out = tmp_path / "env.txt"
+    with Terminal(tmp_path) as term:
+        term.env = term.env | {"AGENTROOM_DB": "/home/someone/agentroom.db", "LEAKED": "yes"}
+        term.tmux("new-session", "-d", "-s", "users", "sleep 600")  # the server, holding those
+        given = child_env(tmp_path, COLUMNS="120")
+        term.start(f"env > {out}.part && mv {out}.part {out}; sleep 600", given)
+        await until(out.exists)
+    seen = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert seen["AGENTROOM_DB"] == given["AGENTROOM_DB"] and "LEAKED" not in seen
+    assert {name: seen[name] for name in given} == given
+    assert set(seen) - set(given) <= {"TERM", "PWD", "SHLVL", "_", "OLDPWD"}, seen
