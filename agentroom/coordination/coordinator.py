@@ -316,6 +316,7 @@ class MultiAgentCoordinator:
             host.task = task
             self.strategy.new_task(task)
             await host.bus.announce(task, type=MessageType.MESSAGE, metadata={"event": Event.TASK})
+            self.checkpoint()  # the run has begun: a resume (or a fork from here) goes on with it
         reason: str | None = None
         ticker = asyncio.get_running_loop().create_task(self._tick())
         try:

@@ -15,8 +15,9 @@ A fork is a new room whose log is a copy of another room's log up to one
 ``seq``: same numbers, senders, receivers, contents, types, times and
 metadata, new ids (``reply_to`` follows the copies).  Every agent's own
 conversation is its history cut at the fork point, and the coordinator's
-checkpoint is moved back to the fork point, so ``agentroom resume`` continues
-the fork at ``seq + 1`` with the same workflow.  Nothing in the source room
+checkpoint is the one it had there (whose turn came next, how far a plan had
+got), so ``agentroom resume`` continues the fork at ``seq + 1`` with the same
+workflow, as the source would have gone on had it stopped right there.  Nothing in the source room
 is touched.  The copy is the store's, in one transaction (a crash mid-fork
 leaves the whole fork or nothing); what the coordinator's saved state means
 at the fork point is coordination knowledge, which the store cannot have, so
@@ -36,6 +37,7 @@ from agentroom.core.records import RoomInfo
 from agentroom.room.export import Write, export_to_file, write_export
 from agentroom.room.usage import UsageLedger
 from agentroom.store import SqliteStore
+from agentroom.store.forking import Counted
 
 KEPT_METADATA = ("workflow", "workflow_path", "model")
 """What a fork keeps of its source room's metadata: enough to resume it the same way."""
@@ -174,30 +176,35 @@ class Sessions:
 
 def state_at_fork(
     state: dict[str, Any],
-    turns: int,
-    last_speaker: str | None,
-    agents: list[str],
+    counted: Counted | None,
     *,
     upto_seq: int,
     metadata: dict[str, Any],
 ) -> dict[str, Any]:
-    """The source's coordinator checkpoint, moved back to the fork point.
+    """The coordinator's checkpoint for a fork at ``upto_seq``.
 
-    ``turns`` and ``last_speaker`` are the source's up to the fork point (the
-    store counts them in the fork's transaction); ``agents`` are its agents;
-    ``metadata`` is the source room's (its workflow says the round-robin order).
+    ``state`` is the source's checkpoint as it was at the fork point (the
+    store puts it together from the changes it kept), with ``counted`` None.
+    A fork is a new run: the termination conditions get a new budget and
+    nothing is stopped; everything else carries on exactly (whose turn is
+    next, the plan's progress, the strategy, the shared memory's open round).
 
-    Counters the fork cannot recompute start afresh: the termination
-    conditions get a new budget (the fork is a new run), the shared
-    memory's open round keeps only the writes made before the fork, and no
-    human's line waits for an answer (the source's may have come after it).
+    A room saved before the changes were kept gives its newest checkpoint and
+    ``counted``: the turns and the last speaker up to the fork point as the
+    log counts them (messages said), and its agents; ``metadata`` (the source
+    room's, whose workflow says the round-robin order) then moves the
+    round-robin cursor, the shared memory's open round keeps only the writes
+    made before the fork, and no human's line waits for an answer (the
+    source's may have come after it).  That is as near as a count can get.
     """
     state = dict(state)
-    state["turns"] = turns
-    state["addressed"] = []
     state["stopped"] = None
-    state["last_speaker"] = last_speaker
     state["termination"] = {}
+    if counted is None:
+        return state
+    state["turns"] = counted.turns
+    state["last_speaker"] = last_speaker = counted.last_speaker
+    state["addressed"] = []
     memory = state.get("memory")
     if isinstance(memory, dict) and isinstance(memory.get("round"), dict):
         state["memory"] = memory | {
@@ -207,7 +214,7 @@ def state_at_fork(
             }
         }
     if state.get("strategy") == "round-robin":
-        order = _round_robin_order(metadata) or agents
+        order = _round_robin_order(metadata) or counted.agents
         cursor = 0
         if last_speaker is not None and last_speaker in order:
             cursor = (order.index(last_speaker) + 1) % len(order)

@@ -10,8 +10,9 @@ A fork copies, up to the fork's ``seq``: the room's participants, its
 envelopes (same numbers, senders, contents, times and metadata; new ids of
 the same time, and ``reply_to`` follows the copies), every agent's session
 (sub-agents aside) with its history rows cut at the fork point and the
-checkpoints taken before it, and the coordinator's checkpoint, moved back by
-a function the caller gives (``agentroom.room.sessions.state_at_fork``).
+checkpoints taken before it, and the coordinator's checkpoint as it was at
+the fork point (put together from its changes, ``state_changes.py``), made
+a fork's by a function the caller gives (``agentroom.room.sessions.state_at_fork``).
 """
 
 from __future__ import annotations
@@ -19,17 +20,27 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentroom.core.errors import SessionBusyError
 from agentroom.core.ids import id_micros, new_id, uuid7_bytes
 from agentroom.core.protocol import ROOM, MessageType
 from agentroom.store.codec import TYPE_CODE, encode_metadata, encode_state
 from agentroom.store.ownership import OWNER_ROW, OwnerLocks, owner_of
+from agentroom.store.state_changes import merge
 from agentroom.store.statements import rowid
 
-MoveState = Callable[[dict[str, Any], int, str | None, list[str]], dict[str, Any]]
-"""(saved state, turns, last speaker, agents) -> the state at the fork point."""
+
+class Counted(NamedTuple):
+    """What the log says at a fork point, for a room without its checkpoints' changes."""
+
+    turns: int
+    last_speaker: str | None
+    agents: list[str]
+
+
+MoveState = Callable[[dict[str, Any], Counted | None], dict[str, Any]]
+"""(the state at the fork point, or the newest one with the log's counts) -> the fork's state."""
 
 _MAP = "temp.agentroom_fork_ids"
 _MESSAGE = TYPE_CODE[MessageType.MESSAGE]
@@ -159,9 +170,45 @@ def _move_checkpoint(
     agents: list[str],
     move_state: MoveState,
 ) -> None:
+    """The fork's coordinator checkpoint: the source's as it was at ``upto``.
+
+    Exact from the checkpoints' changes (``state_changes.py``) when the source
+    has any up to ``upto``; a fork point before its first checkpoint (a run
+    checkpoints as it starts) gets none, so the fork starts its run afresh, as
+    the source did there.  A room saved before those rows were kept (or
+    before it was resumed by an agentroom that keeps them) has its newest
+    checkpoint moved back by counting the log instead (``Counted``).
+    """
     saved = conn.execute("SELECT state FROM room_state WHERE room = ?", (source,)).fetchone()
     if saved is None:
         return
+    rows: list[tuple[int, str]] = conn.execute(
+        "SELECT seq, state FROM room_state_changes WHERE room = ? AND seq <= ? ORDER BY seq",
+        (source, upto),
+    ).fetchall()
+    conn.execute(
+        "INSERT INTO room_state_changes (room, seq, state) SELECT ?, seq, state "
+        "FROM room_state_changes WHERE room = ? AND seq <= ?",
+        (key, source, upto),
+    )
+    at = upto
+    if rows:  # taken at the seq of its last change: what was said after it is read again
+        at = rows[-1][0]
+        state = move_state(json.loads(saved[0]) | merge(text for _, text in rows), None)
+    else:
+        counted = _counted(conn, source, upto, agents)
+        keeps = conn.execute("SELECT 1 FROM room_state_changes WHERE room = ? LIMIT 1", (source,))
+        if not counted.turns and keeps.fetchone():
+            return  # before the source's first checkpoint: the fork's run starts afresh
+        state = move_state(json.loads(saved[0]), counted)
+    conn.execute(
+        "INSERT OR REPLACE INTO room_state (room, seq, state, updated_at) VALUES (?, ?, ?, ?)",
+        (key, at, encode_state(state), now),
+    )
+
+
+def _counted(conn: sqlite3.Connection, source: int, upto: int, agents: list[str]) -> Counted:
+    """Turns and the last speaker up to ``upto`` as the log counts them (messages said)."""
     room_idx = conn.execute(
         "SELECT idx FROM participants WHERE room = ? AND name = ?", (source, ROOM)
     ).fetchone()
@@ -175,11 +222,7 @@ def _move_checkpoint(
         f"(SELECT sender {spoken[0]} ORDER BY seq DESC LIMIT 1)",
         (source, *spoken[1]),
     ).fetchone()
-    state = move_state(json.loads(saved[0]), turns, last[0] if last else None, agents)
-    conn.execute(
-        "INSERT OR REPLACE INTO room_state (room, seq, state, updated_at) VALUES (?, ?, ?, ?)",
-        (key, upto, encode_state(state), now),
-    )
+    return Counted(turns, last[0] if last else None, agents)
 
 
 def delete_room(
@@ -218,7 +261,14 @@ def delete_room(
             inner = "SELECT id FROM agent_sessions WHERE room = ?"
             conn.execute(f"DELETE FROM history WHERE agent_session IN ({inner})", (key,))
             conn.execute(f"DELETE FROM checkpoints WHERE agent_session IN ({inner})", (key,))
-            for table in ("agent_sessions", "envelopes", "participants", "room_state", "owners"):
+            for table in (
+                "agent_sessions",
+                "envelopes",
+                "participants",
+                "room_state",
+                "room_state_changes",
+                "owners",
+            ):
                 conn.execute(f"DELETE FROM {table} WHERE room = ?", (key,))
             conn.execute("DELETE FROM rooms WHERE id = ?", (key,))
             conn.commit()

@@ -25,6 +25,16 @@ owner also holds an OS lock on the room (see ``ownership.py``), which the
 kernel drops when the process dies.  ``token`` is NULL once released; the row
 stays, so the epoch only ever grows.  ``pid`` and ``host`` are for display.
 
+The coordinator's checkpoint is one row per room in ``room_state`` (V2),
+replaced after every turn: what a resume needs.  A fork at an earlier seq
+needs the checkpoint as it was there, so every checkpoint also leaves a row
+in ``room_state_changes`` (V5): the top-level keys that changed since the
+room's row before it (all of them in the first row a process writes), but
+the termination counters and the stop reason, which a fork starts afresh.
+The state at any seq is those rows up to it, merged in order; most turns
+change a few small keys (the turn count, the last speaker, a cursor), so a
+row is tens of bytes.
+
 A file is recognised as ours by ``PRAGMA application_id``; its schema version
 lives in ``schema_version`` (and ``PRAGMA user_version`` for a cheap check).
 Migrations only ever move forward, each in one transaction.
@@ -129,8 +139,18 @@ CREATE TABLE owners (
 """
 """Who owns each room (one writer at a time, fenced by ``epoch``); see the module docstring."""
 
+V5 = """
+CREATE TABLE room_state_changes (
+    room  INTEGER NOT NULL,
+    seq   INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+"""
+"""The coordinator's checkpoints over time, as changes (see the module docstring)."""
+
 # Index i holds the SQL that takes a database from version i to version i + 1.
 # A released step is never edited: a new database runs them all (V1 makes the
 # index V3 drops, on an empty table), so every file at version n has one schema.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)

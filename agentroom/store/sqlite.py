@@ -55,6 +55,7 @@ from agentroom.store.ops import (
     ROOM_STATE,
 )
 from agentroom.store.ownership import Claim, OwnerLocks
+from agentroom.store.state_changes import StateChanges
 from agentroom.store.statements import one
 from agentroom.store.writer import GroupCommitWriter, KeyMaps
 
@@ -81,6 +82,7 @@ class SqliteStore(HistoryReads):
         self._writer = GroupCommitWriter(
             db, keys, path=path, durability=durability, locks=self._locks
         )
+        self._state_changes = StateChanges()
 
     @property
     def _db(self) -> aiosqlite.Connection:
@@ -179,9 +181,13 @@ class SqliteStore(HistoryReads):
         """Queue the coordinator's checkpoint (replaces the previous one: a small record).
 
         ``state`` is JSON data.  What is saved is ``state`` as it is now: a copy
-        is queued, and only the newest checkpoint of a batch is encoded and written.
+        is queued, and only the newest checkpoint of a batch is encoded and written
+        whole; each one also leaves what it changed, for a fork at ``seq``
+        (:mod:`agentroom.store.state_changes`).
         """
-        self._writer.force((ROOM_CHECKPOINT, uid, seq, freeze_state(state), next_micros()))
+        frozen = freeze_state(state)
+        change = self._state_changes.change(uid, seq, frozen)
+        self._writer.force((ROOM_CHECKPOINT, uid, seq, frozen, next_micros(), change))
 
     async def load_room_state(self, uid: str) -> tuple[int, dict[str, Any]] | None:
         """The last coordinator checkpoint of a room: (seq it was taken at, state)."""
@@ -280,6 +286,7 @@ class SqliteStore(HistoryReads):
             self._locks,
             next_micros(),
         )
+        self._state_changes.forget(uid)
         keys.rooms.pop(uid, None)
         keys.names.pop(key, None)
         for session_uid in sessions:

@@ -53,6 +53,7 @@ SAVE_CHECKPOINT = (
 SAVE_ROOM_CHECKPOINT = (
     "INSERT OR REPLACE INTO room_state (room, seq, state, updated_at) VALUES (?, ?, ?, ?)"
 )
+SAVE_STATE_CHANGE = "INSERT OR REPLACE INTO room_state_changes (room, seq, state) VALUES (?, ?, ?)"
 UPDATE_ROOM_STATE = (
     "UPDATE rooms SET state = ?, updated_at = max(updated_at, ?), "
     "metadata = json_patch(coalesce(metadata, '{}'), coalesce(?, '{}')) WHERE id = ?"

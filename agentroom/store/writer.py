@@ -75,6 +75,7 @@ from agentroom.store.repair import repaired
 from agentroom.store.statements import (
     SAVE_CHECKPOINT,
     SAVE_ROOM_CHECKPOINT,
+    SAVE_STATE_CHANGE,
     UPDATE_ROOM_STATE,
     append_batch,
     on_thread,
@@ -620,7 +621,7 @@ class GroupCommitWriter:
             else:
                 later.append(op)
         history_rows = _history_runs(pending, history_ops) if history_ops else []
-        small = _small_rows(pending, _latest_checkpoints(later), self.claims) if later else []
+        small = _small_rows(pending, later, self.claims) if later else []
         counters = [
             (last.seq or 0, messages, datetime_to_micros(last.created_at), key)
             for key, (last, messages) in room_counts.items()
@@ -694,17 +695,18 @@ def _history_runs(pending: _Pending, ops: list[tuple[Any, ...]]) -> list[tuple[A
     ]
 
 
-def _latest_checkpoints(ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Drop room checkpoints that a later one in the same batch replaces anyway.
+def _latest_checkpoints(ops: list[tuple[Any, ...]]) -> set[int]:
+    """The room checkpoints of a batch that are written whole: each room's last one.
 
-    A fast room checkpoints after every turn; one row per room per transaction
-    is all that is kept, so writing the others would only cost time.
+    A fast room checkpoints after every turn; one ``room_state`` row per room
+    per transaction is all that is kept, so encoding the others whole would
+    only cost time (each leaves its small change all the same).
     """
     last: dict[str, int] = {}
     for index, op in enumerate(ops):
         if op[0] == ROOM_CHECKPOINT:
             last[op[1]] = index
-    return [op for i, op in enumerate(ops) if op[0] != ROOM_CHECKPOINT or last[op[1]] == i]
+    return set(last.values())
 
 
 def _small_rows(
@@ -712,23 +714,26 @@ def _small_rows(
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements for checkpoints and room-state changes, in the order they were queued.
 
-    A room checkpoint is encoded here, so only the one written is.  One that
-    JSON cannot hold (``marshal`` took it, JSON does not: a set, bytes) is
+    A room checkpoint is encoded here, so only the one written whole is.  One
+    that JSON cannot hold (``marshal`` took it, JSON does not: a set, bytes) is
     logged and left out, keeping the previous one, rather than failing the
     batch and, with it, every envelope queued behind it.
     """
     rows: list[tuple[str, tuple[Any, ...]]] = []
-    for op in ops:
+    whole = _latest_checkpoints(ops)
+    for index, op in enumerate(ops):
         tag = op[0]
         if tag == ROOM_CHECKPOINT:
-            _, uid, seq, frozen, updated = op
+            _, uid, seq, frozen, updated, change = op
             key = pending.room(uid)
             try:
-                text = state_text(frozen)
+                if change is not None:
+                    rows.append((SAVE_STATE_CHANGE, (key, seq, state_text(change))))
+                if index in whole:
+                    rows.append((SAVE_ROOM_CHECKPOINT, (key, seq, state_text(frozen), updated)))
             except (TypeError, ValueError) as exc:
                 log.error("room %s: checkpoint at seq %s not saved: %s", uid, seq, exc)
                 continue
-            rows.append((SAVE_ROOM_CHECKPOINT, (key, seq, text, updated)))
         elif tag == CHECKPOINT:
             _, uid, name, pos, created, state = op
             rows.append((SAVE_CHECKPOINT, (pending.agent_session(uid), name, pos, created, state)))

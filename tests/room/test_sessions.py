@@ -8,14 +8,16 @@ point) is checked in the database the fork was made in.
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 import stat
 
 import pytest
 
-from agentroom import Engine, MessageType, Reply, ScriptedAgent, SqliteStore
+from agentroom import Engine, HumanAgent, MessageType, Reply, ScriptedAgent, SqliteStore
 from agentroom.agents import LLMAgent
+from agentroom.agents.base import AgentSettings
 from agentroom.coordination import MaxTurns, MultiAgentCoordinator, RoundRobin
 from agentroom.core.errors import SessionBusyError, SessionNotFoundError
 from agentroom.core.protocol import Envelope, Message
@@ -306,14 +308,122 @@ async def test_a_fork_resumes_at_the_next_seq_and_leaves_the_source_alone(db_pat
         assert (await sessions.find(fork)).last_seq > 11
 
 
+async def run_quartet(db_path) -> tuple[str, list[tuple[int, dict]]]:
+    """A round-robin room where a turn is no message and a message is no turn.
+
+    The human never answers (each of their turns is skipped: a turn, nothing said),
+    and says an aside while carol has the floor (said, but nobody's turn).  Returns
+    the session and every coordinator checkpoint as (seq it was taken at, state).
+    """
+    order = ["alice", "bob", "human", "carol"]
+    async with Engine.open(db_path, title="quartet") as engine:
+        human = engine.register_agent(
+            HumanAgent("human", settings=AgentSettings(turn_timeout=1e-9))
+        )
+
+        async def carol(turn):
+            if len(turn.messages) < 4:
+                await human.say("wait, carol")  # while carol holds the floor
+            return f"carol saw {len(turn.messages)}"
+
+        engine.register_agent(ScriptedAgent("alice", lambda turn: f"alice #{len(turn.messages)}"))
+        engine.register_agent(ScriptedAgent("bob", lambda turn: f"bob #{len(turn.messages)}"))
+        engine.register_agent(ScriptedAgent("carol", carol))
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(order), MaxTurns(8))
+        taken: list[tuple[int, dict]] = []
+        checkpoint = coordinator.checkpoint
+
+        def recorded() -> None:
+            taken.append((engine.bus.last_seq, copy.deepcopy(coordinator.state())))
+            checkpoint()
+
+        coordinator.checkpoint = recorded  # type: ignore[method-assign]
+        await coordinator.run("talk among yourselves")
+        return engine.session_id, taken
+
+
+async def test_a_fork_at_any_seq_goes_on_with_the_coordinator_as_it_was_there(db_path):
+    source, taken = await run_quartet(db_path)
+    async with await SqliteStore.open(db_path) as store:
+        sessions = Sessions(store)
+        said = await transcript(sessions, source)
+        skipped = [e.seq for e in said if e.metadata.get("event") == "skipped"]
+        aside = [e.seq for e in said if e.content == "wait, carol"]
+        assert skipped and aside  # the room has both a turn with no message and the reverse
+        from agentroom.conversation import ConversationManager
+
+        before = await ConversationManager.load(store, source)
+        for upto in range(1, said[-1].seq + 1):
+            fork = await sessions.fork(source, upto)
+            was = [state for seq, state in taken if seq <= upto]
+            saved = await store.load_room_state(fork)
+            if not was:  # nothing had run yet there: the fork's run starts afresh too
+                assert saved is None, upto
+            else:
+                assert saved == (upto, was[-1] | {"termination": {}, "stopped": None}), upto
+            after = await ConversationManager.load(store, fork)
+            for name in ("alice", "bob", "carol", "human"):
+                want = [
+                    message_shape(m)
+                    for m in before.get_agent_conversation(name).messages
+                    if m.seq <= upto
+                ]
+                have = after.get_agent_conversation(name).messages
+                assert [message_shape(m) for m in have] == want, (upto, name)
+
+
+async def test_a_fork_mid_turn_gives_the_floor_to_whom_the_source_gave_it(db_path):
+    source, _ = await run_quartet(db_path)
+    async with await Sessions.open(db_path) as sessions:
+        said = await transcript(sessions, source)
+        aside = next(e.seq for e in said if e.content == "wait, carol")
+        fork = await sessions.fork(source, aside)  # carol has the floor; her reply is to come
+    contexts: list[list[str]] = []
+    async with Engine.open(db_path, session_id=fork) as engine:
+        engine.register_agent(HumanAgent("human", settings=AgentSettings(turn_timeout=1e-9)))
+        for name in ("alice", "bob"):
+            engine.register_agent(ScriptedAgent(name, lambda turn: "unused"))
+
+        def carol(turn):
+            contexts.append([m.content for m in turn.messages])
+            return "carol, again"
+
+        engine.register_agent(ScriptedAgent("carol", carol))
+        _, state = await engine.store.load_room_state(fork)
+        order = ["alice", "bob", "human", "carol"]
+        coordinator = MultiAgentCoordinator(engine, RoundRobin(order), MaxTurns(1))
+        await coordinator.resume_from(state, fresh_budget=False)
+        result = await coordinator.run(None)
+    chosen = [
+        e.metadata["agent"]
+        for e in result.envelopes
+        if e.metadata.get("event") == "speaker_selected"
+    ]
+    assert chosen == ["carol"]
+    shown = [e.content for e in said if e.seq <= aside and e.type is MessageType.MESSAGE]
+    assert contexts == [shown]  # every message shown before the fork point, the aside too
+
+
+async def test_a_room_saved_before_checkpoints_kept_their_changes_is_forked_by_counting(db_path):
+    source = await run_trio(db_path)
+    with sqlite3.connect(db_path) as db:  # as an agentroom before schema V5 left it
+        db.execute("DELETE FROM room_state_changes")
+    async with await SqliteStore.open(db_path) as store:
+        fork = await Sessions(store).fork(source, 11)
+        seq, state = await store.load_room_state(fork)
+    assert seq == 11 and state["stopped"] is None and state["termination"] == {}
+    assert (state["turns"], state["last_speaker"]) == (5, "bob")  # messages said up to #11
+    assert state["strategy_state"] == {"cursor": 2}  # carol is next
+
+
 async def test_fork_at_zero_and_out_of_range(db_path):
     source = await run_trio(db_path)
     async with await SqliteStore.open(db_path) as store:
         sessions = Sessions(store)
         empty = await sessions.fork(source, 0)
         assert await transcript(sessions, empty) == []
-        _, state = await store.load_room_state(empty)
-        assert state["turns"] == 0 and state["strategy_state"] == {"cursor": 0}
+        # before anything happened there was no checkpoint: the fork's run starts afresh
+        assert await store.load_room_state(empty) is None
         last = await sessions.last_seq(source)
         with pytest.raises(ValueError, match=f"#1 to #{last}"):
             await sessions.fork(source, last + 1)

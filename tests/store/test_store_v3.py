@@ -45,10 +45,14 @@ async def test_a_v2_database_migrates_to_v3_on_open_and_keeps_its_data(db_path, 
     bus.register("bob")
     first = await alice.publish("hello", to="bob", metadata={"n": 1, "é": ["ü"]})
     second = await alice.publish("again", reply_to=first.id)
-    store.save_room_state(room, 2, {"turns": 2, "task": "naïve"})
     await store.close()
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        # The coordinator's checkpoint as a V2 agentroom wrote it (one row, no changes kept).
+        db.execute(
+            "INSERT INTO room_state (room, seq, state, updated_at) VALUES (1, 2, ?, 0)",
+            (json.dumps({"turns": 2, "task": "naïve"}),),
+        )
     assert index_names(db_path) == ["envelopes_uid"]
 
     monkeypatch.undo()  # this agentroom again: V1, V2, V3 and on
@@ -211,19 +215,23 @@ async def test_a_batch_that_fails_midway_is_rolled_back_and_retried_whole(db_pat
     with pytest.raises(StoreWriteError, match="disk full"):
         await store.flush()
     await store.flush()  # the retry writes the whole batch again, once
-    assert calls[0] == calls[-1] == 2  # the newest room checkpoint and the agent's
+    # each room checkpoint's change, the newest room checkpoint whole, and the agent's
+    assert calls[0] == calls[-1] == 4
     assert [e async for e in store.read_envelopes(room)] == sent
     assert await store.load_room_state(room) == (5, {"turns": 5})
     assert [r.pos for r in (await store.checkpoints(session)).values()] == [3]
     info = await store.get_room(room)
     assert (info.last_seq, info.messages) == (5, 5)  # the counters were not doubled
     await store.close()
+    with sqlite3.connect(db_path) as db:
+        changes = db.execute("SELECT seq, state FROM room_state_changes ORDER BY seq").fetchall()
+    assert changes == [(4, '{"turns":4}'), (5, '{"turns":5}')]
 
 
 # -- room checkpoints: a snapshot when saved, encoded only if written ------------------------
 
 
-async def test_only_the_newest_room_checkpoint_of_a_batch_is_encoded(db_path, monkeypatch):
+async def test_only_the_newest_room_checkpoint_of_a_batch_is_encoded_whole(db_path, monkeypatch):
     store = await SqliteStore.open(db_path)
     rooms = [store.create_room("a"), store.create_room("b")]
     await store.flush()
@@ -239,7 +247,12 @@ async def test_only_the_newest_room_checkpoint_of_a_batch_is_encoded(db_path, mo
         for room in rooms:
             store.save_room_state(room, turn, {"turns": turn, "room": room})
     await store.flush()
-    assert encoded == [{"turns": 100, "room": rooms[0]}, {"turns": 100, "room": rooms[1]}]
+    # Each checkpoint leaves what it changed (the first all of it), for a fork there; only
+    # the newest of each room is encoded whole, once.
+    changes = [{"turns": 1, "room": room} for room in rooms]
+    changes += [{"turns": turn} for turn in range(2, 101) for _ in rooms]
+    wholes = [{"turns": 100, "room": room} for room in rooms]
+    assert sorted(map(repr, encoded)) == sorted(map(repr, changes + wholes))
     for room in rooms:
         assert await store.load_room_state(room) == (100, {"turns": 100, "room": room})
     await store.close()
