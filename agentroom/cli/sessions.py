@@ -23,9 +23,11 @@ from agentroom.cli.console import (
     out,
     run,
 )
+from agentroom.core.errors import NoDatabaseError
 from agentroom.core.records import RoomInfo
 from agentroom.room.export import (
     FORMATS,
+    STATUS_CHOICES,
     inert_writer,
     write_json_document,
     write_json_list,
@@ -69,10 +71,14 @@ def sessions_list(
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
 ) -> None:
     """List saved sessions, most recent first."""
+    where = db_for(ctx, db)
 
     async def go() -> list[RoomInfo]:
-        async with await Sessions.open(db_for(ctx, db)) as sessions:
-            rooms = await sessions.recent(limit, metadata=as_json)
+        try:  # a missing database is no sessions, and stays missing
+            async with await Sessions.open(where, create=False) as sessions:
+                rooms = await sessions.recent(limit, metadata=as_json)
+        except NoDatabaseError:
+            rooms = []
         if as_json:  # inert for a terminal, and the same JSON
             await write_json_list(rooms, inert_writer("jsonl", sys.stdout.write))
         return rooms
@@ -82,7 +88,11 @@ def sessions_list(
         return
     if not rooms:
         out.print(
-            Text.assemble("No saved sessions yet. Run ", ("agentroom", "bold"), " to start one.")
+            Text.assemble(
+                f"No saved sessions yet (looked in {where}). Run ",
+                ("agentroom", "bold"),
+                " to start one.",
+            )
         )
     else:
         out.print(_rooms_table(rooms))
@@ -102,7 +112,7 @@ def sessions_show(
 
     async def go() -> None:
         # Written as the envelopes are read (a chunk at a time), never held whole.
-        async with await Sessions.open(db_for(ctx, db)) as sessions:
+        async with await Sessions.open(db_for(ctx, db), create=False) as sessions:
             if as_json:
                 shown = await sessions.show(wanted, first=limit)
                 envelopes = sessions.read(shown.room.id, limit=limit)
@@ -139,18 +149,34 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Markdown only: the room's status lines (who speaks next, pauses, errors) "
+            "folded into collapsed blocks (fold, the default), shown inline (show) or left "
+            "out (hide).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Export a session as Markdown or JSONL (every field, in seq order)."""
     wanted = need_session(session_id)
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", code=2)
+    if status is not None and status not in STATUS_CHOICES:
+        raise fail(f"unknown --status {status!r}; use one of: {', '.join(STATUS_CHOICES)}", 2)
+    if status is not None and fmt != "md":
+        raise fail(f"--status is for Markdown (--format md); {fmt} has every envelope", 2)
+    statuses = status or "fold"
 
     async def go() -> int:
-        async with await Sessions.open(db_for(ctx, db)) as sessions:
+        async with await Sessions.open(db_for(ctx, db), create=False) as sessions:
             if output is None:
-                return await sessions.export(wanted, fmt, inert_writer(fmt, sys.stdout.write))
-            return await sessions.export_to_file(wanted, fmt, output)
+                write = inert_writer(fmt, sys.stdout.write)
+                return await sessions.export(wanted, fmt, write, statuses=statuses)
+            return await sessions.export_to_file(wanted, fmt, output, statuses=statuses)
 
     count = run(go())
     if output is not None:

@@ -97,6 +97,10 @@ class SessionNotFoundError(StoreError, LookupError):
     """No saved session has that id (or the prefix matches none or several)."""
 
 
+class NoDatabaseError(SessionNotFoundError):
+    """There is no database file where saved sessions were looked for (none was ever saved)."""
+
+
 class ScriptExhaustedError(AgentroomError, RuntimeError):
     """A scripted agent (or replay model) was asked for more replies than it was given."""
 

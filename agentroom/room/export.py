@@ -1,5 +1,9 @@
 """Saved sessions as text: JSONL (one envelope per line, every field), Markdown, and JSON.
 
+Markdown is for reading: the dialogue in full, the room's status lines (who
+speaks next, a pause, an error) folded away by default (``STATUS_CHOICES``),
+and the token usage summed once at the end.
+
 Every form is written as the envelopes are read, a chunk at a time, so a
 session of any length is written in the same, small, memory.  A file gets the
 text exactly as it was said, written whole or not at all and readable by you
@@ -15,13 +19,17 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from agentroom.core.files import replacing
-from agentroom.core.protocol import Envelope
+from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.records import RoomInfo
-from agentroom.core.text import for_terminal, json_for_terminal
+from agentroom.core.text import counted, for_terminal, json_for_terminal
 from agentroom.room.formatting import describe, is_quiet
 from agentroom.room.usage import UsageLedger
 
 FORMATS = ("md", "jsonl")
+STATUS_CHOICES = ("fold", "show", "hide")
+"""What a Markdown export does with the room's status lines (who speaks next, pauses,
+errors): fold each run of them into a collapsed ``<details>`` block (the default, so the
+dialogue reads on), show them inline, or leave them out.  JSONL always has every envelope."""
 
 Write = Callable[[str], object]
 
@@ -55,6 +63,21 @@ def markdown_entry(env: Envelope) -> str:
     return f"\n> *{entry.kind.value}* · {who} · #{entry.seq} · {stamp}: {text}\n"
 
 
+def markdown_fold(statuses: list[Envelope]) -> str:
+    """A run of status lines folded into one collapsed block that says how many it holds.
+
+    Inside it a status's ``&`` and ``<`` are written as HTML entities: a ``</details>``
+    said in one must not end the block early (the page shows the text as it was said).
+    """
+    lines = "".join(
+        markdown_entry(env).replace("&", "&amp;").replace("<", "&lt;") for env in statuses
+    )
+    return (
+        f"\n<details><summary>{counted(len(statuses), 'status line')}</summary>\n"
+        f"{lines}\n</details>\n"
+    )
+
+
 def markdown_footer(usage: UsageLedger) -> str:
     """What the model calls cost, said once at the end (their usage reports are quiet)."""
     return f"\n---\n\nusage: {usage.summary()}\n" if usage.total.calls else ""
@@ -71,34 +94,56 @@ async def write_export(
     envelopes: AsyncIterator[Envelope],
     fmt: str,
     write: Write,
+    statuses: str = "fold",
 ) -> int:
-    """Stream a session out in ``fmt``; returns how many envelopes were written."""
+    """Stream a session out in ``fmt``; returns how many envelopes were written.
+
+    ``statuses`` (one of :data:`STATUS_CHOICES`) says what Markdown does with
+    status lines; a folded run is held until the next line that is not one (a
+    run is a few lines between two messages, however long the session).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    if statuses not in STATUS_CHOICES:
+        raise ValueError(
+            f"unknown status choice {statuses!r}; use one of: {', '.join(STATUS_CHOICES)}"
+        )
     count = 0
     usage = UsageLedger()
+    held: list[Envelope] = []
     if fmt == "md":
         write(markdown_header(room))
     async for env in envelopes:
+        count += 1
         if fmt == "jsonl":
             write(jsonl_line(env) + "\n")
-        elif not is_quiet(env):
-            write(markdown_entry(env))
-        else:
+        elif is_quiet(env):
             usage.offer(env)
-        count += 1
+        elif env.type is not MessageType.STATUS or statuses == "show":
+            if held:
+                write(markdown_fold(held))
+                held = []
+            write(markdown_entry(env))
+        elif statuses == "fold":
+            held.append(env)
     if fmt == "md":
+        if held:
+            write(markdown_fold(held))
         write(markdown_footer(usage))
     return count
 
 
 async def export_to_file(
-    room: RoomInfo, envelopes: AsyncIterator[Envelope], fmt: str, path: str | os.PathLike[str]
+    room: RoomInfo,
+    envelopes: AsyncIterator[Envelope],
+    fmt: str,
+    path: str | os.PathLike[str],
+    statuses: str = "fold",
 ) -> int:
     """Write a session to ``path``: atomically (an old file stays whole until the new one is
     complete, even after a SIGKILL) and 0600; returns how many envelopes were written."""
     with replacing(path) as fh:
-        return await write_export(room, envelopes, fmt, fh.write)
+        return await write_export(room, envelopes, fmt, fh.write, statuses)
 
 
 def _json(value: Any) -> str:

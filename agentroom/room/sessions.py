@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from agentroom.core.errors import NoDatabaseError
 from agentroom.core.protocol import Envelope
 from agentroom.core.records import RoomInfo
 from agentroom.room.export import Write, export_to_file, write_export
 from agentroom.room.usage import UsageLedger
 from agentroom.store import SqliteStore
 from agentroom.store.forking import Counted
+from agentroom.store.opening import MEMORY
 
 KEPT_METADATA = ("workflow", "workflow_path", "model")
 """What a fork keeps of its source room's metadata: enough to resume it the same way."""
@@ -69,8 +71,19 @@ class Sessions:
         self._owned = owned
 
     @classmethod
-    async def open(cls, db: str | os.PathLike[str]) -> Sessions:
-        """Open (creating if needed) the database at ``db`` for the sessions in it."""
+    async def open(cls, db: str | os.PathLike[str], *, create: bool = True) -> Sessions:
+        """Open the database at ``db`` for the sessions in it, creating it if needed.
+
+        With ``create`` False a missing file is :class:`NoDatabaseError` and stays
+        missing: a command that only reads (``sessions list``) must not leave an
+        empty database behind wherever it looked.
+        """
+        where = str(db)
+        if not create and _missing(where):
+            raise NoDatabaseError(
+                f"no saved sessions: there is no database at {where} (run 'agentroom' to "
+                "start a session there, or pass --db with another file)"
+            )
         return cls(await SqliteStore.open(db), owned=True)
 
     async def close(self) -> None:
@@ -121,16 +134,26 @@ class Sessions:
 
     # -- exporting ----------------------------------------------------------------------------
 
-    async def export(self, session_id: str, fmt: str, write: Write) -> int:
+    async def export(
+        self, session_id: str, fmt: str, write: Write, *, statuses: str = "fold"
+    ) -> int:
         """Write a session out in ``fmt`` (see :mod:`agentroom.room.export`), as it is read;
-        returns how many envelopes were written."""
+        returns how many envelopes were written.  ``statuses``: what Markdown does with
+        status lines (``fold``, ``show``, ``hide``)."""
         room = await self.find(session_id)
-        return await write_export(room, self.read(room.id), fmt, write)
+        return await write_export(room, self.read(room.id), fmt, write, statuses)
 
-    async def export_to_file(self, session_id: str, fmt: str, path: str | os.PathLike[str]) -> int:
+    async def export_to_file(
+        self,
+        session_id: str,
+        fmt: str,
+        path: str | os.PathLike[str],
+        *,
+        statuses: str = "fold",
+    ) -> int:
         """Write a session to ``path``, whole or not at all, readable by its owner only."""
         room = await self.find(session_id)
-        return await export_to_file(room, self.read(room.id), fmt, path)
+        return await export_to_file(room, self.read(room.id), fmt, path, statuses)
 
     # -- forking and deleting -----------------------------------------------------------------
 
@@ -169,6 +192,11 @@ class Sessions:
         """
         room = await self.find(session_id)
         await self._store.delete_room(room.id, force=force)
+
+
+def _missing(where: str) -> bool:
+    """No database file at ``where`` (a stat, as the store's own opening makes)."""
+    return where != MEMORY and not os.path.lexists(where)
 
 
 # -- the coordinator at a fork point ------------------------------------------------------------
