@@ -7,7 +7,8 @@ asks for (each call and result an ``action`` envelope), then publish the reply
 as one ``message``, the turn's durable record.  Token usage and cost go out
 as a ``status`` after every model call, and so does every wait before a retry.
 An interrupted turn publishes what it had as its durable reply, marked
-interrupted (or a ``status`` if it had nothing);
+interrupted (or a ``status`` if it had nothing), after the usage of the call
+it cut short (as far as it got: those tokens were spent too);
 a model failure publishes what it had, then raises so the room can report it.
 
 A turn is bounded whatever the model does: at most ``max_tool_calls`` calls
@@ -202,6 +203,7 @@ class LLMAgent(Agent):
         turn_id = new_id()
         stream = StreamPublisher(self, turn_id, label, self.stream_interval)
         reply = ModelReply()
+        reported = True  # whether the request ``reply`` answers has had its usage published
         calls_left = self.max_tool_calls
 
         async def waiting(event: Waiting) -> None:
@@ -210,7 +212,7 @@ class LLMAgent(Agent):
 
         try:
             while True:
-                reply = ModelReply()
+                reply, reported = ModelReply(), False
                 request = ModelRequest(
                     messages=tuple(messages),
                     temperature=self.settings.temperature,
@@ -226,6 +228,7 @@ class LLMAgent(Agent):
                     on_wait=waiting,
                     limit=self.reply_limit,
                 )
+                reported = True
                 await self._report_usage(label, reply, messages)
                 if not reply.tool_calls or reply.cut:
                     break
@@ -252,6 +255,8 @@ class LLMAgent(Agent):
                     )
         except asyncio.CancelledError:
             await asyncio.shield(stream.flush())
+            if not reported:  # what streamed before the interrupt is spent all the same
+                await asyncio.shield(self._report_usage(label, reply, messages, interrupted=True))
             if reply.text:
                 envelope = await asyncio.shield(
                     self._publish(turn, reply, turn_id, label, interrupted=True)
@@ -267,6 +272,8 @@ class LLMAgent(Agent):
         except ModelError:
             await stream.flush()
             if reply.text:
+                if not reported:
+                    await self._report_usage(label, reply, messages, interrupted=True)
                 await self._publish(turn, reply, turn_id, label, interrupted=True)
             raise
         await stream.flush(final=True)
@@ -302,8 +309,18 @@ class LLMAgent(Agent):
         return await self.publish_reply(turn, reply.text, metadata=metadata)
 
     async def _report_usage(
-        self, label: str, reply: ModelReply, messages: list[ChatMessage]
+        self,
+        label: str,
+        reply: ModelReply,
+        messages: list[ChatMessage],
+        *,
+        interrupted: bool = False,
     ) -> None:
+        """Publish a model call's usage: as the model reported it, else as counted.
+
+        A call cut short (an interrupt, a failure mid-stream) is counted too,
+        as far as it got, and says so: its tokens were spent all the same.
+        """
         usage = reply.usage
         estimated = usage is None
         if usage is None:  # the server did not say: about four characters a token
@@ -324,6 +341,7 @@ class LLMAgent(Agent):
                 "completion_tokens": usage.completion_tokens,
                 "cost_usd": cost,
                 "estimated": estimated,
+                **({"interrupted": True} if interrupted else {}),
             },
         )
 

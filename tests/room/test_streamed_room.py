@@ -109,8 +109,11 @@ async def test_the_live_room_says_the_reply_so_far_and_an_interrupt_keeps_it(db_
     kept = await stored(db_path, result.session_id)
     assert [env.seq for env in kept] == list(range(1, len(kept) + 1))
     assert not any(is_stream_chunk(env) for env in kept)
-    (reply,) = [env for env in kept if env.sender == "alice"]
-    assert reply.seq == kept_before + 1 and reply.sender == "alice"
+    usage, reply = [env for env in kept if env.sender == "alice"]
+    # the cut call's tokens count (as far as it got), then the reply as far as it got
+    assert usage.metadata["event"] == "usage" and usage.metadata["interrupted"] is True
+    assert usage.seq == kept_before + 1 and usage.metadata["completion_tokens"] > 0
+    assert reply.seq == kept_before + 2 and reply.type is MessageType.MESSAGE
     assert reply.metadata["interrupted"] is True and reply.metadata["turn"] == partial.turn
     said = reply.content.split()
     assert len(partial.text.split()) <= len(said) < len(words) and said == words[: len(said)]
