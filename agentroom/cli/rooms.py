@@ -37,7 +37,8 @@ from agentroom.core.events import Event
 from agentroom.core.text import counted
 
 if TYPE_CHECKING:
-    from agentroom.room.live import RoomOptions
+    from agentroom.coordination.coordinator import RunResult
+    from agentroom.room.live import LiveRoom, RoomOptions
 
 HeadlessOption = Annotated[
     bool,
@@ -151,10 +152,28 @@ def open_room(options: RoomOptions, *, headless: bool) -> None:
 
 
 def run_app(app: Any) -> None:
-    """Run the Textual app; what it could not save is one line on stderr and exit 1."""
+    """Run the Textual app; then say which sessions it leaves (and how to go on with
+    them); what it could not save is one line on stderr and exit 1."""
     app.run()
+    for room in app.rooms:
+        if room.engine is not None:
+            sid = room.engine.session_id
+            say_session(room, f"Resume it with: agentroom resume {sid[:SHORT_ID]}")
     if app.exit_error:
         raise fail(app.exit_error)
+
+
+def say_session(room: LiveRoom, then: str) -> None:
+    """``Session: ID (why it stopped)`` and what to do with it, once the room has closed;
+    a new session in which nobody said anything is not kept, and that is said instead."""
+    assert room.engine is not None
+    sid = room.engine.session_id
+    if not room.kept:
+        out.print(f"Nobody said anything, so session {sid} was not kept.")
+        return
+    reason = room.result.reason if room.result is not None else "closed"
+    out.print(Text.assemble("Session: ", (sid, "bold"), f" ({reason})"))
+    out.print(then)
 
 
 def interactive() -> bool:
@@ -191,6 +210,7 @@ async def play(options: RoomOptions) -> None:
         err.print(f"agentroom: {health.describe()}", markup=False, highlight=False)
 
     room = LiveRoom(options)
+    result: RunResult | None = None
     try:
         await room.open()
         engine, coordinator = room.engine, room.coordinator
@@ -216,10 +236,14 @@ async def play(options: RoomOptions) -> None:
         room.closing()  # the printer shows what is saved, and waits no longer than that
         await printer.aclose()  # everything saved is on screen before the last word
         write()
-        out.print(Text.assemble("Session: ", (result.session_id, "bold"), f" ({result.reason})"))
-        out.print(f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}")
     finally:
-        await room.close()
+        try:
+            await room.close()
+        finally:  # even when the close could not save everything: the line after says so
+            if result is not None:
+                say_session(
+                    room, f"Show it with: agentroom sessions show {result.session_id[:SHORT_ID]}"
+                )
     if result.failed:  # turns kept failing: a script must see that the room did not work
         err.print(error_text(f"stopped: {result.reason}"))
         raise typer.Exit(1)

@@ -22,9 +22,9 @@ from agentroom.agents import HumanAgent
 from agentroom.bus.subscriptions import Subscription
 from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
 from agentroom.core.chunk import LiveItem, StreamChunk
-from agentroom.core.errors import SessionNotFoundError, WorkflowError
+from agentroom.core.errors import AgentroomError, SessionNotFoundError, WorkflowError
 from agentroom.core.paths import resolve_db_path
-from agentroom.core.protocol import BROADCAST, Envelope
+from agentroom.core.protocol import BROADCAST, ROOM, Envelope, MessageType
 from agentroom.core.records import RoomInfo, StoreHealth
 from agentroom.models.spec import Resolution, make_client, resolve
 from agentroom.models.types import ModelClient
@@ -62,6 +62,24 @@ class RoomOptions:
     """Resume a session another live agentroom has open; that one is fenced off."""
 
 
+class _Said:
+    """A bus sink that notes whether anyone (not the room itself) has said anything."""
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def __bool__(self) -> bool:
+        return self.said
+
+    def offer(self, envelope: Envelope) -> bool:
+        if not self.said and envelope.type is not MessageType.STATUS:
+            self.said = envelope.sender != ROOM
+        return True
+
+    async def put(self, envelope: Envelope) -> None:
+        self.offer(envelope)
+
+
 class LiveRoom:
     """Opens the session, builds the room, and runs it until stopped."""
 
@@ -83,6 +101,11 @@ class LiveRoom:
         self.source = options.source
         """The workflow file the room's tools are imported beside (on resume, the file that
         vouches for them: the one given, else the one the session was started from)."""
+        self._said = _Said()
+        self.kept = False
+        """Whether the session is saved once the room has closed: a new one in which
+        nobody said anything (a start that failed: a model out of reach, a workflow that
+        could not be built) is deleted as it closes, so it does not pile up in the list."""
 
     async def open(self) -> None:
         opts = self.options
@@ -106,6 +129,8 @@ class LiveRoom:
             )
         )
         self.engine = engine
+        self.kept = True
+        engine.bus.attach(self._said)
         if saved is not None:
             assert self.workflow is not None
             self.resolution = await resolve(
@@ -137,7 +162,7 @@ class LiveRoom:
     async def _saved_room(self, session_id: str) -> RoomInfo:
         """The saved session to resume; sets the workflow it resumes with
         (:func:`workflow_to_resume`).  Only reads: a refused resume changes nothing."""
-        async with await Sessions.open(resolve_db_path(self.options.db)) as sessions:
+        async with await Sessions.open(resolve_db_path(self.options.db), create=False) as sessions:
             room = await sessions.find(session_id)
         saved = room.metadata.get("workflow")
         if not saved:
@@ -170,7 +195,19 @@ class LiveRoom:
         return self.result
 
     async def close(self) -> None:
-        await self._stack.aclose()
+        """Close the session (see :attr:`kept`: one nobody spoke in is deleted)."""
+        try:
+            await self._stack.aclose()
+        finally:
+            if self.engine is not None and self.options.session_id is None and not self._said:
+                await self._forget(self.engine.session_id)
+
+    async def _forget(self, session_id: str) -> None:
+        """Delete the new session nobody spoke in; if that cannot be done now, it stays."""
+        with contextlib.suppress(AgentroomError):
+            async with await Sessions.open(resolve_db_path(self.options.db)) as sessions:
+                await sessions.delete(session_id)
+            self.kept = False
 
     # -- what is saved (an interface asks the room, never the store) ------------------------
 

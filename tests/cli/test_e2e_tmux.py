@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 AGENTROOM = Path(sys.executable).with_name("agentroom")
 
 
-def saved_session(env: dict[str, str]) -> tuple[dict, list[dict]]:
-    """The one session in ``env``'s database, and its envelopes, as the CLI shows them."""
+def sessions_listed(env: dict[str, str]) -> list[dict]:
+    """``agentroom sessions list --json`` on ``env``'s database."""
     listed = subprocess.run(
         [str(AGENTROOM), "sessions", "list", "--json"],
         capture_output=True,
@@ -34,7 +34,12 @@ def saved_session(env: dict[str, str]) -> tuple[dict, list[dict]]:
         env=env,
         timeout=60,
     )
-    (room,) = json.loads(listed.stdout)
+    return json.loads(listed.stdout)
+
+
+def saved_session(env: dict[str, str]) -> tuple[dict, list[dict]]:
+    """The one session in ``env``'s database, and its envelopes, as the CLI shows them."""
+    (room,) = sessions_listed(env)
     shown = subprocess.run(
         [str(AGENTROOM), "sessions", "show", room["id"], "--json"],
         capture_output=True,
@@ -71,3 +76,43 @@ def test_a_person_talks_in_the_room_and_finds_it_saved(room_env, tmp_path):
     said = [e for e in envelopes if e["sender"] == "human" and e["type"] == "message"]
     assert [e["content"] for e in said] == ["hello from a real terminal"]
     assert room["state"] == "stopped"  # quitting closes the session cleanly
+
+
+def test_leaving_the_room_says_which_session_it_was_and_how_to_resume_it(room_env, tmp_path):
+    # The shell stays after agentroom exits, so the terminal shows what it printed then.
+    command = f"{AGENTROOM} run debate; echo agentroom-exited; sleep 600"
+    with Terminal(tmp_path).start(command, room_env) as term:
+        term.wait_for("your turn, human")
+        term.keys("C-q")
+        shown = term.wait_for("agentroom-exited")
+    room, _ = saved_session(room_env)
+    sid = room["id"]
+    lines = [line.strip() for line in shown.splitlines() if line.strip()]
+    at = lines.index("agentroom-exited")
+    assert lines[at - 2].startswith(f"Session: {sid} (")
+    assert lines[at - 1] == f"Resume it with: agentroom resume {sid[:18]}"
+
+
+ASKED_FIRST = """\
+name: asked first
+agents:
+  - id: helper
+humans:
+  - id: human
+strategy:
+  name: round-robin
+  order: [human, helper]
+"""
+
+
+def test_leaving_a_room_where_nobody_spoke_keeps_no_session(room_env, tmp_path):
+    workflow = tmp_path / "asked_first.yaml"
+    workflow.write_text(ASKED_FIRST)
+    command = f"{AGENTROOM} run {workflow}; echo agentroom-exited; sleep 600"
+    with Terminal(tmp_path).start(command, room_env) as term:
+        term.wait_for("your turn, human")  # the human is asked first, and leaves instead
+        term.keys("C-q")
+        shown = term.wait_for("agentroom-exited")
+    assert re.search(r"Nobody said anything, so session \S+ was not kept\.", shown)
+    assert sessions_listed(room_env) == []
+

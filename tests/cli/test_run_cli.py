@@ -8,12 +8,15 @@ Every run is ``python -m agentroom ...`` in a subprocess on the offline model
 
 from __future__ import annotations
 
+import asyncio
+import http.server
 import itertools
 import json
 import re
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from typer.testing import CliRunner
 
 from agentroom.cli.main import app
 from agentroom.core.text import counted
+from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import samples_dir
 from tests.child import Child, killed_at
 from tests.environment import child_env
@@ -254,6 +258,7 @@ def test_resume_continues_with_the_next_speaker(env):
 
 
 def test_resume_unknown_session_is_one_line_and_nonzero(env):
+    Path(env["AGENTROOM_DB"]).touch()  # a database with no sessions in it yet
     done = agentroom(env, "resume", "nosuchid", "--headless")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
@@ -498,3 +503,94 @@ def test_resume_after_a_crash_gives_max_messages_more(killed_and_resumed):
     # means that many more (it once fired on the first new message, the count being ~30).
     resumed = after_event(killed_and_resumed["after"], "resumed_session")
     assert len([e for e in resumed if e["type"] == "message"]) == 4
+
+
+# -- a fork of a headless run, resumed headless -------------------------------------------------
+
+
+async def fork_of(db: str, source: str, upto: int) -> str:
+    async with await Sessions.open(db) as sessions:
+        return await sessions.fork(source, upto)
+
+
+def usage_of(doc: dict[str, Any], agent: str) -> list[int]:
+    """The prompt tokens of each of ``agent``'s model calls (the offline model counts words)."""
+    return [
+        e["metadata"]["prompt_tokens"]
+        for e in doc["envelopes"]
+        if e["metadata"].get("event") == "usage" and e["sender"] == agent
+    ]
+
+
+def test_a_fork_mid_turn_resumed_headless_goes_on_as_the_source_did(env):
+    first = agentroom(env, "run", "debate", "--headless", "--max-messages", "7")
+    assert first.returncode == 0, first.stderr
+    source = session_of(first.stdout)
+    doc = show(env, source)
+    envelopes = doc["envelopes"]
+    # The human's turn was skipped (stdin is empty: a turn, nothing said); then pro was
+    # chosen.  Fork there, before pro's reply: mid-turn, pro next.
+    (skip,) = [e["seq"] for e in envelopes if e["metadata"].get("event") == "skipped"][:1]
+    upto = next(e["seq"] for e in envelopes if e["seq"] > skip and e["type"] == "status")
+    assert turns([e for e in envelopes if e["seq"] <= upto])[-2:] == ["human", "pro"]
+    fork = asyncio.run(fork_of(env["AGENTROOM_DB"], source, upto))  # as the replay's f does
+
+    again = agentroom(env, "resume", fork[:18], "--headless", "--max-messages", "2")
+    assert again.returncode == 0, again.stderr
+    resumed = after_event(show(env, fork), "resumed_session")
+    assert turns(resumed)[:2] == ["pro", "con"]  # as the source went on from there
+    assert [e["sender"] for e in resumed if e["type"] == "message"] == ["pro", "con"]
+    # pro's context was the source's at that turn: every message said before the fork point
+    source_pro = usage_of(doc, "pro")[1]  # pro's second call in the source, after the skip
+    assert usage_of(show(env, fork), "pro")[-1] == source_pro
+
+
+# -- a start that fails keeps no session ----------------------------------------------------------
+
+
+def test_a_model_that_cannot_be_built_leaves_no_session(env, tmp_path):
+    done = agentroom(
+        env, "run", "debate", "--headless", "--model", f"replay:{tmp_path / 'no-such.jsonl'}"
+    )
+    assert done.returncode == 1
+    assert "error: cannot read replay script" in done.stderr
+    listed = agentroom(env, "sessions", "list", "--json")
+    assert json.loads(listed.stdout) == []
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """A server that refuses every key: each model call fails at once (401, no retry)."""
+
+    def do_POST(self) -> None:
+        body = b'{"error": {"message": "bad key", "type": "invalid_request_error"}}'
+        self.send_response(401)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_room_whose_model_refuses_every_turn_leaves_no_session(env):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        done = agentroom(env, "run", "debate", "--headless", "--model", f"openai-compat:m@{url}")
+    finally:
+        server.shutdown()
+    assert done.returncode == 1
+    assert "could not take its turn" in done.stdout and "refused the API key" in done.stderr
+    (last,) = [line for line in done.stdout.splitlines() if line.strip()][-1:]
+    assert re.fullmatch(r"Nobody said anything, so session \S+ was not kept\.", last)
+    assert json.loads(agentroom(env, "sessions", "list", "--json").stdout) == []
+    # ... while a room in which someone spoke is kept, whatever failed after
+    kept = agentroom(env, "run", "debate", "--headless", "--max-messages", "2")
+    assert kept.returncode == 0
+    assert [r["id"] for r in json.loads(agentroom(env, "sessions", "list", "--json").stdout)] == [
+        session_of(kept.stdout)
+    ]
