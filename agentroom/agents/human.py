@@ -10,6 +10,7 @@ the interface reads :attr:`inbox` to show what was addressed to the human.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from agentroom.agents.base import Agent, AgentSettings, Turn
@@ -43,6 +44,12 @@ class HumanAgent(Agent):
         self._pending: asyncio.Future[Envelope] | None = None
         self.gone: str | None = None
         """Why the human can no longer answer (set by :meth:`leave`); None while they can."""
+        self.catch_up: Callable[[], Awaitable[None]] | None = None
+        """Set by an interface whose input may hold more than it has handed over yet (stdin
+        read on a thread): awaited when a turn times out, it returns once what is there is
+        handed over (a line, which then answers; or the end of the input, which then skips
+        the human as gone rather than slow), so a thread not yet scheduled is never taken
+        for a person who did not answer."""
 
     def bind(self, handle: AgentHandle, conversation: ConversationSystem) -> None:
         super().bind(handle, conversation)
@@ -118,6 +125,10 @@ class HumanAgent(Agent):
             except HumanLeftError:  # leave() while waiting: say why, not "did not answer"
                 raise
             except TimeoutError:
+                if self.catch_up is not None and not fut.done():
+                    await self.catch_up()
+                if fut.done():  # answered, or gone (this raises why), while catching up
+                    return fut.result()
                 raise HumanTimeoutError(f"{self.id} did not answer within {timeout:g}s") from None
         finally:
             self._pending = None

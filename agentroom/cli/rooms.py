@@ -229,12 +229,13 @@ async def play(options: RoomOptions) -> None:
                 f"resumed after {counted(coordinator.turns, 'turn')}",
                 metadata={"event": Event.RESUMED_SESSION},
             )
-        async with human_input(room, shown.tell):
+        async with human_input(room, shown):
             result = await room.run()
         with contextlib.suppress(StoreWriteError):  # what could not be saved is said at close
             await engine.flush()
         room.closing()  # the printer shows what is saved, and waits no longer than that
         await printer.aclose()  # everything saved is on screen before the last word
+        shown.close()
         write()
     finally:
         try:

@@ -116,3 +116,27 @@ def test_leaving_a_room_where_nobody_spoke_keeps_no_session(room_env, tmp_path):
     assert re.search(r"Nobody said anything, so session \S+ was not kept\.", shown)
     assert sessions_listed(room_env) == []
 
+
+def test_headless_at_a_terminal_a_line_typed_mid_reply_breaks_it_once_and_is_said_after(
+    room_env, tmp_path
+):
+    command = (
+        f"{AGENTROOM} run debate --headless --max-messages 3; echo agentroom-exited; sleep 600"
+    )
+    env = room_env | {"AGENTROOM_OFFLINE_WPS": "2"}  # pro's reply takes several seconds
+    with Terminal(tmp_path).start(command, env) as term:
+        term.wait_for(re.compile(r"^pro: \S", re.M))  # pro's reply is being previewed
+        term.keys("hold on", literal=True)  # the terminal echoes it into pro's line
+        term.keys("Enter")
+        shown = term.wait_for("agentroom-exited")
+    _, envelopes = saved_session(room_env)
+    (reply,) = [e["content"] for e in envelopes if e["sender"] == "pro" and e["type"] == "message"]
+    lines = [line.rstrip() for line in shown.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("pro: "))
+    assert lines[start + 1].startswith("pro (continued): ")  # the rest, on a line of its own
+    assert lines[start + 2] == "human: hold on"  # said after pro's reply is whole
+    # pro's words are on screen once: the echo's line and the rest, nothing printed again
+    previewed = lines[start].removeprefix("pro: ").removesuffix("hold on")
+    rest = lines[start + 1].removeprefix("pro (continued): ")
+    assert previewed + rest == reply
+    assert not any(line == f"pro: {reply}" for line in lines)
