@@ -171,7 +171,7 @@ def say_session(room: LiveRoom, then: str) -> None:
     if not room.kept:
         out.print(f"Nobody said anything, so session {sid} was not kept.")
         return
-    reason = room.result.reason if room.result is not None else "closed"
+    reason = room.result.reason if room.result is not None else "closed while it ran"
     out.print(Text.assemble("Session: ", (sid, "bold"), f" ({reason})"))
     out.print(then)
 

@@ -186,7 +186,7 @@ class SqliteStore(HistoryReads):
         (:mod:`agentroom.store.state_changes`).
         """
         frozen = freeze_state(state)
-        change = self._state_changes.change(uid, seq, frozen)
+        change = self._state_changes.change(uid, seq, state)
         self._writer.force((ROOM_CHECKPOINT, uid, seq, frozen, next_micros(), change))
 
     async def load_room_state(self, uid: str) -> tuple[int, dict[str, Any]] | None:

@@ -11,55 +11,79 @@ key, so rows written by several processes (a resumed room) still merge
 right.  The termination counters and the stop reason are not kept: a fork
 is a new run with a budget of its own (``agentroom.room.sessions``).
 
-:class:`StateChanges` works out the change when a checkpoint is queued (in
-queue order, which is the order the writer commits), so the writer only
-encodes it; :func:`merge` puts the rows back together.
+:class:`StateChanges` works out the change, and encodes it, when a
+checkpoint is queued (in queue order, which is the order the writer
+commits); :func:`merge` puts the rows back together.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import marshal
 from collections.abc import Iterable
 from typing import Any
 
-from agentroom.store.codec import freeze_state
+from agentroom.store.codec import encode_state
+
+log = logging.getLogger(__name__)
 
 NOT_KEPT = frozenset({"termination", "stopped"})
 """Keys a fork starts afresh, so no row records them (they change every turn)."""
 
 
-def thaw(frozen: bytes | str) -> dict[str, Any]:
-    """The state a :func:`~agentroom.store.codec.freeze_state` snapshot holds (a new copy)."""
-    value = marshal.loads(frozen) if isinstance(frozen, bytes) else json.loads(frozen)
+def _snapshot(change: dict[str, Any], text: str) -> dict[str, Any]:
+    """A copy of ``change`` that later changes to its objects cannot reach."""
+    try:
+        value = marshal.loads(marshal.dumps(change))
+    except ValueError:  # not plain builtins (an enum member, say): as JSON has it
+        value = json.loads(text)
     return value if isinstance(value, dict) else {}
 
 
 class StateChanges:
-    """Per room, the last checkpoint queued, so the next one queues only what it changed."""
+    """Per room, what its checkpoints hold so far, so the next one queues only what it changed.
+
+    Only the changed keys are copied and encoded (the checkpoint's whole state is
+    frozen for ``room_state`` anyway): a turn adds a few microseconds, not a second
+    copy of the state.
+    """
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
 
-    def change(self, uid: str, seq: int, frozen: bytes | str) -> bytes | str | None:
-        """The row to queue for the checkpoint ``frozen`` of room ``uid`` at ``seq``.
+    def change(self, uid: str, seq: int, state: dict[str, Any]) -> str | None:
+        """The JSON row to queue for checkpoint ``state`` of room ``uid`` at ``seq``.
 
         None when it changes nothing a fork needs.  A second checkpoint at the
         same ``seq`` (a round settled with no vote, right after its turn) replaces
-        that seq's row, so the row carries both changes.
+        that seq's row, so the row carries both changes.  A state JSON cannot hold
+        leaves no row, and the room's next checkpoint queues all of itself.
         """
-        now = thaw(frozen)
-        kept = {k: v for k, v in now.items() if k not in NOT_KEPT}
         last = self._last.get(uid)
-        if last is None or not last[1].keys() <= kept.keys():
-            change = kept  # the first of this process, or keys went away: all of them
+        if last is None or not last[1].keys() <= state.keys():
+            before: dict[str, Any] = {}  # the first of this process, or keys went away
+            change = {k: v for k, v in state.items() if k not in NOT_KEPT}
         else:
             before = last[1]
-            change = {k: v for k, v in kept.items() if k not in before or before[k] != v}
+            change = {
+                k: v
+                for k, v in state.items()
+                if k not in NOT_KEPT and (k not in before or before[k] != v)
+            }
             if last[0] == seq:
                 change = last[2] | change
-        self._last[uid] = (seq, kept, change)
-        return freeze_state(change) if change else None
+        if not change:
+            return None
+        try:
+            text = encode_state(change)
+        except (TypeError, ValueError) as exc:
+            log.error("room %s: what the checkpoint at seq %s changed not kept: %s", uid, seq, exc)
+            self._last.pop(uid, None)
+            return None
+        snapshot = _snapshot(change, text)
+        self._last[uid] = (seq, before | snapshot, snapshot)
+        return text
 
     def forget(self, uid: str) -> None:
         """The room is gone (deleted): its next checkpoint, if any, starts over whole."""

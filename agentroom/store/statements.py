@@ -65,7 +65,7 @@ def append_batch(
     participants: list[tuple[Any, ...]],
     envelopes: list[tuple[Any, ...]],
     history: list[tuple[Any, ...]],
-    small: list[tuple[str, tuple[Any, ...]]],
+    small: list[tuple[str, Any]],
     counters: list[tuple[Any, ...]],
     fences: Sequence[tuple[str, int, int]] = (),
     renewals: Sequence[tuple[Any, ...]] = (),
@@ -84,13 +84,22 @@ def append_batch(
         insert_rows(conn, INSERT_ENVELOPE, envelopes)
     if history:
         insert_rows(conn, INSERT_HISTORY, history)
-    for sql, params in small:
-        conn.execute(sql, params)
+    write_small(conn, small)
     if counters:
         conn.executemany(UPDATE_COUNTERS, counters)
     if fences:
         check_fences(conn, fences, renewals)
     conn.commit()
+
+
+def write_small(conn: sqlite3.Connection, small: list[tuple[str, Any]]) -> None:
+    """The checkpoints and state changes of a batch, in order: one statement each, but the
+    coordinator's changes (one a turn) go in as many rows a statement (``insert_rows``)."""
+    for sql, params in small:
+        if sql is SAVE_STATE_CHANGE:
+            insert_rows(conn, sql, params)
+        else:
+            conn.execute(sql, params)
 
 
 _MOST_ROWS = 256

@@ -711,7 +711,7 @@ def _latest_checkpoints(ops: list[tuple[Any, ...]]) -> set[int]:
 
 def _small_rows(
     pending: _Pending, ops: list[tuple[Any, ...]], claims: dict[int, Claim]
-) -> list[tuple[str, tuple[Any, ...]]]:
+) -> list[tuple[str, Any]]:
     """The statements for checkpoints and room-state changes, in the order they were queued.
 
     A room checkpoint is encoded here, so only the one written whole is.  One
@@ -719,21 +719,23 @@ def _small_rows(
     logged and left out, keeping the previous one, rather than failing the
     batch and, with it, every envelope queued behind it.
     """
-    rows: list[tuple[str, tuple[Any, ...]]] = []
+    rows: list[tuple[str, Any]] = []
+    changes: list[tuple[int, int, str]] = []
     whole = _latest_checkpoints(ops)
     for index, op in enumerate(ops):
         tag = op[0]
         if tag == ROOM_CHECKPOINT:
             _, uid, seq, frozen, updated, change = op
             key = pending.room(uid)
-            try:
-                if change is not None:
-                    rows.append((SAVE_STATE_CHANGE, (key, seq, state_text(change))))
-                if index in whole:
-                    rows.append((SAVE_ROOM_CHECKPOINT, (key, seq, state_text(frozen), updated)))
-            except (TypeError, ValueError) as exc:
-                log.error("room %s: checkpoint at seq %s not saved: %s", uid, seq, exc)
-                continue
+            if change is not None:  # already JSON (state_changes.py)
+                changes.append((key, seq, change))
+            if index in whole:
+                try:
+                    text = state_text(frozen)
+                except (TypeError, ValueError) as exc:
+                    log.error("room %s: checkpoint at seq %s not saved: %s", uid, seq, exc)
+                    continue
+                rows.append((SAVE_ROOM_CHECKPOINT, (key, seq, text, updated)))
         elif tag == CHECKPOINT:
             _, uid, name, pos, created, state = op
             rows.append((SAVE_CHECKPOINT, (pending.agent_session(uid), name, pos, created, state)))
@@ -747,4 +749,6 @@ def _small_rows(
                 rows.append((RELEASE_SQL, (key, claim.epoch)))
         else:  # pragma: no cover - a programming error, not a runtime condition
             raise StoreWriteError(f"unknown store operation {tag!r}")
+    if changes:  # all of them in one statement (a few rows a statement cost a step each)
+        rows.append((SAVE_STATE_CHANGE, changes))
     return rows
