@@ -27,7 +27,7 @@ from agentroom.core.errors import NoDatabaseError
 from agentroom.core.records import RoomInfo
 from agentroom.room.export import (
     FORMATS,
-    STATUS_CHOICES,
+    ROUTINE_CHOICES,
     inert_writer,
     write_json_document,
     write_json_list,
@@ -149,13 +149,13 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
-    status: Annotated[
+    routine: Annotated[
         str | None,
         typer.Option(
-            "--status",
-            help="Markdown only: the room's status lines (who speaks next, pauses, errors) "
-            "folded into collapsed blocks (fold, the default), shown inline (show) or left "
-            "out (hide).",
+            "--routine",
+            help="Markdown only: the room's routine status lines (who speaks next) folded "
+            "into collapsed blocks (fold, the default), shown inline (show) or left out "
+            "(hide). Other status lines (errors, pauses) are always shown.",
             show_default=False,
         ),
     ] = None,
@@ -165,18 +165,18 @@ def export(
     wanted = need_session(session_id)
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", code=2)
-    if status is not None and status not in STATUS_CHOICES:
-        raise fail(f"unknown --status {status!r}; use one of: {', '.join(STATUS_CHOICES)}", 2)
-    if status is not None and fmt != "md":
-        raise fail(f"--status is for Markdown (--format md); {fmt} has every envelope", 2)
-    statuses = status or "fold"
+    if routine is not None and routine not in ROUTINE_CHOICES:
+        raise fail(f"unknown --routine {routine!r}; use one of: {', '.join(ROUTINE_CHOICES)}", 2)
+    if routine is not None and fmt != "md":
+        raise fail(f"--routine is for Markdown (--format md); {fmt} has every envelope", 2)
+    folding = routine or "fold"
 
     async def go() -> int:
         async with await Sessions.open(db_for(ctx, db), create=False) as sessions:
             if output is None:
                 write = inert_writer(fmt, sys.stdout.write)
-                return await sessions.export(wanted, fmt, write, statuses=statuses)
-            return await sessions.export_to_file(wanted, fmt, output, statuses=statuses)
+                return await sessions.export(wanted, fmt, write, routine=folding)
+            return await sessions.export_to_file(wanted, fmt, output, routine=folding)
 
     count = run(go())
     if output is not None:

@@ -1,8 +1,9 @@
 """Saved sessions as text: JSONL (one envelope per line, every field), Markdown, and JSON.
 
-Markdown is for reading: the dialogue in full, the room's status lines (who
-speaks next, a pause, an error) folded away by default (``STATUS_CHOICES``),
-and the token usage summed once at the end.
+Markdown is for reading: the dialogue in full, the room's routine status
+lines (who speaks next: :func:`~agentroom.room.formatting.is_routine`, what
+the TUI folds too) folded away by default (``ROUTINE_CHOICES``), and the
+token usage summed once at the end.
 
 Every form is written as the envelopes are read, a chunk at a time, so a
 session of any length is written in the same, small, memory.  A file gets the
@@ -19,17 +20,18 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from agentroom.core.files import replacing
-from agentroom.core.protocol import Envelope, MessageType
+from agentroom.core.protocol import Envelope
 from agentroom.core.records import RoomInfo
 from agentroom.core.text import counted, for_terminal, json_for_terminal
-from agentroom.room.formatting import describe, is_quiet
+from agentroom.room.formatting import describe, is_quiet, is_routine
 from agentroom.room.usage import UsageLedger
 
 FORMATS = ("md", "jsonl")
-STATUS_CHOICES = ("fold", "show", "hide")
-"""What a Markdown export does with the room's status lines (who speaks next, pauses,
-errors): fold each run of them into a collapsed ``<details>`` block (the default, so the
-dialogue reads on), show them inline, or leave them out.  JSONL always has every envelope."""
+ROUTINE_CHOICES = ("fold", "show", "hide")
+"""What a Markdown export does with the room's routine status lines (who speaks next,
+before every turn): fold each run of them into a collapsed ``<details>`` block (the
+default, so the dialogue reads on), show them inline, or leave them out.  Other status
+lines (an error, a pause, a stop) are always shown; JSONL always has every envelope."""
 
 Write = Callable[[str], object]
 
@@ -63,17 +65,17 @@ def markdown_entry(env: Envelope) -> str:
     return f"\n> *{entry.kind.value}* · {who} · #{entry.seq} · {stamp}: {text}\n"
 
 
-def markdown_fold(statuses: list[Envelope]) -> str:
-    """A run of status lines folded into one collapsed block that says how many it holds.
+def markdown_fold(routine: list[Envelope]) -> str:
+    """A run of routine lines folded into one collapsed block that says how many it holds.
 
-    Inside it a status's ``&`` and ``<`` are written as HTML entities: a ``</details>``
+    Inside it a line's ``&`` and ``<`` are written as HTML entities: a ``</details>``
     said in one must not end the block early (the page shows the text as it was said).
     """
     lines = "".join(
-        markdown_entry(env).replace("&", "&amp;").replace("<", "&lt;") for env in statuses
+        markdown_entry(env).replace("&", "&amp;").replace("<", "&lt;") for env in routine
     )
     return (
-        f"\n<details><summary>{counted(len(statuses), 'status line')}</summary>\n"
+        f"\n<details><summary>{counted(len(routine), 'routine line')}</summary>\n"
         f"{lines}\n</details>\n"
     )
 
@@ -94,19 +96,19 @@ async def write_export(
     envelopes: AsyncIterator[Envelope],
     fmt: str,
     write: Write,
-    statuses: str = "fold",
+    routine: str = "fold",
 ) -> int:
     """Stream a session out in ``fmt``; returns how many envelopes were written.
 
-    ``statuses`` (one of :data:`STATUS_CHOICES`) says what Markdown does with
-    status lines; a folded run is held until the next line that is not one (a
-    run is a few lines between two messages, however long the session).
+    ``routine`` (one of :data:`ROUTINE_CHOICES`) says what Markdown does with
+    routine status lines; a folded run is held until the next line that is not
+    one (a run is a line or two between two messages, however long the session).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    if statuses not in STATUS_CHOICES:
+    if routine not in ROUTINE_CHOICES:
         raise ValueError(
-            f"unknown status choice {statuses!r}; use one of: {', '.join(STATUS_CHOICES)}"
+            f"unknown routine choice {routine!r}; use one of: {', '.join(ROUTINE_CHOICES)}"
         )
     count = 0
     usage = UsageLedger()
@@ -119,12 +121,12 @@ async def write_export(
             write(jsonl_line(env) + "\n")
         elif is_quiet(env):
             usage.offer(env)
-        elif env.type is not MessageType.STATUS or statuses == "show":
+        elif routine == "show" or not is_routine(env):
             if held:
                 write(markdown_fold(held))
                 held = []
             write(markdown_entry(env))
-        elif statuses == "fold":
+        elif routine == "fold":
             held.append(env)
     if fmt == "md":
         if held:
@@ -138,12 +140,12 @@ async def export_to_file(
     envelopes: AsyncIterator[Envelope],
     fmt: str,
     path: str | os.PathLike[str],
-    statuses: str = "fold",
+    routine: str = "fold",
 ) -> int:
     """Write a session to ``path``: atomically (an old file stays whole until the new one is
     complete, even after a SIGKILL) and 0600; returns how many envelopes were written."""
     with replacing(path) as fh:
-        return await write_export(room, envelopes, fmt, fh.write, statuses)
+        return await write_export(room, envelopes, fmt, fh.write, routine)
 
 
 def _json(value: Any) -> str:

@@ -135,13 +135,13 @@ class Sessions:
     # -- exporting ----------------------------------------------------------------------------
 
     async def export(
-        self, session_id: str, fmt: str, write: Write, *, statuses: str = "fold"
+        self, session_id: str, fmt: str, write: Write, *, routine: str = "fold"
     ) -> int:
         """Write a session out in ``fmt`` (see :mod:`agentroom.room.export`), as it is read;
-        returns how many envelopes were written.  ``statuses``: what Markdown does with
-        status lines (``fold``, ``show``, ``hide``)."""
+        returns how many envelopes were written.  ``routine``: what Markdown does with
+        the routine status lines (``fold``, ``show``, ``hide``)."""
         room = await self.find(session_id)
-        return await write_export(room, self.read(room.id), fmt, write, statuses)
+        return await write_export(room, self.read(room.id), fmt, write, routine)
 
     async def export_to_file(
         self,
@@ -149,11 +149,11 @@ class Sessions:
         fmt: str,
         path: str | os.PathLike[str],
         *,
-        statuses: str = "fold",
+        routine: str = "fold",
     ) -> int:
         """Write a session to ``path``, whole or not at all, readable by its owner only."""
         room = await self.find(session_id)
-        return await export_to_file(room, self.read(room.id), fmt, path, statuses)
+        return await export_to_file(room, self.read(room.id), fmt, path, routine)
 
     # -- forking and deleting -----------------------------------------------------------------
 

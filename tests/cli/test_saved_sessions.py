@@ -1,8 +1,8 @@
 """Saved sessions through the real command (subprocesses): show, export, list.
 
 An interrupted reply says so in ``sessions show`` and in the Markdown export,
-and its tokens count in the totals; the export folds the room's status lines
-unless asked otherwise; ``sessions list`` on a database that is not there
+and its tokens count in the totals; the export folds the room's routine
+status lines unless asked otherwise; ``sessions list`` on a database that is not there
 says so and creates nothing; the id prefix the list and the README show
 tells sessions apart.
 """
@@ -98,13 +98,18 @@ async def test_an_interrupted_reply_says_so_and_its_tokens_are_counted(env):
     assert re.search(r"usage: con \d+ in / \d+ out, \$0\.0000; pro \d+ in", md.stdout)
 
 
-async def statuses_session(db: str) -> str:
+async def routine_session(db: str) -> str:
     async with Engine.open(db, title="notes") as engine:
         engine.register_agent(ScriptedAgent("alice", ["first", "second"]))
-        await engine.bus.announce("next: alice")
+
+        async def next_one(text: str) -> None:  # as the coordinator says it before a turn
+            await engine.bus.announce(text, metadata={"event": "speaker_selected"})
+
+        await next_one("next: alice")
         await engine.run_agent_turn("alice")
-        await engine.bus.announce("paused </details> & <b>not bold</b>")  # hostile, as said
-        await engine.bus.announce("resumed")
+        await engine.bus.announce("paused", metadata={"event": "paused"})  # not routine
+        await next_one("next: alice </details> & <b>not bold</b>")  # hostile, as said
+        await next_one("next: alice, again")
         await engine.run_agent_turn("alice")
         return engine.session_id
 
@@ -113,33 +118,35 @@ def blocks(text: str) -> list[str]:
     return re.findall(r"<details><summary>(.*?)</summary>", text)
 
 
-async def test_markdown_export_folds_status_lines_unless_asked_otherwise(env, tmp_path):
-    sid = await statuses_session(env["AGENTROOM_DB"])
+async def test_markdown_export_folds_routine_lines_unless_asked_otherwise(env, tmp_path):
+    sid = await routine_session(env["AGENTROOM_DB"])
 
     folded = agentroom(env, "export", sid).stdout
-    assert blocks(folded) == ["1 status line", "2 status lines"]
+    assert blocks(folded) == ["1 routine line", "2 routine lines"]
     assert "### alice\n" in folded and "\nfirst\n" in folded and "\nsecond\n" in folded
-    # what a status said cannot end its block early; the page shows it as it was said
-    assert "paused &lt;/details> &amp; &lt;b>not bold&lt;/b>" in folded
+    assert "*status* · room · #3 · " in folded  # the pause: not routine, so never folded
+    assert folded.index("#3 · ") < folded.index("<details><summary>2 routine lines")
+    # what a line said cannot end its block early; the page shows it as it was said
+    assert "next: alice &lt;/details> &amp; &lt;b>not bold&lt;/b>" in folded
     assert folded.count("</details>") == 2
 
     written = tmp_path / "notes.md"
     assert agentroom(env, "export", sid, "-o", str(written)).returncode == 0
     assert written.read_text() == folded  # a file folds them the same way
 
-    inline = agentroom(env, "export", sid, "--status", "show").stdout
-    assert blocks(inline) == [] and "*status* · room · #3" in inline
-    assert "paused </details> & <b>not bold</b>" in inline
+    inline = agentroom(env, "export", sid, "--routine", "show").stdout
+    assert blocks(inline) == [] and "*status* · room · #1 · " in inline
+    assert "next: alice </details> & <b>not bold</b>" in inline
 
-    hidden = agentroom(env, "export", sid, "--status", "hide").stdout
-    assert "*status*" not in hidden and "<details>" not in hidden
-    assert "\nfirst\n" in hidden and "\nsecond\n" in hidden
+    hidden = agentroom(env, "export", sid, "--routine", "hide").stdout
+    assert "<details>" not in hidden and "next: alice" not in hidden
+    assert "*status* · room · #3 · " in hidden and "\nsecond\n" in hidden
 
-    wrong = agentroom(env, "export", sid, "--status", "all")
+    wrong = agentroom(env, "export", sid, "--routine", "all")
     assert wrong.returncode == 2
-    assert wrong.stderr.strip() == "error: unknown --status 'all'; use one of: fold, show, hide"
-    jsonl = agentroom(env, "export", sid, "-f", "jsonl", "--status", "hide")
-    assert jsonl.returncode == 2 and "--status is for Markdown" in jsonl.stderr
+    assert wrong.stderr.strip() == "error: unknown --routine 'all'; use one of: fold, show, hide"
+    jsonl = agentroom(env, "export", sid, "-f", "jsonl", "--routine", "hide")
+    assert jsonl.returncode == 2 and "--routine is for Markdown" in jsonl.stderr
 
 
 def test_sessions_list_where_there_is_no_database_creates_none(env, tmp_path):
