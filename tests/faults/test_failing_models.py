@@ -5,11 +5,14 @@ model that cannot answer: a server that is down (a closed port), a server
 that answers 401 (tests/openai_server.py, on a real port), a replay script
 used up.  Each used to spin for ever, writing failure rows as fast as it
 could; now the workflow's failure limits end it (3 failed turns in a row by
-one agent, 5 in the room, by default), so the number of envelopes is bounded.
+one agent, 5 in the room, by default), so the number of envelopes is bounded;
+and a room in which nobody ever spoke keeps no session (a start that failed).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,13 +48,12 @@ def failures(doc: dict) -> list[str]:
     ]
 
 
+FAILED_LINE = re.compile(r"^#\d+\s+\[status\] room: (\w+) could not take its turn: ", re.M)
+
+
 def ended_with(env: dict[str, str], done, reason_start: str) -> dict:
     """The run exited 1, said why on one stderr line, and saved a bounded session."""
-    assert done.returncode == 1, done.stderr
-    (line,) = done.stderr.strip().splitlines()
-    assert line.startswith(f"error: stopped: {reason_start}"), line
-    reason = line.removeprefix("error: stopped: ")
-    assert f"stopped: {reason}" in done.stdout
+    reason = stopped_because(done, reason_start)
     doc = show(env, session_of(done.stdout))
     assert doc["state"] == "stopped"
     assert doc["envelopes"][-1]["metadata"] == {"event": "stopped", "reason": reason}
@@ -59,13 +61,32 @@ def ended_with(env: dict[str, str], done, reason_start: str) -> dict:
     return doc
 
 
+def ended_unsaid(env: dict[str, str], done, reason_start: str) -> list[str]:
+    """As :func:`ended_with`, for a room in which nobody ever spoke: its session is not
+    kept (a start that failed leaves nothing behind); returns whose turns failed."""
+    stopped_because(done, reason_start)
+    assert re.search(r"^Nobody said anything, so session \S+ was not kept\.$", done.stdout, re.M)
+    assert json.loads(agentroom(env, "sessions", "list", "--json").stdout) == []
+    assert len(done.stdout.splitlines()) < 50  # no spinning
+    return FAILED_LINE.findall(done.stdout)
+
+
+def stopped_because(done, reason_start: str) -> str:
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: stopped: {reason_start}"), line
+    reason = line.removeprefix("error: stopped: ")
+    assert f"stopped: {reason}" in done.stdout
+    return reason
+
+
 def test_a_server_that_answers_401_ends_the_room_after_three_failed_turns(env, tmp_path):
     with OpenAIServer(error_reply(401, "invalid api key"), repeat=True) as server:
         done = agentroom(env, "run", workflow(tmp_path), "--headless", "-m", server.spec())
-    doc = ended_with(
+    failed = ended_unsaid(
         env, done, f"alice failed 3 turns in a row: {server.url} refused the API key (401)"
     )
-    assert failures(doc) == ["alice", "bob", "alice", "bob", "alice"]
+    assert failed == ["alice", "bob", "alice", "bob", "alice"]
     assert len(server.requests) == 5  # one request a turn: a 401 is not retried
 
 
@@ -90,10 +111,10 @@ def test_a_used_up_replay_script_ends_the_room_and_resume_ends_the_same_way(env,
 def test_a_server_that_is_down_ends_the_room_at_the_workflows_limit(env, tmp_path):
     path = workflow(tmp_path, "  max_agent_failures: 2")
     done = agentroom(env, "run", path, "--headless", "-m", "openai-compat:m@http://127.0.0.1:9/v1")
-    doc = ended_with(
+    failed = ended_unsaid(
         env, done, "alice failed 2 turns in a row: no server answered at http://127.0.0.1:9/v1"
     )
-    assert failures(doc) == ["alice", "bob", "alice"]
+    assert failed == ["alice", "bob", "alice"]
 
 
 @pytest.mark.parametrize("limit", [0, -1])
