@@ -92,7 +92,7 @@ class ReplayLog(RichLog):
         part = shown_part(env)
         meta = self.style("replay-log--meta")
         if entry.said:
-            text.append(plain(entry.route, style=self.style("replay-log--sender")))
+            text.append(plain(entry.who, style=self.style("replay-log--sender")))
             return message_block(text, part, part.note(HOW), indent=SEQ_WIDTH, note_style=meta)
         text.append(plain(f"[{entry.kind.value}] {entry.route}: {part.text}", style=meta))
         if part.is_cut:

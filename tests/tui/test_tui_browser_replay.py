@@ -360,6 +360,23 @@ async def test_replay_draws_a_message_whole_with_its_lines_and_markdown(db_path)
         assert "Or Biscuit." in screen_text(app)
 
 
+async def test_replay_says_a_reply_was_interrupted(db_path):
+    """As the live room and ``sessions show`` do: a reply cut short is not shown as whole."""
+    from tests.cli.test_saved_sessions import interrupted_session
+
+    sid = await interrupted_session(str(db_path))
+    app = ReplayApp(db_path, sid, autoplay=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_drawn(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.room)
+        replay = app.screen
+        for _ in range(50):  # step to con's reply (the session holds far fewer envelopes)
+            if any(line.endswith("con") for line in log_lines(replay)):
+                break
+            await pilot.press("n")
+        assert any(line.endswith("pro (interrupted)") for line in log_lines(replay))
+        assert not any("con (interrupted)" in line for line in log_lines(replay))
+
+
 async def test_status_lines_are_folded_in_the_replay_until_f2(db_path):
     """The routine lines (who speaks next) fold as in the room, and the choice is the app's."""
     from agentroom.models.offline import OfflineModel
