@@ -73,6 +73,18 @@ def error(status: int, message: str = "nope", headers: dict | None = None) -> ht
 Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
 
+def refusing(field: str, answer: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+    """A server that rejects a request naming ``field`` (a 400, as one that does not know it
+    would) and gives ``answer`` to one without it."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        if field in json.loads(request.content):
+            return error(400, f"unknown field: {field}")
+        return answer
+
+    return respond
+
+
 class FakeServer:
     def __init__(self, *answers: Answer, models: list[str] | None = None) -> None:
         self.answers = list(answers)

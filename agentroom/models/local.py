@@ -12,6 +12,11 @@ Tokens cross to the event loop one by one with ``call_soon_threadsafe``.
 Cancelling a stream sets that turn's flag: the worker checks it between
 tokens, and llama.cpp's abort callback checks it while the prompt is being
 read, so a turn stops within milliseconds wherever it is.
+
+A request for a structured answer (``response_format``) is generated under
+a grammar made from its JSON schema, so the answer is always of that shape.
+Tools, which the model has no template for, are offered the same way, as a
+structured choice before it speaks (:mod:`agentroom.models.tool_choice`).
 """
 
 from __future__ import annotations
@@ -23,19 +28,24 @@ import importlib.util
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentroom.core.errors import ModelConfigError, ModelError
+from agentroom.core.ids import new_id
+from agentroom.models import tool_choice
+from agentroom.models.collect import collect
 from agentroom.models.types import (
     ChatMessage,
     Finished,
     ModelEvent,
     ModelRequest,
+    ResponseFormat,
     TextDelta,
+    ToolCallRequested,
     Usage,
 )
 
@@ -265,8 +275,6 @@ class LocalClient:
         return f"LocalClient({self.label!r})"
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         options: dict[str, Any] = {
             "max_tokens": request.max_tokens or MAX_TOKENS,
             "temperature": TEMPERATURE if request.temperature is None else request.temperature,
@@ -277,11 +285,32 @@ class LocalClient:
             options["stop"] = list(request.stop)
         if request.seed is not None:
             options["seed"] = request.seed
-        job = _Job(
-            [_message(m) for m in request.messages],
-            options,
-            lambda item: loop.call_soon_threadsafe(queue.put_nowait, item),
-        )
+        messages = _messages(request.messages)
+        if request.response_format is not None:
+            options = _structured(options, request.response_format)
+        elif request.tools:
+            tools = tool_choice.offered(request.messages, request.tools)
+            if tools:
+                question = [*messages, *_messages([tool_choice.prompt(tools)])]
+                shape = _structured(options, tool_choice.response_format(tools))
+                choice = await collect(self._generate(question, shape))
+                if choice.usage is not None:
+                    yield choice.usage
+                chosen = tool_choice.call(choice.text, tools, f"call_{new_id()}")
+                if chosen is not None:
+                    yield ToolCallRequested(chosen)
+                    yield Finished("tool_calls")
+                    return
+        async for event in self._generate(messages, options):
+            yield event
+
+    async def _generate(
+        self, messages: list[dict[str, str]], options: dict[str, Any]
+    ) -> AsyncIterator[ModelEvent]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        put = queue.put_nowait
+        job = _Job(messages, options, lambda item: loop.call_soon_threadsafe(put, item))
         self._runtime.submit(job)
         try:
             while True:
@@ -299,6 +328,36 @@ class LocalClient:
             job.cancel.set()  # a no-op after the end; otherwise the worker stops at once
 
 
-def _message(message: ChatMessage) -> dict[str, str]:
-    role = message.role if message.role != "tool" else "user"
-    return {"role": role, "content": message.content}
+def _structured(options: dict[str, Any], shape: ResponseFormat) -> dict[str, Any]:
+    """``options`` for an answer of ``shape``: under its grammar, with room for all of it.
+
+    No stop sequence (they are for prose) and no penalties: the repeat penalties
+    that keep a small model's prose its own would push a choice away from the
+    names the prompt just listed.
+    """
+    structured = {k: v for k, v in options.items() if k != "stop"}
+    structured["response_format"] = {"type": "json_object", "schema": shape.schema}
+    structured["max_tokens"] = max(options["max_tokens"], shape.max_tokens)
+    structured["repeat_penalty"] = 1.0
+    structured["presence_penalty"] = 0.0
+    return structured
+
+
+def _messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """The prompt in the model's own chat template, which knows nothing of tools.
+
+    A call the model chose is left out (shown its own calls as JSON, a small model
+    answered in JSON-like words from then on); its result is what the user tells
+    it, named for the tool.
+    """
+    names = {call.id: call.name for m in messages for call in m.tool_calls}
+    out = []
+    for message in messages:
+        if message.tool_calls and not message.content:
+            continue
+        if message.role == "tool":
+            name = names.get(message.tool_call_id or "", "tool")
+            out.append({"role": "user", "content": f"[{name} result] {message.content}"})
+        else:
+            out.append({"role": message.role, "content": message.content})
+    return out

@@ -10,6 +10,11 @@ what arrived kept, rather than silently started again.  Before each wait a
 room never waits in silence.  Failures that retrying cannot fix become errors
 that say what to do.
 
+A request that asks for a structured answer sends it as ``response_format``
+(``json_schema``, strict).  A server that rejects the request with a 400 is
+asked once more without it, and if that works, this client never sends the
+field to that server again: the caller reads an answer in words instead.
+
 Whatever the server sends is untrusted: a line longer than :data:`LINE_LIMIT`
 or tool calls past :data:`TOOL_TEXT_LIMIT` end the reply with an error (memory
 stays bounded), a chunk of the wrong shape is reported as such (never a
@@ -127,6 +132,8 @@ class OpenAICompatClient:
         self.base_url = str(self._client.base_url).rstrip("/")
         self.label = f"{provider}:{model}"
         self._secrets = (api_key,) if api_key else ()
+        self.structured = True
+        """Whether the server takes ``response_format``; False once it has refused it."""
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAICompatClient({self.label!r}, base_url={self.base_url!r})"
@@ -150,10 +157,21 @@ class OpenAICompatClient:
             params["seed"] = request.seed
         if request.tools:
             params["tools"] = [tool.to_openai() for tool in request.tools]
+        shape = request.response_format
+        if shape is not None and self.structured:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": shape.name,
+                    "schema": _portable(shape.schema),
+                    "strict": True,
+                },
+            }
         return params
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         params = self._params(request)
+        refused = False
         attempt = 0
         while True:
             received = 0
@@ -165,6 +183,10 @@ class OpenAICompatClient:
                 async with streaming.create(**params) as response:
                     self._check_event_stream(response.headers)
                     lines = _lines(response.http_response.aiter_bytes())
+                    if refused:  # and without it, the server answers
+                        log.info("%s refused response_format; not sent again", self.base_url)
+                        self.structured = False
+                        refused = False
                     async for event in _events(lines):
                         if isinstance(event, TextDelta):
                             received += len(event.text)
@@ -175,6 +197,11 @@ class OpenAICompatClient:
             except ModelError as exc:  # the stream's own complaints, in the server's words
                 raise self._redacted(exc) from None
             except openai.APIStatusError as exc:
+                if exc.status_code == 400 and "response_format" in params:
+                    # Perhaps the server does not do structured answers: ask without.
+                    params = {k: v for k, v in params.items() if k != "response_format"}
+                    refused = True
+                    continue
                 if received or not _retryable_status(exc.status_code):
                     raise await self._explain(exc) from None
                 retry_after = _retry_after(exc.response.headers)
@@ -525,6 +552,29 @@ def _misshapen(chunk: Any) -> str:
         if not text(choice.get("finish_reason")):
             return f"{at}.finish_reason is not text"
     return "a field of the wrong type"
+
+
+UNPORTABLE = frozenset({"minLength", "maxLength"})
+"""Schema keywords OpenAI's strict mode rejects: the lengths that keep a small local model
+from rambling inside a string are left out for a server."""
+
+
+def _portable(schema: Any) -> Any:
+    """``schema`` without the keywords in :data:`UNPORTABLE`, at every depth (a property
+    that happens to be called ``maxLength`` stays)."""
+    if isinstance(schema, list):
+        return [_portable(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in UNPORTABLE:
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: _portable(sub) for name, sub in value.items()}
+        else:
+            out[key] = _portable(value)
+    return out
 
 
 def _retryable_status(status: int) -> bool:

@@ -70,6 +70,28 @@ class ToolSpec:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """The reply must be one JSON value that ``schema`` (a JSON schema) allows.
+
+    A backend that can enforce it does (a grammar in llama.cpp, ``response_format``
+    on an OpenAI-compatible server), so a small model can only answer a name
+    from the list, or a plan whose steps go to someone in the room; a backend
+    that cannot (the offline demo model, a server that refuses the field)
+    answers in words, and whoever asked reads those as before.  The schema
+    keeps to what both enforce: objects whose properties are all required,
+    ``additionalProperties: false``, ``enum``, ``maxLength``, ``minItems`` and
+    ``maxItems``.
+    """
+
+    name: str
+    """A short name for the shape (``speaker``, ``plan``): OpenAI asks for one."""
+    schema: dict[str, Any]
+    max_tokens: int = 64
+    """Enough tokens for the longest answer the schema allows: a reply cut short is not JSON,
+    so a turn asking for this shape gets at least these many."""
+
+
 class Member(NamedTuple):
     """Someone in the room as a hint names them: an id, and what their role says about them."""
 
@@ -85,7 +107,8 @@ Expect = Literal["plan", "step", "answer"]
 class Hints(NamedTuple):
     """What the room tells a model about the reply it wants, beside the prompt itself.
 
-    A real model reads only the prompt (these are never sent to a server); a
+    A real model reads only the prompt (these are never sent to a server, but
+    for :attr:`response_format`, which the agent puts on its request); a
     backend that cannot understand the prompt, such as the offline demo model,
     shapes its reply from them.  Strategies and the engine set what they want
     (through ``Speak.hints`` and ``Engine.run_agent_turn(hints=)``); the agent
@@ -120,6 +143,9 @@ class Hints(NamedTuple):
     end_word: str = ""
     """The word that ends the conversation.  Nothing built in sets it yet; without it the
     offline model looks for one in the system prompt (``say TERMINATE when done``)."""
+    response_format: ResponseFormat | None = None
+    """The shape the reply must have (a plan, a vote): unlike the rest, this one is sent to
+    the model, as the request's ``response_format``, and the turn offers no tools."""
 
     def speaking_as(self, agent: str, role: str, description: str, task: str) -> Hints:
         """These hints with who is speaking filled in where the strategy left it empty."""
@@ -136,11 +162,16 @@ class Hints(NamedTuple):
             handoff_targets=self.handoff_targets,
             delegated_by=self.delegated_by,
             end_word=self.end_word,
+            response_format=self.response_format,
         )
 
 
 NO_HINTS = Hints()
 """The hints of a turn the room says nothing special about (most turns)."""
+
+
+SEEDS = 1 << 31
+"""A request's seed is below this (llama.cpp and OpenAI take a 32-bit signed seed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +182,12 @@ class ModelRequest:
     stop: tuple[str, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
     seed: int | None = None
+    """The sampling seed: the room's own (chosen per session), varied per turn, so a room run
+    twice does not say the same words while a resumed one carries on its own sequence."""
     hints: Hints = NO_HINTS
     """What the room wants from this reply, for backends that read it (see :class:`Hints`)."""
+    response_format: ResponseFormat | None = None
+    """The reply must be JSON of this shape, where the backend can enforce it."""
 
 
 # -- streamed events -----------------------------------------------------------------------

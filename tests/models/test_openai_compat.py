@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -14,15 +15,18 @@ from agentroom.core.errors import (
     ModelError,
     ModelNotFoundError,
     ModelRateLimitError,
+    ModelRequestError,
     ModelServerError,
 )
 from agentroom.models.collect import collect
 from agentroom.models.http import http as httpx
 from agentroom.models.openai_compat import LINE_LIMIT, OpenAICompatClient, RetryPolicy
+from agentroom.models.structured import strict_object, text_field
 from agentroom.models.types import (
     ChatMessage,
     ModelReply,
     ModelRequest,
+    ResponseFormat,
     TextDelta,
     ToolSpec,
     Usage,
@@ -34,6 +38,7 @@ from tests.fake_openai import (
     FakeServer,
     chunk,
     error,
+    refusing,
     sse,
     text_stream,
 )
@@ -62,6 +67,54 @@ async def test_streams_text_usage_and_sends_the_request_it_should():
     ]
     assert (body["temperature"], body["max_tokens"], body["stop"]) == (0.2, 50, ["END"])
     assert client.label == "ollama:llama3.2"
+
+
+STEP = strict_object({"task": text_field(), "assignee": {"type": "string", "enum": ["ana", "bo"]}})
+PLAN = ResponseFormat("plan", strict_object({"steps": {"type": "array", "items": STEP}}))
+STRUCTURED = replace(REQUEST, seed=42, response_format=PLAN, stop=(), temperature=None)
+
+
+async def test_a_structured_answer_is_asked_for_as_a_strict_json_schema_with_the_seed():
+    server = FakeServer(text_stream(['{"steps": []}']))
+    await collect(server.client().stream(STRUCTURED))
+    (body,) = server.bodies()
+    assert body["seed"] == 42
+    sent = body["response_format"]
+    assert sent["type"] == "json_schema"
+    assert sent["json_schema"]["name"] == "plan" and sent["json_schema"]["strict"] is True
+    schema = sent["json_schema"]["schema"]
+    step = schema["properties"]["steps"]["items"]
+    assert step["properties"]["assignee"]["enum"] == ["ana", "bo"]
+    assert step["required"] == ["task", "assignee"] and step["additionalProperties"] is False
+    # Lengths keep a small local model from rambling; OpenAI's strict mode rejects them.
+    assert "maxLength" in json.dumps(STRUCTURED.response_format.schema)
+    assert "maxLength" not in json.dumps(schema) and "minLength" not in json.dumps(schema)
+
+
+async def test_a_server_that_refuses_the_format_is_asked_again_without_it_and_never_again():
+    answer = text_stream(["ana"])
+    server = FakeServer(refusing("response_format", answer), answer, answer)
+    client = server.client()
+    events = [e async for e in client.stream(STRUCTURED)]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "ana"
+    assert not any(isinstance(e, Waiting) for e in events)  # a refusal is not waited out
+    first, second = server.bodies()
+    assert "response_format" in first and "response_format" not in second
+    assert {k: v for k, v in first.items() if k != "response_format"} == second
+    assert not client.structured
+    await collect(client.stream(STRUCTURED))
+    assert "response_format" not in server.bodies()[2]  # remembered for this client
+
+
+async def test_a_400_that_is_not_about_the_format_is_the_error_and_the_format_is_kept():
+    server = FakeServer(error(400, "bad"), error(400, "still bad"), text_stream(["ok"]))
+    client = server.client()
+    with pytest.raises(ModelRequestError, match=r"rejected the request \(400\): still bad"):
+        await collect(client.stream(STRUCTURED))
+    assert [("response_format" in b) for b in server.bodies()] == [True, False]
+    assert client.structured
+    await collect(client.stream(STRUCTURED))
+    assert "response_format" in server.bodies()[2]
 
 
 async def test_openai_proper_uses_max_completion_tokens():
