@@ -112,6 +112,8 @@ class Turn:
     control: TurnControl = field(default_factory=TurnControl)
     hints: Hints = NO_HINTS
     address: Address | None = None
+    seed: int | None = None
+    """The sampling seed for this turn's model requests (the room's, varied per turn)."""
 
 
 class Agent:

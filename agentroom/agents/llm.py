@@ -11,6 +11,10 @@ interrupted (or a ``status`` if it had nothing), after the usage of the call
 it cut short (as far as it got: those tokens were spent too);
 a model failure publishes what it had, then raises so the room can report it.
 
+A turn the room wants a structured answer from (a plan, a vote: the hints'
+``response_format``) asks the model for exactly that, with no tools and no
+stop sequence, and enough tokens for the whole shape.
+
 A turn is bounded whatever the model does: at most ``max_tool_calls`` calls
 run (the rest are answered "not run" so every call has its answer), the
 request after the limit offers no tools, and a model that still asks for
@@ -210,16 +214,24 @@ class LLMAgent(Agent):
             text = f"waiting {_duration(event.seconds)}: {event.reason}"
             await self._status(text, Event.WAITING, turn_id, model=label, seconds=event.seconds)
 
+        hints = turn.hints.speaking_as(self.id, self.role, self.description, turn.task)
+        shape = hints.response_format
+        max_tokens, stop = self.settings.max_tokens, self.stop
+        if shape is not None:  # an answer cut short is no answer; a stop is for prose
+            max_tokens, stop = max(max_tokens or 0, shape.max_tokens), ()
+            calls_left = 0  # a structured answer is the whole turn: no tools
         try:
             while True:
                 reply, reported = ModelReply(), False
                 request = ModelRequest(
                     messages=tuple(messages),
                     temperature=self.settings.temperature,
-                    max_tokens=self.settings.max_tokens,
-                    stop=self.stop,
+                    max_tokens=max_tokens,
+                    stop=stop,
                     tools=self.toolbox.specs if calls_left > 0 else (),
-                    hints=turn.hints.speaking_as(self.id, self.role, self.description, turn.task),
+                    seed=turn.seed,
+                    hints=hints,
+                    response_format=shape,
                 )
                 await collect(
                     client.stream(request),

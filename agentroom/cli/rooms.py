@@ -35,6 +35,7 @@ from agentroom.cli.console import (
 from agentroom.core.errors import AgentroomError, StoreWriteError
 from agentroom.core.events import Event
 from agentroom.core.text import counted
+from agentroom.models.types import SEEDS
 
 if TYPE_CHECKING:
     from agentroom.coordination.coordinator import RunResult
@@ -65,6 +66,15 @@ def run_command(
     strategy: StrategyOption = None,
     model: ModelOption = None,
     max_messages: Annotated[int | None, typer.Option(help="Stop after N messages.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=SEEDS - 1,
+            help="The sampling seed, to run a room again as it ran (default: a new one each "
+            "session; 'sessions show' says which).",
+        ),
+    ] = None,
     headless: HeadlessOption = False,
     db: DbOption = None,
 ) -> None:
@@ -97,6 +107,7 @@ def run_command(
             strategy=strategy,
             model=model or (ctx.obj or {}).get("model"),
             max_messages=max_messages,
+            seed=seed,
         ),
         headless=headless,
     )

@@ -122,6 +122,9 @@ def sessions_show(
             room = await sessions.find(wanted)
             envelopes = sessions.read(room.id, limit=limit)
             out.print(_rooms_table([room]))
+            seed = room.metadata.get("seed")
+            if isinstance(seed, int):
+                out.print(Text.assemble(("sampling seed: ", "bold"), str(seed)))
             usage = UsageLedger()
             async for env in envelopes:
                 usage.offer(env)

@@ -34,6 +34,10 @@ class RoomHost(Protocol):
 
     def get_agent(self, agent_id: str) -> Agent: ...
 
+    def sampling_seed(self) -> int | None:
+        """The seed for a model request made now: the session's, varied per turn."""
+        ...
+
     async def run_agent_turn(
         self,
         agent_id: str,

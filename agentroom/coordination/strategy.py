@@ -76,6 +76,10 @@ class RoomView:
     def agents(self) -> list[Participant]:
         return [p for p in self.participants.values() if not p.human]
 
+    def sampling_seed(self) -> int | None:
+        """The seed for a model request the strategy makes now (the room's, varied per turn)."""
+        return self._host.sampling_seed()
+
     async def say(self, content: str, **kwargs: Any) -> Envelope:
         """The room speaks (instructions, assignments, decisions): an attributed envelope."""
         kwargs.setdefault("type", MessageType.ACTION)

@@ -1,5 +1,10 @@
 """The offline demo model: no network, no key, no weights; deterministic per seed.
 
+Its seed is its own (``OfflineModel(seed=)``), not the request's: the room
+varies the sampling seed per session so that a real model does not say the
+same words every run, but the demo model's replies are a function of the
+prompt, which the tests and the demo rely on.
+
 It is not a language model.  It composes short, role-shaped replies from the
 agent's role and description, the task, and the last messages, so a room has
 something sensible to show on a machine with nothing configured.  When the
@@ -43,6 +48,9 @@ under until very just only own too out off once here make made need want decide 
 think agree first good start next step steps lay take look looks like well sure really much
 many thing things something anything nothing everyone someone people work working kind way
 """
+_NO_SEED = None
+"""Where the request's seed stood in the seed text before the room passed one: still there,
+so every reply is the one it always was (see the module docstring)."""
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 _END_WORD = re.compile(
     r"\b(?i:say|reply|respond|write|answer|end|finish|conclude)\w*\s+(?i:with\s+)?"
@@ -210,7 +218,7 @@ class OfflineModel:
         hints = request.hints
         dialogue = [m for m in request.messages if m.role != "system"]
         # An unnamed agent seeds as "None", as it always has: the same request, the same reply.
-        rng = random.Random(f"{self.seed}|{request.seed}|{hints.agent or None}|{len(dialogue)}")
+        rng = random.Random(f"{self.seed}|{_NO_SEED}|{hints.agent or None}|{len(dialogue)}")
         if hints.choose_from:
             return choose(hints, dialogue, rng), []
         if hints.expect == "plan" and hints.team:
@@ -234,7 +242,7 @@ class OfflineModel:
         ) | {agent.lower()}
         topic_words = keywords(task, 2, names) or ["the task"]
         point_words = keywords(last_text, 2, names) or topic_words
-        seed_text = f"{self.seed}|{request.seed}|{agent}|{len(dialogue)}|{last_text}"
+        seed_text = f"{self.seed}|{_NO_SEED}|{agent}|{len(dialogue)}|{last_text}"
         rng = random.Random(seed_text)
         openers, bodies = TEMPLATES[kind]
         fill = {

@@ -5,6 +5,12 @@ manager are attached to the bus as lossless sinks (store first), so an
 envelope is queued for SQLite and recorded in every addressed agent's history
 before ``publish`` returns.  Agents are registered here; ``run_agent_turn``
 gives one of them the floor.
+
+Each session has a sampling seed, chosen at random when it starts (unless
+given) and kept in its metadata, so a resumed session carries on with it:
+every model request is sampled with it, varied by how far the session has
+come (:meth:`Engine.sampling_seed`).  Without it a local model, whose own
+seed never changes, said the same words in every run of the same room.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,12 +42,15 @@ from agentroom.core.events import Event
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import redact
-from agentroom.models.types import NO_HINTS, Hints, ModelClient
+from agentroom.models.types import NO_HINTS, SEEDS, Hints, ModelClient
 from agentroom.room.builder import run_workflow
 from agentroom.room.usage import UsageLedger
 from agentroom.room.workflows import Workflow, load_workflow
 from agentroom.store import SqliteStore
 from agentroom.store.opening import Durability
+
+SEED_KEY = "seed"
+"""Where a session's sampling seed is kept in its metadata."""
 
 
 class Engine:
@@ -63,6 +73,8 @@ class Engine:
         """What the room is working on; every agent's turn is told it."""
         self.usage = UsageLedger()
         """Token usage and cost so far, per agent and in all."""
+        self.seed: int | None = None
+        """The session's sampling seed (see the module docstring); None: models choose."""
         self._running: dict[str, tuple[asyncio.Task[Any], Turn]] = {}
         self._depth: dict[str, int] = {}
         self._spawned = 0
@@ -78,8 +90,13 @@ class Engine:
         metadata: dict[str, Any] | None = None,
         durability: Durability = "full",
         take_over: bool = False,
+        seed: int | None = None,
     ) -> AsyncIterator[Engine]:
         """Open a room in ``db_path``: a new one, or the saved ``session_id`` to resume it.
+
+        A new room samples with ``seed``, or one chosen at random; a resumed one
+        with the seed it was saved with (``seed`` if it has none, a saved session
+        being older than seeds).
 
         The room is claimed in the database first: a session another live
         agentroom has open is refused (``SessionBusyError``) unless
@@ -90,7 +107,7 @@ class Engine:
         """
         store = await SqliteStore.open(resolve_db_path(db_path), durability=durability)
         try:
-            engine = await cls._start(store, session_id, title, metadata, take_over)
+            engine = await cls._start(store, session_id, title, metadata, take_over, seed)
         except BaseException as exc:
             health = store.health
             with contextlib.suppress(StoreWriteError):  # the error that stopped it says it
@@ -119,20 +136,26 @@ class Engine:
         title: str,
         metadata: dict[str, Any] | None,
         take_over: bool,
+        seed: int | None,
     ) -> Engine:
         """Claim the room (a new one, or ``session_id``) and wire its bus; see :meth:`open`."""
+        if seed is None:
+            seed = random.randrange(SEEDS)
         if session_id is not None:
             room = await store.open_room(session_id)
             sid = room.id
+            saved = room.metadata.get(SEED_KEY)
+            if isinstance(saved, int) and not isinstance(saved, bool):
+                seed = saved
             await store.claim(sid, take_over=take_over)
             start_seq = await store.last_seq(sid)
             conversations = await ConversationManager.load(store, sid)
         else:
-            sid = store.create_room(title, metadata)
+            sid = store.create_room(title, {**(metadata or {}), SEED_KEY: seed})
             await store.claim(sid)
             start_seq = 0
             conversations = ConversationManager(sid, store)
-        store.set_room_state(sid, "running")
+        store.set_room_state(sid, "running", {SEED_KEY: seed})
         bus = MessageBus(sid, start_seq=start_seq)
         usage = UsageLedger()
         if session_id is not None:  # carry the saved session's totals on (summed by SQLite)
@@ -142,7 +165,15 @@ class Engine:
         bus.attach(usage)
         engine = cls(session_id=sid, bus=bus, store=store, conversations=conversations)
         engine.usage = usage
+        engine.seed = seed
         return engine
+
+    def sampling_seed(self) -> int | None:
+        """The seed for a model request made now: the session's, moved on by every envelope
+        published so far, so no two turns of a session (resumed or not) sample alike."""
+        if self.seed is None:
+            return None
+        return (self.seed + self.bus.last_seq) % SEEDS
 
     # -- the agent registry --------------------------------------------------------------
 
@@ -200,6 +231,7 @@ class Engine:
             task=self.task,
             hints=hints or NO_HINTS,
             address=address,
+            seed=self.sampling_seed(),
         )
         # The turn runs in the caller's task (a task per turn would cost more than a
         # scripted turn itself); interrupt() cancels that task while it waits inside

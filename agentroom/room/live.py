@@ -60,6 +60,9 @@ class RoomOptions:
     (a headless room has none)."""
     take_over: bool = False
     """Resume a session another live agentroom has open; that one is fenced off."""
+    seed: int | None = None
+    """The sampling seed of a new session (None: one chosen at random); a resumed session
+    keeps its own."""
 
 
 class _Said:
@@ -126,6 +129,7 @@ class LiveRoom:
                 title=self.workflow.name if self.workflow else "",
                 metadata=metadata,
                 take_over=opts.take_over,
+                seed=opts.seed,
             )
         )
         self.engine = engine

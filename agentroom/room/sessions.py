@@ -42,7 +42,8 @@ from agentroom.store.forking import Counted
 from agentroom.store.opening import MEMORY
 
 KEPT_METADATA = ("workflow", "workflow_path", "model")
-"""What a fork keeps of its source room's metadata: enough to resume it the same way."""
+"""What a fork keeps of its source room's metadata: enough to resume it the same way.
+Not the sampling seed: a fork is another run, and samples anew (it gets its own seed)."""
 
 
 @dataclass(frozen=True, slots=True)

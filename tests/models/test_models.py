@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -84,6 +85,10 @@ async def test_offline_is_deterministic_for_a_seed_and_labels_itself():
     assert len(others) > 1  # the seed matters
     assert a.usage is not None and a.usage.completion_tokens == len(a.text.split())
     assert OfflineModel().label == LABEL == "offline demo model"
+    # The room's sampling seed (new each session) is not the demo model's: the same prompt
+    # gets the same reply in every session, which the tests and the demo rely on.
+    sampled = {OfflineModel(seed=1).compose(replace(req, seed=s)) for s in (None, 7, 1 << 30)}
+    assert sampled == {a.text}
 
 
 def test_offline_replies_fit_the_role_and_the_conversation():

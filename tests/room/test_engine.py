@@ -9,6 +9,7 @@ import pytest
 from agentroom import AgentTurnError, Engine, MessageType, ScriptedAgent
 from agentroom.agents import Reply
 from agentroom.core.errors import DuplicateAgentError, UnknownAgentError
+from agentroom.models.types import SEEDS
 
 
 async def test_the_contract_from_the_issue(db_path):
@@ -145,6 +146,29 @@ async def test_room_state_is_recorded(db_path):
     async with Engine.open(db_path) as engine:
         rooms = {r.id: r for r in await engine.store.list_rooms()}
     assert rooms[sid].state == "failed"
+
+
+async def test_a_session_keeps_its_sampling_seed_and_one_saved_without_gets_one(db_path):
+    async with Engine.open(db_path) as engine:
+        chosen, sid = engine.seed, engine.session_id
+        first = engine.sampling_seed()
+        await engine.bus.announce("something said")
+        assert engine.sampling_seed() != first  # every turn samples differently
+    assert isinstance(chosen, int) and 0 <= chosen < SEEDS
+    async with Engine.open(db_path, session_id=sid, seed=12) as engine:
+        assert engine.seed == chosen  # a resume carries on with its own, whatever is asked
+    async with Engine.open(db_path, seed=12) as engine:
+        assert engine.seed == 12
+        pinned = engine.session_id
+    async with Engine.open(db_path) as other:
+        assert (await other.store.get_room(pinned)).metadata["seed"] == 12
+        # A session saved before sessions had seeds (its metadata has none):
+        old = other.store.create_room("old", {"note": "before seeds"})
+    async with Engine.open(db_path, session_id=old) as engine:
+        given = engine.seed
+    async with Engine.open(db_path) as other:
+        saved = (await other.store.get_room(old)).metadata
+    assert saved == {"note": "before seeds", "seed": given}
 
 
 async def test_a_session_running_in_another_process_is_not_opened_twice(db_path):

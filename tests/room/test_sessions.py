@@ -23,6 +23,7 @@ from agentroom.core.errors import SessionBusyError, SessionNotFoundError
 from agentroom.core.protocol import Envelope, Message
 from agentroom.models import ReplayClient
 from agentroom.models.offline import OfflineModel
+from agentroom.models.types import SEEDS
 from agentroom.room.builder import workflow_metadata
 from agentroom.room.live import LiveRoom, RoomOptions
 from agentroom.room.sessions import Sessions
@@ -112,7 +113,9 @@ async def test_recent_lists_the_latest_first_and_find_takes_a_unique_prefix(db_p
         ]
         assert all(r.live_state == "stopped" and r.metadata == {} for r in listed)
         [latest] = await sessions.recent(1, metadata=True)
+        seed = latest.metadata.pop("seed")  # every session samples with a seed of its own
         assert latest.id == second and latest.metadata == {"note": "second"}
+        assert isinstance(seed, int) and 0 <= seed < SEEDS
 
         found = await sessions.find(first[:13])
         assert (found.id, found.title, found.last_seq) == (first, "first", 2)
