@@ -128,11 +128,25 @@ class ToolResult:
     ok: bool
 
 
+TIMEOUT = 30.0
+"""Seconds a tool may take before its call is answered with an error."""
+
+
 class Tool:
     """One callable with the schema a model needs to call it."""
 
-    def __init__(self, function: Callable[..., Any], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        timeout: float | None = TIMEOUT,
+    ) -> None:
+        """``timeout``: None for a tool that runs another agent's turn (a delegation takes
+        as long as that turn, on a small local model minutes; the room's stop still stops
+        it)."""
         self.function = function
+        self.timeout = timeout
         self.name = name or function.__name__
         self.description = inspect.cleandoc(function.__doc__ or "") or f"The {self.name} tool."
         self._model = _arguments_model(function, self.name)
@@ -159,14 +173,14 @@ class Tool:
                 "(str, int, float, bool, lists and dicts of them)"
             ) from None
 
-    async def run(self, call: ToolCall, timeout: float | None = 30.0) -> ToolResult:
+    async def run(self, call: ToolCall) -> ToolResult:
         """Call the tool; its result (or what went wrong) as valid text for the model.
 
         Valid Unicode because a result goes back to the model server as JSON: a
         tool listing a file whose name is not UTF-8 returns a lone surrogate,
         which no server would accept.
         """
-        content, ok = await self._call(call, timeout)
+        content, ok = await self._call(call, self.timeout)
         return ToolResult(call, valid_text(content), ok)
 
     async def _call(self, call: ToolCall, timeout: float | None) -> tuple[str, bool]:

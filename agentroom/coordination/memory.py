@@ -6,7 +6,9 @@ same round, the workflow's policy decides, and the decision is itself an
 action (``memory_resolved``), so the history of every key stays in the log:
 
 - ``last-writer``: the later write wins;
-- ``vote``: the named voters each pick one of the values; the majority wins,
+- ``vote``: the named voters each pick one of the values (asked for as
+  ``{"choice": VALUE}``, which a backend that enforces structured answers
+  holds to the values in conflict); the majority wins,
   a tie goes by the stated tie-break (``earliest`` or ``latest`` write, or an
   arbiter);
 - ``arbiter``: one named agent decides.
@@ -29,6 +31,7 @@ from agentroom.agents.base import Address
 from agentroom.core.errors import AgentTurnError
 from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
+from agentroom.models.structured import one_of, picked
 from agentroom.models.types import Hints
 
 if TYPE_CHECKING:
@@ -38,6 +41,9 @@ Policy = Literal["last-writer", "vote", "arbiter"]
 
 MEMORY_EVENTS = (Event.MEMORY_WRITE, Event.MEMORY_RESOLVED, Event.VOTE)
 """The actions :meth:`Blackboard.offer` reads: a resume reads only these from the log."""
+
+CHOICE_KEY = "choice"
+"""A vote is asked for as ``{"choice": VALUE}``, one of the values in conflict."""
 
 HISTORY = 100
 """How many of a key's latest writes its entry remembers (the log has every one)."""
@@ -241,7 +247,9 @@ class Blackboard:
         try:
             answer = await room.ask(
                 agent_id,
-                hints=Hints(choose_from=tuple(values)),
+                hints=Hints(
+                    choose_from=tuple(values), response_format=one_of("vote", CHOICE_KEY, values)
+                ),
                 address=Address(
                     receiver="room",
                     type=MessageType.ACTION,
@@ -265,7 +273,11 @@ class Blackboard:
 
 
 def choose(answer: str, values: list[str]) -> str:
-    """The value an answer picks: by number, else by quoting it; else the first value."""
+    """The value an answer picks: ``{"choice": value}``, else by number, else by quoting it;
+    else the first value."""
+    structured = picked(answer, CHOICE_KEY, values)
+    if structured is not None:
+        return structured
     number = re.search(r"\b(\d+)\b", answer)
     if number and 1 <= int(number.group(1)) <= len(values):
         return values[int(number.group(1)) - 1]

@@ -1,9 +1,14 @@
 """Plan-driven: a planner writes a numbered plan; each step goes to the agent whose role fits.
 
-The planner's plan is an ``action`` envelope; the room assigns every step
+The planner's plan is an ``action`` envelope.  It is asked for as JSON,
+``{"steps": [{"task": ..., "assignee": ...}]}`` with the workers' ids as the
+only assignees allowed (:func:`plan_format`), which a backend that enforces
+structured answers holds it to: a small model's plan is then always well
+formed, every step going to someone who is here.  A plan written in words
+instead (``1. ...`` per line) is read as before: the room assigns every step
 (an explicit name in the step wins, else the best overlap of the step's
-words with an agent's role and description), hands the steps out in order,
-and records each step's status.  A step whose answer says it is blocked
+words with an agent's role and description).  The room hands the steps out
+in order, and records each step's status.  A step whose answer says it is blocked
 stalls; after ``replan_after`` stalled rounds the planner is asked to
 re-plan.  When every step is done, the run is over.
 """
@@ -19,7 +24,8 @@ from agentroom.agents.base import Address
 from agentroom.coordination.strategy import Participant, RoomView, Speak, Strategy
 from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
-from agentroom.models.types import Hints, Member
+from agentroom.models.structured import json_object, strict_object, text_field
+from agentroom.models.types import Hints, Member, ResponseFormat
 
 STEP = re.compile(r"^\s*(?:step\s*)?(\d+)\s*[.):-]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 BLOCKED = re.compile(
@@ -36,9 +42,50 @@ _COMMON = frozenset(
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 
 
+STEPS_LIMIT = 6
+"""The most steps a structured plan may have (a small model would otherwise go on)."""
+STEP_LIMIT = 120
+"""Characters in one step of a structured plan."""
+
+
 def parse_plan(text: str) -> list[str]:
     """The steps of a numbered plan, in order (``1. ...``, ``2) ...``, ``Step 3: ...``)."""
     return [body for _, body in STEP.findall(text)]
+
+
+def plan_format(workers: Sequence[str]) -> ResponseFormat:
+    """A plan of 1 to :data:`STEPS_LIMIT` steps, each a task and one of ``workers`` to do it.
+
+    The task comes first: a small model picks a better assignee once it has
+    written what the step is.
+    """
+    step = strict_object(
+        {"task": text_field(STEP_LIMIT), "assignee": {"type": "string", "enum": list(workers)}}
+    )
+    steps = {"type": "array", "items": step, "minItems": 1, "maxItems": STEPS_LIMIT}
+    return ResponseFormat(
+        "plan", strict_object({"steps": steps}), max_tokens=16 + STEPS_LIMIT * (STEP_LIMIT // 3)
+    )
+
+
+def read_plan(text: str, workers: Sequence[Participant]) -> list[tuple[str, str]]:
+    """The steps of a plan and who does each: the JSON of :func:`plan_format`, or words.
+
+    A structured step naming nobody here is assigned as a step in words would be.
+    """
+    ids = {w.id for w in workers}
+    value = json_object(text)
+    raw = value.get("steps") if value is not None else None
+    if isinstance(raw, list):
+        steps = [s for s in raw if isinstance(s, dict) and str(s.get("task") or "").strip()]
+        return [
+            (
+                str(s["task"]).strip(),
+                s["assignee"] if s.get("assignee") in ids else assign(str(s["task"]), workers, i),
+            )
+            for i, s in enumerate(steps)
+        ]
+    return [(body, assign(body, workers, i)) for i, body in enumerate(parse_plan(text))]
 
 
 def _words(text: str) -> set[str]:
@@ -100,7 +147,11 @@ class PlanDriven(Strategy):
             )
             return Speak(
                 self.planner,
-                hints=Hints(expect="plan", team=tuple(Member(t["id"], t["role"]) for t in team)),
+                hints=Hints(
+                    expect="plan",
+                    team=tuple(Member(t["id"], t["role"]) for t in team),
+                    response_format=plan_format([t["id"] for t in team]),
+                ),
                 address=Address(type=MessageType.ACTION, metadata={"event": Event.PLAN}),
                 by="the plan (the planner plans)",
             )
@@ -124,8 +175,9 @@ class PlanDriven(Strategy):
             await self._step_answered(room, result)
 
     async def _plan_written(self, room: RoomView, result: Envelope | None) -> None:
-        texts = parse_plan(result.content) if result is not None else []
-        if not texts:
+        workers = self._workers(room)
+        planned = read_plan(result.content, workers) if result is not None else []
+        if not planned:
             self.stalled += 1
             await room.say(
                 f"{self.planner} wrote no numbered plan",
@@ -135,17 +187,11 @@ class PlanDriven(Strategy):
             if self.stalled >= self.replan_after:
                 self.phase = "done"
             return
-        workers = self._workers(room)
         done_before = [s for s in self.steps if s["status"] == "done"]
         self.plans += 1
         self.steps = done_before + [
-            {
-                "n": len(done_before) + i + 1,
-                "text": text,
-                "assignee": assign(text, workers, i),
-                "status": "pending",
-            }
-            for i, text in enumerate(texts)
+            {"n": len(done_before) + i + 1, "text": text, "assignee": who, "status": "pending"}
+            for i, (text, who) in enumerate(planned)
         ]
         self.stalled = 0
         self.phase = "work"

@@ -5,12 +5,18 @@ allows a repeat), narrowed each turn by an optional candidate function (like
 AutoGen's ``candidate_func``).  When that leaves one, they speak: nobody is
 asked.  Else, in order: an explicit ``@name`` in the last message wins; else
 a rule function from the workflow; else a selector model reads the roles and
-the recent history and names one.  An unusable answer (no name, several, or
-one nobody here has) is retried up to ``retries`` times, then the stated
-default speaks; so does it when the selector or the rule fails (a model
-error, an exception), which the room is told as a status.  A human's line
-to one agent gives it the turn before this strategy is asked at all
-(:mod:`agentroom.coordination.floor`).
+the recent history and names one.  It is asked for ``{"speaker": ID}`` with
+the eligible ids as the only values allowed, which a backend that enforces
+structured answers (llama.cpp, most OpenAI-compatible servers) holds it to:
+a small model's pick is then always usable.  Elsewhere an unusable answer
+(no name, several, or one nobody here has) is retried up to ``retries``
+times, each retry telling it what was wrong and sampled afresh (a new seed,
+a temperature above 0); an answer that comes back the same ends the retries
+at once, since asking a deterministic model again would only repeat it.
+Then the stated default speaks; so does it when the selector or the rule
+fails (a model error, an exception), which the room is told as a status.  A
+human's line to one agent gives it the turn before this strategy is asked at
+all (:mod:`agentroom.coordination.floor`).
 """
 
 from __future__ import annotations
@@ -24,11 +30,16 @@ from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import one_line, redact
 from agentroom.models.collect import collect
 from agentroom.models.pricing import cost_of
+from agentroom.models.structured import one_of, picked
 from agentroom.models.types import ChatMessage, Hints, Member, ModelClient, ModelRequest, Usage
 
 Rule = Callable[[list[Participant], list[Envelope]], str | None]
 Candidates = Callable[[list[Participant], list[Envelope]], Iterable[str] | str]
 """Who may speak this turn: given the eligible participants and the recent messages."""
+
+SPEAKER_KEY = "speaker"
+"""The selector answers ``{"speaker": ID}``, where the backend can hold it to that."""
+RETRY_TEMPERATURE = 0.7
 
 SELECTOR_PROMPT = (
     "You choose who speaks next in a group chat. The participants:\n{roster}\n"
@@ -140,28 +151,44 @@ class RoleBased(Strategy):
             candidates=tuple(Member(p.id, p.role, p.description) for p in eligible),
             task=room.task,
         )
+        shape = one_of("speaker", SPEAKER_KEY, ids)
+        seed = room.sampling_seed()
+        unusable: list[str] = []
         for attempt in range(1 + self.retries):
+            request = ModelRequest(
+                tuple(messages),
+                # A retry is sampled afresh: the same prompt at temperature 0 would only
+                # bring the same answer back.
+                temperature=0.0 if attempt == 0 else RETRY_TEMPERATURE,
+                max_tokens=max(20, shape.max_tokens),
+                seed=None if seed is None else seed + attempt,
+                hints=hints,
+                response_format=shape,
+            )
             try:
-                reply = await collect(
-                    self.selector.stream(
-                        ModelRequest(tuple(messages), temperature=0.0, max_tokens=20, hints=hints)
-                    )
-                )
+                reply = await collect(self.selector.stream(request))
             except Exception as exc:  # the model is down, refuses the key, ...: not the end
                 await _failed(
                     room, f"the selector ({self.selector.label})", exc, "the default speaks"
                 )
                 return None
             await self._report_usage(room, reply.usage, reply.text, messages)
-            picked, problem = pick_name(reply.text, ids, set(room.participants))
-            if picked is not None:
-                return picked
+            answer = reply.text.strip()
+            structured = picked(answer, SPEAKER_KEY, ids)
+            if structured is not None:
+                return structured
+            found, problem = pick_name(answer, ids, set(room.participants))
+            if found is not None:
+                return found
+            again = answer in unusable  # it will not say anything else: stop asking
+            unusable.append(answer)
+            last = again or attempt >= self.retries
+            if again:
+                problem += ", the same answer again"
             await room.say(
-                f"selector answer unusable ({problem}): {reply.text.strip()[:80]!r}"
+                f"selector answer unusable ({problem}): {answer[:80]!r}; "
                 + (
-                    f"; asking again ({attempt + 1}/{self.retries})"
-                    if attempt < self.retries
-                    else ""
+                    "the default speaks" if last else f"asking again ({attempt + 1}/{self.retries})"
                 ),
                 type=MessageType.STATUS,
                 metadata={
@@ -170,6 +197,8 @@ class RoleBased(Strategy):
                     "problem": problem,
                 },
             )
+            if last:
+                return None
             messages.append(ChatMessage("assistant", reply.text))
             messages.append(
                 ChatMessage(

@@ -32,7 +32,7 @@ def delegate_tool(host: RoomHost, agent_id: str, others: list[str]) -> Tool:
         return answer.content
 
     delegate.__annotations__ = {"to": _choices(others), "task": str, "return": str}
-    return Tool(delegate)
+    return Tool(delegate, timeout=None)  # as long as the delegate's turn takes
 
 
 def spawn_tool(host: RoomHost, agent_id: str, *, max_depth: int, budget: int) -> Tool:
@@ -53,7 +53,7 @@ def spawn_tool(host: RoomHost, agent_id: str, *, max_depth: int, budget: int) ->
             return f"error: {exc}"
         return answer.content
 
-    return Tool(spawn_subagent)
+    return Tool(spawn_subagent, timeout=None)  # as long as the sub-agent's turn takes
 
 
 def memory_tools(host: RoomHost, agent_id: str, board: Blackboard) -> list[Tool]:

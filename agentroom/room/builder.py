@@ -194,7 +194,9 @@ def build_room(
             for tool in memory_tools(engine, agent.id, board):
                 agent.toolbox.add(tool)
         if (strategy or workflow.strategy.name) == "handoff":
-            targets = others + [h.id for h in workflow.humans]
+            # Not to the partner (the customer): it answers between turns, never has the floor.
+            partner = workflow.strategy.partner
+            targets = [n for n in others + [h.id for h in workflow.humans] if n != partner]
             agent.toolbox.add(handoff_tool(targets))
     participants = {a.id: Participant(a.id, a.role, a.description) for a in workflow.agents} | {
         h.id: Participant(h.id, "human", h.description, human=True) for h in workflow.humans

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from typing import Any
 
 import pytest
 
 from agentroom import AgentTurnError, Engine, HumanAgent, MessageType, ScriptedAgent
 from agentroom.agents import AgentSettings, LLMAgent, Tool
 from agentroom.agents.base import Turn
+from agentroom.agents.tools import TIMEOUT
 from agentroom.conversation import ContextWindow
+from agentroom.coordination.tools import delegate_tool, spawn_tool
 from agentroom.core.chunk import StreamChunk
 from agentroom.models.replay import ReplayClient
-from agentroom.models.types import Hints, Member
+from agentroom.models.structured import one_of
+from agentroom.models.types import Hints, Member, ToolCall
 from tests.event_payloads import problems
 from tests.fake_openai import CutStream, FakeServer, chunk, error, httpx, sse, text_stream
 from tests.waiting import until
@@ -64,6 +68,31 @@ async def test_the_model_gets_the_rooms_hints_with_who_is_speaking_filled_in(db_
     assert planned == Hints("alice", "planner", "leads", "plan the launch", "plan", team=team)
     assert plain == Hints("alice", "planner", "leads", "plan the launch")
     assert (narrowed.task, narrowed.role) == ("only step 2", "worker")  # what the room said wins
+
+
+async def test_a_structured_answer_is_asked_for_whole_without_tools_or_stops(db_path):
+    model = ReplayClient(['{"choice": "Porto"}', "Porto it is."])
+    shape = one_of("vote", "choice", ["Lisbon", "Porto"])
+    async with Engine.open(db_path, seed=99) as engine:
+        agent = LLMAgent(
+            "alice",
+            model,
+            settings=AgentSettings(max_tokens=5),
+            stop=["\n\n"],
+            tools=["tests.tools_for_tests:shout"],
+        )
+        engine.register_agent(agent)
+        vote = await engine.run_agent_turn("alice", hints=Hints(response_format=shape))
+        plain = await engine.run_agent_turn("alice")
+    assert (vote.content, plain.content) == ('{"choice": "Porto"}', "Porto it is.")
+    structured, prose = model.requests
+    assert structured.response_format == shape and prose.response_format is None
+    # All of the shape fits, a stop meant for prose cannot cut it, no tool is offered.
+    assert (structured.max_tokens, structured.stop, structured.tools) == (shape.max_tokens, (), ())
+    assert (prose.max_tokens, prose.stop, len(prose.tools)) == (5, ("\n\n",), 1)
+    # Each turn samples with the session's seed, moved on by what was said in between.
+    assert structured.seed is not None and prose.seed is not None
+    assert 99 <= structured.seed < prose.seed
 
 
 async def test_the_prompt_is_the_agents_own_view(db_path):
@@ -256,6 +285,27 @@ def test_tool_schema_from_signature():
     assert tool.spec.description == "Say it louder."
     assert tool.spec.parameters["required"] == ["text"]
     assert tool.spec.parameters["properties"]["times"]["default"] == 1
+
+
+async def test_a_tool_is_bounded_in_time_unless_it_runs_a_turn_of_its_own():
+    gate = asyncio.Event()
+
+    async def wait() -> str:
+        """Wait for the gate."""
+        await gate.wait()
+        return "through"
+
+    call = ToolCall("c1", "wait", "{}")
+    unbounded = asyncio.ensure_future(Tool(wait, timeout=None).run(call))
+    timed_out = await Tool(wait, timeout=0.01).run(call)
+    assert (timed_out.ok, timed_out.content) == (False, "error: wait took longer than 0.01s")
+    assert not unbounded.done()  # a delegation takes as long as the delegate's turn
+    gate.set()
+    assert (await unbounded).content == "through"
+    assert Tool(wait).timeout == TIMEOUT
+    engine: Any = None  # never reached: the tools are only built here
+    assert delegate_tool(engine, "lead", ["analyst"]).timeout is None
+    assert spawn_tool(engine, "lead", max_depth=1, budget=1).timeout is None
 
 
 async def test_interrupting_keeps_the_partial_reply_marked_interrupted(db_path):

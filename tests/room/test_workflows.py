@@ -9,10 +9,12 @@ import pytest
 import yaml
 
 from agentroom import Engine
+from agentroom.agents import LLMAgent
 from agentroom.coordination import RunResult
 from agentroom.core.errors import WorkflowError
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.models.offline import OfflineModel
+from agentroom.room.builder import build_room
 from agentroom.room.workflows import (
     Workflow,
     available_workflows,
@@ -408,3 +410,13 @@ async def test_a_workflows_candidate_function_and_tool_called_run_in_the_room(db
     assert result.reason == "lead called finish" and not result.failed
     assert model.requests[1].hints.choose_from == ("reviewer", "lead")
     assert [m.content for m in result.messages] == ["review it", "Here is the change.", "Filed."]
+
+
+async def test_a_handoff_can_go_to_anyone_who_can_take_the_floor_but_not_to_the_partner(db_path):
+    """The support desk's customer answers between turns; it is never handed the floor."""
+    async with Engine.open(db_path) as engine:
+        build_room(engine, load_workflow(samples_dir() / "support_desk.yaml"), OfflineModel())
+        triage = engine.get_agent("triage")
+        assert isinstance(triage, LLMAgent)
+        (spec,) = [s for s in triage.toolbox.specs if s.name == "handoff"]
+    assert spec.parameters["properties"]["to"]["enum"] == ["billing", "tech", "human"]

@@ -8,15 +8,20 @@ and say why.  They check the plumbing, never what a 135M model says.
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 
 import pytest
 
 from agentroom import Engine, Envelope, MessageType
 from agentroom.agents import AgentSettings, LLMAgent
+from agentroom.coordination.tools import handoff_tool
 from agentroom.core.chunk import StreamChunk
 from agentroom.core.errors import ModelConfigError
+from agentroom.models.collect import collect
 from agentroom.models.local import LocalClient, missing
 from agentroom.models.spec import make_client
+from agentroom.models.structured import one_of, picked
 from agentroom.models.types import ChatMessage, Finished, ModelRequest, TextDelta, Usage
 from agentroom.store import SqliteStore
 
@@ -108,3 +113,48 @@ async def test_an_interrupt_mid_reply_keeps_the_partial_text_and_the_model_goes_
         engine.task = "Say hello."
         nxt = await engine.run_agent_turn("ana")
         assert nxt.content.strip() and not nxt.metadata.get("interrupted")
+
+
+async def test_a_structured_answer_is_always_of_its_shape_whatever_the_seed():
+    client = make_client("local")
+    ids = ["author", "reviewer", "security", "lead"]
+    request = ModelRequest(
+        messages=(
+            ChatMessage("system", "You choose who speaks next: author, reviewer, security, lead."),
+            ChatMessage("user", "reviewer: the file name comes from the query string."),
+        ),
+        temperature=1.0,  # sampled widely: the grammar, not luck, keeps the answer usable
+        response_format=one_of("speaker", "speaker", ids),
+    )
+    for seed in (1, 2, 3):
+        reply = await collect(client.stream(replace(request, seed=seed)))
+        assert picked(reply.text, "speaker", ids) is not None, reply.text
+
+
+async def test_a_tool_its_instructions_name_is_offered_as_a_choice_and_called_well_formed():
+    client = make_client("local")
+    tool = handoff_tool(["billing", "tech", "human"]).spec
+    system = "You are the front desk. Greet the customer and hand off to billing or tech."
+    asked = ChatMessage("user", "customer: I was charged twice and want a refund.")
+    request = ModelRequest(
+        messages=(ChatMessage("system", system), asked), tools=(tool,), seed=4, max_tokens=30
+    )
+    reply = await collect(client.stream(request))
+    if reply.tool_calls:  # the model may still answer "none" and speak instead
+        (call,) = reply.tool_calls
+        assert call.name == "handoff"
+        assert json.loads(call.arguments)["to"] in ("billing", "tech", "human")
+        result = ChatMessage("tool", "handing off", tool_call_id=call.id)
+        request = replace(
+            request,
+            messages=(
+                *request.messages,
+                ChatMessage("assistant", "", tool_calls=(call,)),
+                result,
+            ),
+        )
+        reply = await collect(client.stream(request))  # each named tool once a reply
+    assert not reply.tool_calls and reply.text.strip()
+    # A tool its instructions do not name is not offered: the model speaks.
+    plain = replace(request, messages=(ChatMessage("system", "You answer briefly."), asked))
+    assert not (await collect(client.stream(plain))).tool_calls
