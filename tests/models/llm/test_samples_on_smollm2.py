@@ -17,7 +17,6 @@ Each run prints its wall time (``pytest -s`` shows it).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import pytest
 
 from agentroom.core.events import Event
 from agentroom.models.local import missing
+from tests.environment import child_env
 
 WHY = missing()
 pytestmark = [
@@ -41,17 +41,7 @@ TIMEOUT = 1200  # a loaded two-core machine: minutes, not seconds
 
 def run_sample(tmp_path: Path, name: str, max_messages: int) -> list[dict[str, Any]]:
     """Run sample ``name`` on the local model; the saved session's envelopes."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("AGENTROOM_MODEL", "OPENAI_API_KEY", "AGENTROOM_NO_LOCAL")
-    } | {
-        "AGENTROOM_DB": str(tmp_path / "room.db"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "OLLAMA_HOST": "127.0.0.1:9",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = child_env(tmp_path, local=True)
     agentroom = [sys.executable, "-m", "agentroom"]
     limits = ["--seed", SEED, "--max-messages", str(max_messages)]
     started = time.monotonic()
