@@ -158,3 +158,23 @@ async def test_a_tool_its_instructions_name_is_offered_as_a_choice_and_called_we
     # A tool its instructions do not name is not offered: the model speaks.
     plain = replace(request, messages=(ChatMessage("system", "You answer briefly."), asked))
     assert not (await collect(client.stream(plain))).tool_calls
+
+
+async def test_the_seed_decides_the_sampling_so_two_sessions_do_not_say_the_same_words():
+    """The issue: every run of the default debate was word for word the same."""
+    client = make_client("local")
+    request = ModelRequest(
+        messages=(
+            ChatMessage("system", "You argue for a motion in one sentence."),
+            ChatMessage("user", "Motion: cities should ban private cars from their centres."),
+        ),
+        max_tokens=24,
+        temperature=0.8,
+    )
+
+    async def said(seed: int) -> str:
+        return (await collect(client.stream(replace(request, seed=seed)))).text
+
+    first = await said(11)
+    assert await said(11) == first  # a seed runs again as it ran
+    assert len({first, await said(12), await said(13)}) > 1
