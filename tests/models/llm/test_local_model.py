@@ -175,6 +175,7 @@ async def test_the_seed_decides_the_sampling_so_two_sessions_do_not_say_the_same
     async def said(seed: int) -> str:
         return (await collect(client.stream(replace(request, seed=seed)))).text
 
-    first = await said(11)
-    assert await said(11) == first  # a seed runs again as it ran
-    assert len({first, await said(12), await said(13)}) > 1
+    # (The same seed need not say the same words again in this process: a prompt read
+    # from llama.cpp's cache the second time gives slightly other numbers.  A run started
+    # afresh with --seed reads its prompts in the same order, and does.)
+    assert len({await said(11), await said(12), await said(13)}) > 1
