@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -44,13 +45,17 @@ def test_the_spec_finds_the_packaged_file_and_names_it():
         make_client("local:/nowhere/model.gguf")
 
 
+def question(system: str, user: str, **options: Any) -> ModelRequest:
+    """A request of a system prompt and one user message."""
+    messages = (ChatMessage("system", system), ChatMessage("user", user))
+    return ModelRequest(messages=messages, **options)
+
+
 async def test_a_stream_is_tokens_then_usage_then_a_finish():
     client = make_client("local")
-    request = ModelRequest(
-        messages=(
-            ChatMessage("system", "You answer in one short sentence."),
-            ChatMessage("user", "What colour is the sky on a clear day?"),
-        ),
+    request = question(
+        "You answer in one short sentence.",
+        "What colour is the sky on a clear day?",
         max_tokens=24,
         temperature=0.0,
     )
@@ -118,11 +123,9 @@ async def test_an_interrupt_mid_reply_keeps_the_partial_text_and_the_model_goes_
 async def test_a_structured_answer_is_always_of_its_shape_whatever_the_seed():
     client = make_client("local")
     ids = ["author", "reviewer", "security", "lead"]
-    request = ModelRequest(
-        messages=(
-            ChatMessage("system", "You choose who speaks next: author, reviewer, security, lead."),
-            ChatMessage("user", "reviewer: the file name comes from the query string."),
-        ),
+    request = question(
+        "You choose who speaks next: author, reviewer, security, lead.",
+        "reviewer: the file name comes from the query string.",
         temperature=1.0,  # sampled widely: the grammar, not luck, keeps the answer usable
         response_format=one_of("speaker", "speaker", ids),
     )
@@ -163,11 +166,9 @@ async def test_a_tool_its_instructions_name_is_offered_as_a_choice_and_called_we
 async def test_the_seed_decides_the_sampling_so_two_sessions_do_not_say_the_same_words():
     """The issue: every run of the default debate was word for word the same."""
     client = make_client("local")
-    request = ModelRequest(
-        messages=(
-            ChatMessage("system", "You argue for a motion in one sentence."),
-            ChatMessage("user", "Motion: cities should ban private cars from their centres."),
-        ),
+    request = question(
+        "You argue for a motion in one sentence.",
+        "Motion: cities should ban private cars from their centres.",
         max_tokens=24,
         temperature=0.8,
     )
