@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,9 +20,9 @@ from agentroom import Engine, ScriptedAgent
 from agentroom.models.offline import OfflineModel
 from agentroom.room.live import LiveRoom, RoomOptions
 from agentroom.room.workflows import parse_workflow
+from tests.cli.test_run_cli import agentroom  # the real command, stdin closed
 from tests.waiting import until
 
-TIMEOUT = 60
 PAIR = """
 name: pair
 agents:
@@ -40,17 +38,6 @@ termination:
 @pytest.fixture
 def env(cli_env: dict[str, str]) -> dict[str, str]:
     return cli_env
-
-
-def agentroom(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentroom", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=TIMEOUT,
-    )
 
 
 async def interrupted_session(db: str) -> str:
