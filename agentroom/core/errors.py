@@ -101,6 +101,10 @@ class NoDatabaseError(SessionNotFoundError):
     """There is no database file where saved sessions were looked for (none was ever saved)."""
 
 
+class TokenNotFoundError(StoreError, LookupError):
+    """No token has that id (or the prefix matches several); never quotes a secret token."""
+
+
 class ScriptExhaustedError(AgentroomError, RuntimeError):
     """A scripted agent (or replay model) was asked for more replies than it was given."""
 

@@ -99,3 +99,30 @@ class CheckpointRecord:
     pos: int
     created_at: datetime
     state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """One token a person joins a served room with, as ``agentroom tokens list`` shows it.
+
+    Never the secret itself (only its hash is kept, and this is not it):
+    ``token_id`` is the short public name a person revokes it by.  Times are
+    ISO 8601 in UTC; ``revoked_at`` and ``last_used_at`` are None until then.
+    """
+
+    token_id: str
+    session_id: str
+    human: str
+    created_at: str
+    revoked_at: str | None
+    last_used_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "token_id": self.token_id,
+            "session_id": self.session_id,
+            "human": self.human,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+            "last_used_at": self.last_used_at,
+        }

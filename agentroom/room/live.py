@@ -37,6 +37,7 @@ from agentroom.room.builder import (
 from agentroom.room.engine import Engine
 from agentroom.room.inflight import InFlight
 from agentroom.room.sessions import Sessions
+from agentroom.room.tokens import Tokens
 from agentroom.room.workflow_errors import located
 from agentroom.room.workflows import Workflow
 
@@ -220,6 +221,12 @@ class LiveRoom:
         """The sessions service on this room's own database connection (open rooms only):
         to page its older envelopes, export it or fork it while it runs."""
         return Sessions(self._engine.store)
+
+    @property
+    def tokens(self) -> Tokens:
+        """The tokens service on this room's own database connection (open rooms only):
+        a served room mints its humans' tokens and checks every connection's with it."""
+        return Tokens(self._engine.store)
 
     def watch_health(self, callback: Callable[[StoreHealth], Any]) -> Callable[[], None]:
         """Call ``callback`` whenever saving fails or works again; returns how to stop that."""

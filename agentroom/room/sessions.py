@@ -80,7 +80,7 @@ class Sessions:
         empty database behind wherever it looked.
         """
         where = str(db)
-        if not create and _missing(where):
+        if not create and database_missing(where):
             raise NoDatabaseError(
                 f"no saved sessions: there is no database at {where} (run 'agentroom' to "
                 "start a session there, or pass --db with another file)"
@@ -195,7 +195,7 @@ class Sessions:
         await self._store.delete_room(room.id, force=force)
 
 
-def _missing(where: str) -> bool:
+def database_missing(where: str) -> bool:
     """No database file at ``where`` (a stat, as the store's own opening makes)."""
     return where != MEMORY and not os.path.lexists(where)
 

@@ -13,6 +13,8 @@ the same time, and ``reply_to`` follows the copies), every agent's session
 checkpoints taken before it, and the coordinator's checkpoint as it was at
 the fork point (put together from its changes, ``state_changes.py``), made
 a fork's by a function the caller gives (``agentroom.room.sessions.state_at_fork``).
+Not the room's tokens: who may join the source room may not join its fork.
+A delete takes the room's tokens with it.
 """
 
 from __future__ import annotations
@@ -268,6 +270,7 @@ def delete_room(
                 "room_state",
                 "room_state_changes",
                 "owners",
+                "tokens",
             ):
                 conn.execute(f"DELETE FROM {table} WHERE room = ?", (key,))
             conn.execute("DELETE FROM rooms WHERE id = ?", (key,))

@@ -14,6 +14,8 @@ CHECKPOINT = "checkpoint"
 ROOM_CHECKPOINT = "room_checkpoint"
 RELEASE = "release"
 """Let go of a room this store owns (the owner's row keeps its epoch)."""
+TOKEN_USED = "token_used"
+"""A token was used (its ``last_used_at``): queued, so checking one never waits on a commit."""
 
-DROPPABLE = frozenset({ROOM_CHECKPOINT, RELEASE})
+DROPPABLE = frozenset({ROOM_CHECKPOINT, RELEASE, TOKEN_USED})
 """Records that may be dropped, with a log line, when they cannot be written in any form."""

@@ -35,6 +35,13 @@ The state at any seq is those rows up to it, merged in order; most turns
 change a few small keys (the turn count, the last speaker, a cursor), so a
 row is tens of bytes.
 
+A person joining a served room proves who they are with a token (V6): one
+row in ``tokens`` per token, bound to one room and one human.  Only the
+token's SHA-256 (hex) is kept, never the token; ``id`` is its short public
+name (shown in lists, used to revoke).  ``revoked_at`` and ``last_used_at``
+are microseconds, NULL while it was never revoked or used.  A room's tokens
+go with the room when it is deleted; a fork is a new room and gets none.
+
 A file is recognised as ours by ``PRAGMA application_id``; its schema version
 lives in ``schema_version`` (and ``PRAGMA user_version`` for a cheap check).
 Migrations only ever move forward, each in one transaction.
@@ -149,8 +156,22 @@ CREATE TABLE room_state_changes (
 """
 """The coordinator's checkpoints over time, as changes (see the module docstring)."""
 
+V6 = """
+CREATE TABLE tokens (
+    id           TEXT PRIMARY KEY,
+    digest       TEXT NOT NULL UNIQUE,
+    room         INTEGER NOT NULL,
+    human        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    last_used_at INTEGER
+);
+CREATE INDEX tokens_room ON tokens (room);
+"""
+"""The tokens people join served rooms with, as hashes (see the module docstring)."""
+
 # Index i holds the SQL that takes a database from version i to version i + 1.
 # A released step is never edited: a new database runs them all (V1 makes the
 # index V3 drops, on an empty table), so every file at version n has one schema.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -56,7 +56,8 @@ from agentroom.store.ops import (
 )
 from agentroom.store.ownership import Claim, OwnerLocks
 from agentroom.store.state_changes import StateChanges
-from agentroom.store.statements import one
+from agentroom.store.statements import like_prefix, one
+from agentroom.store.tokens import TokenRecords
 from agentroom.store.writer import GroupCommitWriter, KeyMaps
 
 _ROOM_COLUMNS = "r.id, r.uid, r.title, r.created_at, r.updated_at, r.state, r.last_seq, r.messages"
@@ -67,7 +68,7 @@ _ROOM_SELECT = (
 )
 
 
-class SqliteStore(HistoryReads):
+class SqliteStore(HistoryReads, TokenRecords):
     """One connection to one database file; see the module docstring."""
 
     def __init__(
@@ -83,6 +84,7 @@ class SqliteStore(HistoryReads):
             db, keys, path=path, durability=durability, locks=self._locks
         )
         self._state_changes = StateChanges()
+        self._tokens_touched: dict[str, float] = {}  # (TokenRecords) when each was last noted
 
     @property
     def _db(self) -> aiosqlite.Connection:
@@ -316,7 +318,7 @@ class SqliteStore(HistoryReads):
         async with self._db.execute(f"{_ROOM_SELECT} WHERE r.uid = ?", (text,)) as cur:
             rows = list(await cur.fetchall())
         if not rows:
-            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = like_prefix(text)
             async with self._db.execute(
                 f"{_ROOM_SELECT} WHERE r.uid LIKE ? ESCAPE '\\' LIMIT 6",
                 (pattern,),

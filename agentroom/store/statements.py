@@ -34,6 +34,11 @@ def rowid(cursor: sqlite3.Cursor | aiosqlite.Cursor) -> int:
     return cursor.lastrowid
 
 
+def like_prefix(text: str) -> str:
+    """A ``LIKE ? ESCAPE '\\'`` pattern for the values that start with ``text``, as typed."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 INSERT_ENVELOPE = (
     "INSERT INTO envelopes (room, seq, uid, sender, receiver, type, content, created, "
     "reply_to, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

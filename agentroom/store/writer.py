@@ -61,6 +61,7 @@ from agentroom.store.ops import (
     ROOM_CHECKPOINT,
     ROOM_NEW,
     ROOM_STATE,
+    TOKEN_USED,
 )
 from agentroom.store.ownership import (
     LEASE_SECONDS,
@@ -81,6 +82,7 @@ from agentroom.store.statements import (
     on_thread,
     rowid,
 )
+from agentroom.store.tokens import TOUCH as TOUCH_TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -712,7 +714,8 @@ def _latest_checkpoints(ops: list[tuple[Any, ...]]) -> set[int]:
 def _small_rows(
     pending: _Pending, ops: list[tuple[Any, ...]], claims: dict[int, Claim]
 ) -> list[tuple[str, Any]]:
-    """The statements for checkpoints and room-state changes, in the order they were queued.
+    """The statements for checkpoints, room-state changes, releases and token uses, in the
+    order they were queued.
 
     A room checkpoint is encoded here, so only the one written whole is.  One
     that JSON cannot hold (``marshal`` took it, JSON does not: a set, bytes) is
@@ -747,6 +750,9 @@ def _small_rows(
             claim = claims.get(key)
             if claim is not None:
                 rows.append((RELEASE_SQL, (key, claim.epoch)))
+        elif tag == TOKEN_USED:
+            _, token_id, used = op
+            rows.append((TOUCH_TOKEN, (used, token_id)))
         else:  # pragma: no cover - a programming error, not a runtime condition
             raise StoreWriteError(f"unknown store operation {tag!r}")
     if changes:  # all of them in one statement (a few rows a statement cost a step each)
