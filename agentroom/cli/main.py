@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from agentroom.cli import rooms, sessions, workflows
+from agentroom.cli import rooms, sessions, tokens, workflows
 from agentroom.cli.console import (
     DbOption,
     JsonOption,
@@ -101,6 +101,12 @@ def build_app() -> typer.Typer:
     sessions_app.command("list")(sessions.sessions_list)
     sessions_app.command("show")(sessions.sessions_show)
     app.add_typer(sessions_app, name="sessions")
+    tokens_app = typer.Typer(
+        help="Tokens people join served rooms with: list them, revoke one.", no_args_is_help=True
+    )
+    tokens_app.command("list")(tokens.tokens_list)
+    tokens_app.command("revoke")(tokens.tokens_revoke)
+    app.add_typer(tokens_app, name="tokens")
     workflows_app = typer.Typer(
         help="Workflow files: list them, validate one, start a new one.", no_args_is_help=True
     )
