@@ -23,6 +23,8 @@ from agentroom.core.records import TokenInfo
 from agentroom.room.export import inert_writer, write_json_list
 from agentroom.room.tokens import Tokens
 
+_ID_WIDTH = 10
+
 
 def _when(iso: str | None) -> str:
     """An ISO UTC time as the tables show times (``sessions list``), or ``-``."""
@@ -31,16 +33,16 @@ def _when(iso: str | None) -> str:
 
 def _tokens_table(tokens: list[TokenInfo]) -> Table:
     table = Table(
-        title="Tokens (revoke one by its id or a unique prefix; --json for full session ids)",
+        title="Tokens (times in UTC; revoke one by its id or a unique prefix; --json for all)",
         title_justify="left",
         header_style="bold",
     )
-    table.add_column("id", no_wrap=True, style="bold")
-    table.add_column("session", no_wrap=True, min_width=SHORT_ID)
-    table.add_column("human", overflow="ellipsis", no_wrap=True, max_width=24)
-    table.add_column("created (UTC)", no_wrap=True)
-    table.add_column("last used", no_wrap=True)
-    table.add_column("revoked", no_wrap=True)
+    table.add_column("id", no_wrap=True, style="bold", min_width=_ID_WIDTH)
+    # on a narrow terminal the session's id gives way before the human's name does
+    table.add_column("session", no_wrap=True, overflow="ellipsis", min_width=13)
+    table.add_column("human", overflow="ellipsis", no_wrap=True, min_width=8, max_width=24)
+    for when in ("created", "last used", "revoked"):
+        table.add_column(when, no_wrap=True, min_width=len("01-31 23:59"))
     for token in tokens:
         cells = (
             token.token_id,

@@ -140,7 +140,8 @@ async def test_a_revoked_token_is_refused_and_revoking_it_again_keeps_its_time(d
         assert grant is not None
 
         revoked = await tokens.revoke(grant.token_id)
-        assert (revoked.token_id, revoked.human, revoked.session_id) == (grant.token_id, "alice", sid)
+        assert (revoked.token_id, revoked.human) == (grant.token_id, "alice")
+        assert revoked.session_id == sid
         assert revoked.revoked_at is not None
         assert await tokens.verify(alice) is None
         assert await tokens.verify(bob) is not None  # only that one

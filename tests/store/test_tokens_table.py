@@ -1,4 +1,4 @@
-"""Schema V6 (the ``tokens`` table): a V5 database migrates on open, keeps its data, takes tokens."""
+"""Schema V6 (the ``tokens`` table): a V5 file migrates on open, keeps its data, takes tokens."""
 
 from __future__ import annotations
 
