@@ -9,7 +9,8 @@ stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterable
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from json import dumps, loads
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,11 +22,13 @@ from rich.segment import Segment
 from rich.text import Text
 
 from agentroom import __version__
-from agentroom.core.errors import AgentroomError
+from agentroom.core.errors import AgentroomError, NoDatabaseError
 from agentroom.core.paths import resolve_db_path
 from agentroom.core.protocol import Envelope
 from agentroom.core.text import for_terminal, json_for_terminal
+from agentroom.room.export import inert_writer, write_json_list
 from agentroom.room.formatting import describe
+from agentroom.room.service import StoreService
 
 T = TypeVar("T")
 
@@ -168,6 +171,25 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except AgentroomError as exc:
         raise fail(str(exc)) from None
+
+
+S = TypeVar("S", bound=StoreService)
+
+
+async def listing(
+    opening: Awaitable[S], read: Callable[[S], Awaitable[list[T]]], as_json: bool
+) -> list[T]:
+    """What ``read`` finds through the service ``opening`` opens (``sessions list``,
+    ``tokens list``), printed as JSON if asked.  A missing database has nothing in it,
+    and stays missing (the service is opened with ``create=False``)."""
+    try:
+        async with await opening as service:
+            found = await read(service)
+    except NoDatabaseError:
+        found = []
+    if as_json:  # inert for a terminal, and the same JSON
+        await write_json_list(found, inert_writer("jsonl", sys.stdout.write))
+    return found
 
 
 def db_for(ctx: typer.Context, db: Path | None) -> Path | str:

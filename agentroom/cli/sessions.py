@@ -19,18 +19,17 @@ from agentroom.cli.console import (
     envelope_text,
     err,
     fail,
+    listing,
     need_session,
     out,
     run,
 )
-from agentroom.core.errors import NoDatabaseError
 from agentroom.core.records import RoomInfo
 from agentroom.room.export import (
     FORMATS,
     ROUTINE_CHOICES,
     inert_writer,
     write_json_document,
-    write_json_list,
 )
 from agentroom.room.formatting import is_quiet
 from agentroom.room.sessions import Sessions
@@ -73,17 +72,13 @@ def sessions_list(
     """List saved sessions, most recent first."""
     where = db_for(ctx, db)
 
-    async def go() -> list[RoomInfo]:
-        try:  # a missing database is no sessions, and stays missing
-            async with await Sessions.open(where, create=False) as sessions:
-                rooms = await sessions.recent(limit, metadata=as_json)
-        except NoDatabaseError:
-            rooms = []
-        if as_json:  # inert for a terminal, and the same JSON
-            await write_json_list(rooms, inert_writer("jsonl", sys.stdout.write))
-        return rooms
-
-    rooms = run(go())
+    rooms = run(
+        listing(
+            Sessions.open(where, create=False),
+            lambda sessions: sessions.recent(limit, metadata=as_json),
+            as_json,
+        )
+    )
     if as_json:
         return
     if not rooms:

@@ -9,7 +9,6 @@ it is refused from then on.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from typing import Annotated
 
@@ -17,10 +16,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from agentroom.cli.console import SHORT_ID, DbOption, JsonOption, db_for, out, run
-from agentroom.core.errors import NoDatabaseError
+from agentroom.cli.console import SHORT_ID, DbOption, JsonOption, db_for, listing, out, run
 from agentroom.core.records import TokenInfo
-from agentroom.room.export import inert_writer, write_json_list
 from agentroom.room.tokens import Tokens
 
 _ID_WIDTH = 10
@@ -75,17 +72,7 @@ def tokens_list(
     where = db_for(ctx, db)
     wanted = session_id.strip() if session_id and session_id.strip() else None
 
-    async def go() -> list[TokenInfo]:
-        try:  # a missing database has no tokens, and stays missing
-            async with await Tokens.open(where) as tokens:
-                found = await tokens.list(wanted)
-        except NoDatabaseError:
-            found = []
-        if as_json:  # inert for a terminal, and the same JSON
-            await write_json_list(found, inert_writer("jsonl", sys.stdout.write))
-        return found
-
-    found = run(go())
+    found = run(listing(Tokens.open(where), lambda tokens: tokens.list(wanted), as_json))
     if as_json:
         return
     if found:

@@ -32,14 +32,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from agentroom.core.errors import NoDatabaseError
 from agentroom.core.protocol import Envelope
 from agentroom.core.records import RoomInfo
 from agentroom.room.export import Write, export_to_file, write_export
+from agentroom.room.service import StoreService
 from agentroom.room.usage import UsageLedger
-from agentroom.store import SqliteStore
 from agentroom.store.forking import Counted
-from agentroom.store.opening import MEMORY
 
 KEPT_METADATA = ("workflow", "workflow_path", "model")
 """What a fork keeps of its source room's metadata: enough to resume it the same way.
@@ -57,7 +55,7 @@ class SessionSummary:
         return self.room.to_dict() | {"usage": self.usage.to_dict()}
 
 
-class Sessions:
+class Sessions(StoreService):
     """Saved sessions in one database; see the module docstring.
 
     Built on a store it borrows (a live room's), or by :meth:`open`, which
@@ -67,10 +65,6 @@ class Sessions:
     id that :meth:`find` returned, as they are called again and again.
     """
 
-    def __init__(self, store: SqliteStore, *, owned: bool = False) -> None:
-        self._store = store
-        self._owned = owned
-
     @classmethod
     async def open(cls, db: str | os.PathLike[str], *, create: bool = True) -> Sessions:
         """Open the database at ``db`` for the sessions in it, creating it if needed.
@@ -79,24 +73,12 @@ class Sessions:
         missing: a command that only reads (``sessions list``) must not leave an
         empty database behind wherever it looked.
         """
-        where = str(db)
-        if not create and database_missing(where):
-            raise NoDatabaseError(
-                f"no saved sessions: there is no database at {where} (run 'agentroom' to "
-                "start a session there, or pass --db with another file)"
-            )
-        return cls(await SqliteStore.open(db), owned=True)
-
-    async def close(self) -> None:
-        """Close the database if this service opened it (a borrowed store stays open)."""
-        if self._owned:
-            await self._store.close()
-
-    async def __aenter__(self) -> Sessions:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        return await cls._opened(
+            db,
+            create=create,
+            missing="no saved sessions: there is no database at {where} (run 'agentroom' to "
+            "start a session there, or pass --db with another file)",
+        )
 
     # -- listing and showing ------------------------------------------------------------------
 
@@ -193,11 +175,6 @@ class Sessions:
         """
         room = await self.find(session_id)
         await self._store.delete_room(room.id, force=force)
-
-
-def database_missing(where: str) -> bool:
-    """No database file at ``where`` (a stat, as the store's own opening makes)."""
-    return where != MEMORY and not os.path.lexists(where)
 
 
 # -- the coordinator at a fork point ------------------------------------------------------------

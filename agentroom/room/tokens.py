@@ -33,10 +33,9 @@ import secrets
 from dataclasses import dataclass
 
 from agentroom.bus import PARTICIPANT_ID
-from agentroom.core.errors import NoDatabaseError, TokenNotFoundError
+from agentroom.core.errors import TokenNotFoundError
 from agentroom.core.records import TokenInfo
-from agentroom.room.sessions import database_missing
-from agentroom.store import SqliteStore
+from agentroom.room.service import StoreService
 
 __all__ = ["PREFIX", "Grant", "TokenInfo", "Tokens", "digest_of"]
 
@@ -97,16 +96,12 @@ def _id_typed(text: str) -> str:
     )
 
 
-class Tokens:
+class Tokens(StoreService):
     """The tokens in one database; see the module docstring.
 
     Built on a store it borrows (a running room's), or by :meth:`open`, which
     opens one and closes it with the service.
     """
-
-    def __init__(self, store: SqliteStore, *, owned: bool = False) -> None:
-        self._store = store
-        self._owned = owned
 
     @classmethod
     async def open(cls, db: str | os.PathLike[str], *, create: bool = False) -> Tokens:
@@ -115,24 +110,12 @@ class Tokens:
         A missing file is :class:`NoDatabaseError` and stays missing unless
         ``create``: tokens are only ever made in a room's database, which exists.
         """
-        where = str(db)
-        if not create and database_missing(where):
-            raise NoDatabaseError(
-                f"no tokens: there is no database at {where} ('agentroom serve' makes "
-                "tokens there; pass --db with another file)"
-            )
-        return cls(await SqliteStore.open(db), owned=True)
-
-    async def close(self) -> None:
-        """Close the database if this service opened it (a borrowed store stays open)."""
-        if self._owned:
-            await self._store.close()
-
-    async def __aenter__(self) -> Tokens:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        return await cls._opened(
+            db,
+            create=create,
+            missing="no tokens: there is no database at {where} ('agentroom serve' makes "
+            "tokens there; pass --db with another file)",
+        )
 
     async def mint(self, session_id: str, human: str) -> str:
         """A new token for ``human`` of session ``session_id``: the secret, returned only here.
