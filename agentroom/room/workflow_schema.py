@@ -352,6 +352,26 @@ class SubagentSpec(_Strict):
     budget: int = Field(default=8, ge=1, json_schema_extra={"unit": "sub-agents"})
 
 
+class RoomSpec(_Strict):
+    """How the room treats its humans' lines: who may answer a human's turn, and what a line
+    said while an agent is speaking does (LangGraph calls that double-texting)."""
+
+    synonyms = {
+        "anyone_answers": "any_human",
+        "any_human_answers": "any_human",
+        "double_texting": "while_speaking",
+        "multitask_strategy": "while_speaking",
+        "on_interrupt": "while_speaking",
+        "while_agent_speaks": "while_speaking",
+    }
+
+    any_human: bool = False
+    """A line from any human (to everyone, or to the one asked) answers a human's turn."""
+    while_speaking: Literal["enqueue", "interrupt", "reject"] = "enqueue"
+    """A human's line while an agent is mid-turn: said at once (the next speaker reads it),
+    said once the speaker is interrupted, or refused with a reply saying why."""
+
+
 class Workflow(_Strict):
     synonyms = {
         "title": "name",
@@ -385,6 +405,8 @@ class Workflow(_Strict):
         "spawn": "subagents",
         "unsafe_tools": "allow_unsafe_tools",
         "allow_unsafe": "allow_unsafe_tools",
+        "settings": "room",
+        "options": "room",
     }
 
     name: str
@@ -399,6 +421,10 @@ class Workflow(_Strict):
     delegation: DelegationSpec = Field(default_factory=DelegationSpec)
     """Give agents a ``delegate`` tool to hand sub-tasks to the others."""
     subagents: SubagentSpec = Field(default_factory=SubagentSpec)
+    room: RoomSpec = Field(
+        default_factory=lambda: RoomSpec(any_human=False, while_speaking="enqueue")
+    )
+    """How the humans' lines are taken (several humans, lines while an agent speaks)."""
     allow_unsafe_tools: bool = False
     """Let tools (and a strategy rule) come from modules known to be dangerous: a shell,
     ``eval``, any file, the network (see ``agentroom.agents.tools.UNSAFE_MODULES``)."""
@@ -605,6 +631,14 @@ VALUE_SYNONYMS: dict[str, dict[str, str]] = {
         "&": "all",
         "both": "all",
         "every": "all",
+    },
+    "room.while_speaking": {
+        "queue": "enqueue",
+        "wait": "enqueue",
+        "cancel": "interrupt",
+        "stop": "interrupt",
+        "refuse": "reject",
+        "deny": "reject",
     },
     "memory.policy": {
         "last": "last-writer",
