@@ -10,7 +10,7 @@ the interface reads :attr:`inbox` to show what was addressed to the human.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from agentroom.agents.base import Agent, AgentSettings, Turn
@@ -90,15 +90,21 @@ class HumanAgent(Agent):
     ) -> Envelope:
         """Publish as the human.  If the human's turn is pending, this is the answer."""
         env = await self.handle.publish(content, to=to, type=type, metadata=metadata)
-        pending = self._pending
-        if (
-            pending is not None
-            and not pending.done()
-            and env.sender == self.id
-            and env.type is MessageType.MESSAGE
-        ):
-            pending.set_result(env)
+        if env.sender == self.id and env.type is MessageType.MESSAGE:
+            self.answer(env)
         return env
+
+    def answer(self, envelope: Envelope) -> bool:
+        """Take ``envelope`` as the answer to the turn waiting for this human (their own line,
+        or, in a room where any human may answer, another's: :class:`AnyHumanAnswers`).
+
+        Returns False when no turn is waiting (the line is then just said).
+        """
+        pending = self._pending
+        if pending is None or pending.done():
+            return False
+        pending.set_result(envelope)
+        return True
 
     async def ask(self, prompt: str = "", *, timeout: float | None = None) -> Envelope:
         """Announce that the human's input is wanted and wait for what they say next.
@@ -142,3 +148,32 @@ class HumanAgent(Agent):
 
     async def take_turn(self, turn: Turn) -> Envelope:
         return await self.ask(timeout=self.settings.turn_timeout)
+
+
+class AnyHumanAnswers:
+    """A bus sink for a room where any human may answer a human's turn (``room.any_human``).
+
+    When the room waits for one human and another says a line to everyone or to
+    the one asked, that line is the answer: in a room several people share,
+    whoever is at the keyboard keeps the room going.  It watches the bus, not
+    :meth:`HumanAgent.say`, so a line counts however it reached the room (a
+    screen, stdin, a network client).  An aside is said to one without giving
+    anyone a turn, so it never answers one.
+    """
+
+    def __init__(self, humans: Iterable[HumanAgent]) -> None:
+        self.humans = {human.id: human for human in humans}
+
+    def offer(self, envelope: Envelope) -> bool:
+        if (
+            envelope.type is MessageType.MESSAGE
+            and envelope.sender in self.humans
+            and envelope.metadata.get("event") != Event.ASIDE
+        ):
+            for human in self.humans.values():
+                if human.id != envelope.sender and envelope.receiver in (BROADCAST, human.id):
+                    human.answer(envelope)
+        return True
+
+    async def put(self, envelope: Envelope) -> None:
+        self.offer(envelope)

@@ -106,8 +106,12 @@ class LLMAgent(Agent):
         stream_interval: float = STREAM_INTERVAL,
         tool_audience: str = "*",
         reply_limit: int = REPLY_LIMIT,
+        humans: Sequence[str] | None = None,
     ) -> None:
         super().__init__(id, role=role, description=description, settings=settings)
+        self.humans = None if humans is None else tuple(humans)
+        """The people in the room, for the prompt made when none is given (None: not known,
+        the prompt says "a human")."""
         if isinstance(model, str):
             model = make_client(model)
         elif model is None and self.settings.model:
@@ -149,13 +153,21 @@ class LLMAgent(Agent):
         if self.settings.system_prompt:
             return self.settings.system_prompt.replace("{task}", turn.task or "the task at hand")
         who = f"You are {self.id}" + (f", the {self.role}" if self.role else "")
-        parts = [f"{who}, in a group chat with other agents and a human."]
+        parts = [f"{who}, in a group chat with other agents{self._company()}."]
         if self.description:
             parts.append(self.description)
         if turn.task:
             parts.append(f"The task: {turn.task}")
         parts.append("Reply briefly, in your own voice; do not write other speakers' lines.")
         return " ".join(parts)
+
+    def _company(self) -> str:
+        """Who besides agents is in the room, as the made prompt says it."""
+        if self.humans is None or len(self.humans) == 1:
+            return " and a human"
+        if not self.humans:
+            return ""
+        return f" and {len(self.humans)} people ({', '.join(self.humans)})"
 
     def prompt(self, turn: Turn) -> list[ChatMessage]:
         """The chat messages for this turn: system prompt, then this agent's own view.

@@ -13,7 +13,9 @@ asked (:mod:`~agentroom.coordination.floor`), so no selector model is asked
 for a choice a person already made.  Control from
 a human interface arrives as
 method calls: :meth:`stop`, :meth:`pause`, :meth:`resume`,
-:meth:`switch_strategy`; each is announced as a ``status`` envelope.
+:meth:`switch_strategy`; each is announced as a ``status`` envelope.  A human's line
+that cuts a speaker short goes through :meth:`interject`, so it lands between
+the interrupted reply and the next turn.
 
 Runs behave as AutoGen's teams do: each :meth:`run` starts with a fresh
 termination budget and carries on the order (cursor, active agent, plan)
@@ -28,9 +30,9 @@ import contextlib
 import copy
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from agentroom.coordination.floor import FloorRequest, FloorRequests
 from agentroom.coordination.host import RoomHost
@@ -44,6 +46,8 @@ from agentroom.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
+
+T = TypeVar("T")
 
 RUN_TAIL = 1000
 """How many of a run's newest envelopes a :class:`RunResult` holds (``keep_envelopes``)."""
@@ -132,6 +136,8 @@ class MultiAgentCoordinator:
         self._running.set()
         self._wake = asyncio.Event()  # a stop, or a termination firing, while waiting on the store
         self._current: str | None = None
+        self._turn_lock = asyncio.Lock()
+        """Held while a speaker is chosen and speaks: :meth:`interject` waits for the gap."""
         self._round_due = False
         self._in_run = False
         host.bus.attach(self)
@@ -169,6 +175,21 @@ class MultiAgentCoordinator:
         self._wake.set()
         if self._current is not None:
             self.host.interrupt(self._current)
+
+    async def interject(self, line: Callable[[], Awaitable[T]]) -> T:
+        """Interrupt whoever is speaking, then do ``line`` (say a human's line) once that turn
+        is over and before anyone is given the next one; returns what ``line`` returns.
+
+        The interrupted reply (kept, marked as such) comes first in the log, then
+        the line, and the next speaker reads both; a line naming an agent gives
+        it the floor as any line does.  Saying the line at once instead could
+        put it before the partial reply, or after the next speaker has built
+        its context.  Between turns (or with no run going) ``line`` runs now.
+        """
+        if self._current is not None:
+            self.host.interrupt(self._current)
+        async with self._turn_lock:
+            return await line()
 
     async def pause(self) -> None:
         if self._running.is_set():
@@ -331,21 +352,22 @@ class MultiAgentCoordinator:
                 if reason is not None:
                     break
                 strategy = self.strategy
-                speak, addressed, own = await self._next(strategy)
-                if speak is None:
-                    reason = strategy.finished_reason
-                    break
-                await self._announce(speak, strategy, addressed)
-                result = await self._turn(speak)
-                self.turns += 1
-                self.room.last_speaker = speak.agent_id
-                if own and strategy is self.strategy:  # a switch mid-turn starts the new one
-                    await strategy.turn_done(self.room, speak, result)
-                self.termination.turn_ended()
-                self._round_due = self.memory is not None and (
-                    self.turns % self.strategy.round_size(self.room) == 0
-                )
-                self.checkpoint()  # the turn is done: whatever happens next, it never reruns
+                async with self._turn_lock:
+                    speak, addressed, own = await self._next(strategy)
+                    if speak is None:
+                        reason = strategy.finished_reason
+                        break
+                    await self._announce(speak, strategy, addressed)
+                    result = await self._turn(speak)
+                    self.turns += 1
+                    self.room.last_speaker = speak.agent_id
+                    if own and strategy is self.strategy:  # a switch mid-turn starts the new one
+                        await strategy.turn_done(self.room, speak, result)
+                    self.termination.turn_ended()
+                    self._round_due = self.memory is not None and (
+                        self.turns % self.strategy.round_size(self.room) == 0
+                    )
+                    self.checkpoint()  # the turn is done: whatever happens next, it never reruns
                 if self._round_due:
                     await self._end_round()
         finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentroom.agents import AgentSettings, HumanAgent, LLMAgent
+from agentroom.agents.human import AnyHumanAnswers
 from agentroom.agents.tools import Tool, load_callable
 from agentroom.coordination.coordinator import MultiAgentCoordinator, RunResult
 from agentroom.coordination.handoff import Handoff
@@ -165,16 +166,17 @@ def build_room(
             settings=settings,
             tools=[Tool.load(p, allow_unsafe=unsafe, folder=folder) for p in spec.tools],
             stop=spec.stop,
+            humans=[h.id for h in workflow.humans],
         )
         llm_agents.append(engine.register_agent(agent))  # type: ignore[arg-type]
-    for human in workflow.humans:
-        engine.register_agent(
-            HumanAgent(
-                human.id,
-                description=human.description,
-                settings=AgentSettings(turn_timeout=human.timeout),
-            )
-        )
+    humans = [
+        HumanAgent(h.id, description=h.description, settings=AgentSettings(turn_timeout=h.timeout))
+        for h in workflow.humans
+    ]
+    for human in humans:
+        engine.register_agent(human)
+    if workflow.room.any_human and len(humans) > 1:
+        engine.bus.attach(AnyHumanAnswers(humans))
     names = [a.id for a in workflow.agents]
     for agent in llm_agents:
         others = [n for n in names if n != agent.id]

@@ -23,6 +23,12 @@ grammar, for a line with its surrounding blanks removed:
   error that lists the commands;
 - ``//TEXT`` says ``/TEXT`` to everyone (a line that starts with ``/``).
 
+A line said while an agent is mid-turn is said at once, said once the agent is
+cut short, or refused, as the workflow's ``room.while_speaking`` says
+(``enqueue``, ``interrupt``, ``reject``; LangGraph's double-texting); commands
+are never refused.  :func:`apply` is where every interface's lines go, so the
+policy holds wherever a line is typed.
+
 An interface may add commands of its own (the TUI's ``/export``, ``/fork``,
 ``/open N``) by passing them to :func:`parse_line`; it handles those itself,
 and everything else goes to :func:`apply`.  Errors and replies are one line
@@ -38,7 +44,7 @@ from typing import Any
 
 from agentroom.agents import HumanAgent
 from agentroom.core.events import Event
-from agentroom.core.protocol import BROADCAST, MessageType
+from agentroom.core.protocol import BROADCAST, Envelope, MessageType
 from agentroom.core.text import one_line
 from agentroom.room.live import LiveRoom
 from agentroom.room.workflow_schema import STRATEGIES, canonical_choice
@@ -270,11 +276,33 @@ async def apply(
     if isinstance(parsed, Say):
         if human is None:
             return Reply("this room has no human participant; only commands work", ok=False)
-        said = await human.say(parsed.text, to=parsed.to, metadata=parsed.metadata)
-        if said.type is MessageType.STATUS:  # bounced: whoever it was for has left
-            return Reply(said.content, ok=False)
-        return Reply()
+        return await _say(room, parsed, human)
     return await _run(room, parsed, human.id if human is not None else "the human", local)
+
+
+async def _say(room: LiveRoom, line: Say, human: HumanAgent) -> Reply:
+    """Say ``line`` as ``human``, as ``room.while_speaking`` has it when an agent is mid-turn:
+    at once (``enqueue``), after cutting the agent short (``interrupt``), or not (``reject``)."""
+    speaking = room.speaking_agent
+    policy = room.while_speaking if speaking is not None else "enqueue"
+    if policy == "reject":
+        return Reply(
+            f"{speaking} is speaking, so nothing was said; wait for its turn to end, "
+            "or type /interrupt and say it again",
+            ok=False,
+        )
+
+    async def say() -> Envelope:
+        return await human.say(line.text, to=line.to, metadata=line.metadata)
+
+    coordinator = room.coordinator
+    if policy == "interrupt" and coordinator is not None:
+        said = await coordinator.interject(say)
+    else:
+        said = await say()
+    if said.type is MessageType.STATUS:  # bounced: whoever it was for has left
+        return Reply(said.content, ok=False)
+    return Reply()
 
 
 async def _run(

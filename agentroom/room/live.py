@@ -39,7 +39,7 @@ from agentroom.room.inflight import InFlight
 from agentroom.room.sessions import Sessions
 from agentroom.room.tokens import Tokens
 from agentroom.room.workflow_errors import located
-from agentroom.room.workflows import Workflow
+from agentroom.room.workflows import WhileSpeaking, Workflow
 
 
 @dataclass
@@ -252,7 +252,26 @@ class LiveRoom:
 
     @property
     def human(self) -> HumanAgent | None:
+        """The first human: the one a single-person interface (a local screen, stdin) speaks as."""
         return self.humans[0] if self.humans else None
+
+    def human_named(self, human_id: str) -> HumanAgent | None:
+        """The human called ``human_id`` (None: no human here is): whom a line from one of
+        several people (a network client) is said as."""
+        return next((h for h in self.humans if h.id == human_id), None)
+
+    @property
+    def speaking_agent(self) -> str | None:
+        """The agent (not a human: a person's turn is no one speaking) mid-turn right now."""
+        current = self.coordinator.current_speaker if self.coordinator is not None else None
+        if current is None or self.human_named(current) is not None:
+            return None
+        return current
+
+    @property
+    def while_speaking(self) -> WhileSpeaking:
+        """What a human's line said while an agent is mid-turn does (``room.while_speaking``)."""
+        return self.workflow.room.while_speaking if self.workflow is not None else "enqueue"
 
     async def say(self, text: str, to: str = BROADCAST) -> Envelope | None:
         if self.human is None:

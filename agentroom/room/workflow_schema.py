@@ -23,6 +23,8 @@ from agentroom.models.spec import ModelSpec
 
 StrategyName = Literal["round-robin", "role-based", "plan-driven", "handoff"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyName)
+WhileSpeaking = Literal["enqueue", "interrupt", "reject"]
+"""What a human's line does while an agent is mid-turn (``room.while_speaking``)."""
 
 
 class _Strict(BaseModel):
@@ -367,7 +369,7 @@ class RoomSpec(_Strict):
 
     any_human: bool = False
     """A line from any human (to everyone, or to the one asked) answers a human's turn."""
-    while_speaking: Literal["enqueue", "interrupt", "reject"] = "enqueue"
+    while_speaking: WhileSpeaking = "enqueue"
     """A human's line while an agent is mid-turn: said at once (the next speaker reads it),
     said once the speaker is interrupted, or refused with a reply saying why."""
 

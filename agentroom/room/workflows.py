@@ -29,6 +29,7 @@ from agentroom.room.workflow_schema import (
     HumanSpec,
     StrategySpec,
     TerminationSpec,
+    WhileSpeaking,
     Workflow,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "HumanSpec",
     "StrategySpec",
     "TerminationSpec",
+    "WhileSpeaking",
     "Workflow",
     "available_workflows",
     "check_workflow",
