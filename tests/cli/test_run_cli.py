@@ -30,7 +30,14 @@ from agentroom.room.workflows import samples_dir
 from tests.child import Child, killed_at
 from tests.environment import child_env
 
-SAMPLE_NAMES = ["code_review", "debate", "research_team", "support_desk", "trip_planner"]
+SAMPLE_NAMES = [
+    "code_review",
+    "debate",
+    "pair_review",
+    "research_team",
+    "support_desk",
+    "trip_planner",
+]
 DEBATE_ORDER = ["pro", "con", "moderator", "human"]
 TIMEOUT = 60
 
@@ -301,7 +308,7 @@ def test_resume_of_a_session_with_tools_needs_its_workflow_file(env, tmp_path):
 # -- workflows --------------------------------------------------------------------------------
 
 
-def test_workflows_list_shows_the_five_samples(env):
+def test_workflows_list_shows_the_six_samples(env):
     table = agentroom(env, "workflows", "list")
     assert table.returncode == 0, table.stderr
     for name in SAMPLE_NAMES:
@@ -313,6 +320,7 @@ def test_workflows_list_shows_the_five_samples(env):
     assert {r["name"]: r["strategy"] for r in rows} == {
         "code_review": "role-based",
         "debate": "round-robin",
+        "pair_review": "round-robin",
         "research_team": "round-robin",
         "support_desk": "handoff",
         "trip_planner": "plan-driven",

@@ -204,7 +204,7 @@ def test_find_workflow_unknown_name_lists_the_known_ones():
         find_workflow("nope")
     assert str(caught.value) == (
         "no workflow named 'nope': give a file, or one of: "
-        "code_review, debate, research_team, support_desk, trip_planner"
+        "code_review, debate, pair_review, research_team, support_desk, trip_planner"
     )
 
 
@@ -217,10 +217,11 @@ def test_user_workflows_come_after_the_samples_and_are_found_by_name():
     assert find_workflow("alpha") == folder / "alpha.yaml"
 
 
-def test_the_five_samples_are_there_and_validate():
+def test_the_six_samples_are_there_and_validate():
     assert [p.stem for p in SAMPLES] == [
         "code_review",
         "debate",
+        "pair_review",
         "research_team",
         "support_desk",
         "trip_planner",
@@ -302,8 +303,23 @@ def check_research_team(result: RunResult) -> None:
     assert said[-1].sender == "writer" and "TERMINATE" in said[-1].content
 
 
+def check_pair_review(result: RunResult) -> None:
+    said = messages(result)
+    assert {m.sender for m in said} == {"author", "reviewer"}  # nobody answers in a test
+    # Each person was asked in turn, alice then bob, and skipped.
+    skipped = [e.metadata["agent"] for e in events(result, "skipped")]
+    assert skipped and skipped == ["alice", "bob"] * (len(skipped) // 2) + ["alice"] * (
+        len(skipped) % 2
+    )
+    if result.reason == "reviewer said APPROVED":
+        assert said[-1].sender == "reviewer" and "APPROVED" in said[-1].content
+    else:
+        assert result.reason == "reached 16 messages"
+
+
 CHECKS: dict[str, Callable[[RunResult], None]] = {
     "debate": check_debate,
+    "pair_review": check_pair_review,
     "code_review": check_code_review,
     "trip_planner": check_trip_planner,
     "support_desk": check_support_desk,

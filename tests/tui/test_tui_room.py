@@ -342,11 +342,12 @@ async def test_the_workflow_picker_then_the_strategy_menu_open_a_room(db_path, m
         assert [name.rsplit("/", 1)[-1] for name in names] == [
             "code_review.yaml",
             "debate.yaml",
+            "pair_review.yaml",
             "research_team.yaml",
             "support_desk.yaml",
             "trip_planner.yaml",
         ]
-        picker.highlighted = 4  # trip_planner
+        picker.highlighted = 5  # trip_planner
         await pilot.press("enter")
         await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
         await pilot.press("enter")  # keep the workflow's own strategy (plan-driven)
