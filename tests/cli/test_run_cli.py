@@ -29,15 +29,8 @@ from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import samples_dir
 from tests.child import Child, killed_at
 from tests.environment import child_env
+from tests.room.test_workflows import SAMPLE_NAMES
 
-SAMPLE_NAMES = [
-    "code_review",
-    "debate",
-    "pair_review",
-    "research_team",
-    "support_desk",
-    "trip_planner",
-]
 DEBATE_ORDER = ["pro", "con", "moderator", "human"]
 TIMEOUT = 60
 

@@ -9,11 +9,13 @@ replay model, saying each human's lines through :func:`apply`, as every interfac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from agentroom.coordination import RunResult
 from agentroom.core.protocol import BROADCAST, Envelope, MessageType
 from agentroom.models.replay import ReplayClient
 from agentroom.models.types import ModelEvent, ModelRequest
@@ -111,6 +113,17 @@ def events(envelopes: list[Envelope], name: str) -> list[Envelope]:
     return [e for e in envelopes if e.metadata.get("event") == name]
 
 
+@contextlib.asynccontextmanager
+async def running(room: LiveRoom) -> AsyncIterator[asyncio.Task[RunResult]]:
+    """The room runs while the block types into it; the block's end waits for the run's."""
+    run = asyncio.create_task(room.run())
+    try:
+        yield run
+        await run
+    finally:
+        run.cancel()
+
+
 async def saved(room: LiveRoom) -> list[Envelope]:
     """The session as its database has it, once the room has closed."""
     assert room.engine is not None
@@ -127,13 +140,9 @@ async def test_round_robin_asks_alice_then_bob_each_in_turn(db_path):
     wf = workflow(termination="  max_turns: 4")
     model = ReplayClient(["Miso?", "Too plain."])
     room = await opened(db_path, wf, model)
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room):
         assert (await answer(room, "alice", "Biscuit!")).ok
         assert (await answer(room, "bob", "Biscuit it is.")).ok
-        await running
-    finally:
-        running.cancel()
     envelopes = await saved(room)
     assert said(envelopes) == [
         ("planner", "Miso?"),
@@ -154,13 +163,9 @@ async def test_role_based_picks_either_human_by_name(db_path):
     )
     model = ReplayClient(["alice", "bob", "planner", "Biscuit, then."])
     room = await opened(db_path, wf, model)
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room):
         await answer(room, "alice", "Miso?")
         await answer(room, "bob", "Too plain.")
-        await running
-    finally:
-        running.cancel()
     envelopes = await saved(room)
     picked = [e.metadata["agent"] for e in events(envelopes, "speaker_selected")]
     assert picked == ["alice", "bob", "planner"]
@@ -177,15 +182,12 @@ async def test_plan_driven_gives_steps_to_agents_and_hears_both_humans(db_path):
     wf = workflow(strategy="  name: plan-driven\n  planner: planner\n  workers: [critic]")
     model = HeldReplies(["1. critic: list three names", "Miso, Biscuit, Pip."], hold={1})
     room = await opened(db_path, wf, model)
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room) as run:
         await model.held.wait()  # the critic works on its step
         assert (await line(room, "alice", "Pip, please.")).ok
         assert (await line(room, "bob", "Not Pip.")).ok
         model.release.set()
-        result = await running
-    finally:
-        running.cancel()
+    result = run.result()
     envelopes = await saved(room)
     assert result.reason.startswith("the plan is complete")
     assert not events(envelopes, "input_requested")  # no step goes to a person
@@ -203,13 +205,9 @@ HANDOFF = "  name: handoff\n  start: planner"
 async def test_handoff_from_an_agent_to_alice_to_bob_and_back(db_path):
     model = ReplayClient(["Over to you. HANDOFF: alice", "Biscuit it is."])
     room = await opened(db_path, workflow(strategy=HANDOFF, termination="  max_turns: 4"), model)
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room):
         await answer(room, "alice", "@bob what do you think?")  # a line to bob hands it on
         await answer(room, "bob", "Biscuit.")  # answered: back to whoever asked the humans
-        await running
-    finally:
-        running.cancel()
     envelopes = await saved(room)
     handoffs = [(e.metadata["from"], e.metadata["to"]) for e in events(envelopes, "handoff")]
     assert handoffs == [("planner", "alice"), ("alice", "bob"), ("bob", "planner")]
@@ -235,8 +233,7 @@ async def test_with_any_human_bob_answers_alices_turn(db_path):
     room = await opened(db_path, wf, ReplayClient(["Miso?", "Wait.", "Too plain.", "Pip?"]))
     alice = room.human_named("alice")
     assert alice is not None
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room):
         await until(lambda: alice.waiting)
         await line(room, "bob", "/aside alice psst")  # an aside answers nobody's turn
         await line(room, "bob", "@planner hold on")  # nor does a line to someone else
@@ -246,9 +243,6 @@ async def test_with_any_human_bob_answers_alices_turn(db_path):
         await answer(room, "bob", "@alice yours")  # bob's own turn, answered by bob
         await until(lambda: alice.waiting)
         await line(room, "bob", "@alice Pip?")  # to the one asked: the answer too
-        await running
-    finally:
-        running.cancel()
     envelopes = await saved(room)
     turns = [e.metadata["agent"] for e in events(envelopes, "speaker_selected")]
     assert turns == ["planner", "alice", "planner", "critic", "bob", "planner", "alice"]
@@ -267,15 +261,11 @@ async def test_without_any_human_only_the_one_asked_answers(db_path):
     room = await opened(db_path, wf, ReplayClient(["Miso?", "Too plain."]))
     alice = room.human_named("alice")
     assert alice is not None
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room):
         await until(lambda: alice.waiting)
         assert (await line(room, "bob", "Biscuit!")).ok  # said at once, blocks nothing...
         assert alice.waiting  # ...and answers nothing: the room still waits for alice
         await line(room, "alice", "Pip.")
-        await running
-    finally:
-        running.cancel()
     envelopes = await saved(room)
     assert said(envelopes) == [
         ("planner", "Miso?"),
@@ -300,38 +290,33 @@ def test_a_workflow_reads_the_room_options_and_says_the_choices():
 # -- while_speaking ---------------------------------------------------------------------------
 
 
-async def speaking_room(
-    db_path, policy: str, turns: int = 2
-) -> tuple[LiveRoom, HeldReplies, asyncio.Task[Any]]:
-    """The planner mid-turn (its reply held after the first word), alice and bob free to
-    type; the room ends after ``turns`` turns."""
+async def speaking_room(db_path, policy: str, turns: int = 2) -> tuple[LiveRoom, HeldReplies]:
+    """A room whose planner speaks first and is held mid-turn after its first word, while
+    alice and bob type; it ends after ``turns`` turns."""
     wf = workflow(
         strategy="  name: round-robin\n  order: [planner, critic]",
         termination=f"  max_turns: {turns}",
         room=f"  while_speaking: {policy}",
     )
     model = HeldReplies(["Miso is a fine name for a cat.", "Too plain.", "Pip."], hold={0})
-    room = await opened(db_path, wf, model)
-    running = asyncio.create_task(room.run())
-    await model.held.wait()
-    assert room.speaking_agent == "planner"
-    return room, model, running
+    return await opened(db_path, wf, model), model
 
 
-async def finish(room: LiveRoom, model: HeldReplies, running: asyncio.Task[Any]) -> Any:
-    """Let the held reply go and the room run to its end; the saved session."""
-    model.release.set()
-    try:
-        await running
-    finally:
-        running.cancel()
-    return await saved(room)
+@contextlib.asynccontextmanager
+async def speaking(room: LiveRoom, model: HeldReplies) -> AsyncIterator[None]:
+    """The block runs while the planner is mid-turn; then its reply goes on, the room ends."""
+    async with running(room):
+        await model.held.wait()
+        assert room.speaking_agent == "planner"
+        yield
+        model.release.set()
 
 
 async def test_enqueue_says_the_line_at_once_and_the_agent_finishes(db_path):
-    room, model, running = await speaking_room(db_path, "enqueue")
-    assert await line(room, "bob", "Or Biscuit?") == Reply()
-    envelopes = await finish(room, model, running)
+    room, model = await speaking_room(db_path, "enqueue")
+    async with speaking(room, model):
+        assert await line(room, "bob", "Or Biscuit?") == Reply()
+    envelopes = await saved(room)
     assert said(envelopes) == [
         ("bob", "Or Biscuit?"),
         ("planner", "Miso is a fine name for a cat."),  # whole, not interrupted
@@ -342,10 +327,11 @@ async def test_enqueue_says_the_line_at_once_and_the_agent_finishes(db_path):
 
 
 async def test_interrupt_cuts_the_agent_short_then_says_the_line(db_path):
-    room, model, running = await speaking_room(db_path, "interrupt")
-    assert await line(room, "bob", "Or Biscuit?") == Reply()
-    assert room.speaking_agent != "planner"  # the line waited for the turn to end
-    envelopes = await finish(room, model, running)
+    room, model = await speaking_room(db_path, "interrupt")
+    async with speaking(room, model):
+        assert await line(room, "bob", "Or Biscuit?") == Reply()
+        assert room.speaking_agent != "planner"  # the line waited for the turn to end
+    envelopes = await saved(room)
     messages = [e for e in envelopes if e.type is MessageType.MESSAGE][1:]
     partial, bobs, critics = messages
     assert (partial.sender, partial.metadata.get("interrupted")) == ("planner", True)
@@ -357,25 +343,27 @@ async def test_interrupt_cuts_the_agent_short_then_says_the_line(db_path):
 
 
 async def test_interrupt_with_a_line_to_an_agent_gives_it_the_floor(db_path):
-    room, model, running = await speaking_room(db_path, "interrupt", turns=3)
-    await line(room, "bob", "@planner finish that thought")
-    envelopes = await finish(room, model, running)
+    room, model = await speaking_room(db_path, "interrupt", turns=3)
+    async with speaking(room, model):
+        await line(room, "bob", "@planner finish that thought")
+    envelopes = await saved(room)
     picked = [e.metadata["agent"] for e in events(envelopes, "speaker_selected")]
     assert picked == ["planner", "planner", "critic"]  # bob's @planner: the floor back to it
 
 
 async def test_reject_says_nothing_and_tells_who_typed_it_why(db_path):
-    room, model, running = await speaking_room(db_path, "reject")
-    refused = await line(room, "bob", "Or Biscuit?")
-    assert not refused.ok
-    assert refused.text == (
-        "planner is speaking, so nothing was said; wait for its turn to end, "
-        "or type /interrupt and say it again"
-    )
-    assert (await line(room, "bob", "/pause")).ok  # commands are never refused
-    assert room.coordinator is not None and room.coordinator.paused
-    await line(room, "bob", "/resume")
-    envelopes = await finish(room, model, running)
+    room, model = await speaking_room(db_path, "reject")
+    async with speaking(room, model):
+        refused = await line(room, "bob", "Or Biscuit?")
+        assert not refused.ok
+        assert refused.text == (
+            "planner is speaking, so nothing was said; wait for its turn to end, "
+            "or type /interrupt and say it again"
+        )
+        assert (await line(room, "bob", "/pause")).ok  # commands are never refused
+        assert room.coordinator is not None and room.coordinator.paused
+        await line(room, "bob", "/resume")
+    envelopes = await saved(room)
     assert not [e for e in envelopes if e.sender == "bob" and e.type is MessageType.MESSAGE]
     assert said(envelopes) == [
         ("planner", "Miso is a fine name for a cat."),
@@ -386,23 +374,20 @@ async def test_reject_says_nothing_and_tells_who_typed_it_why(db_path):
 async def test_reject_takes_lines_between_turns_and_in_a_humans_turn(db_path):
     wf = workflow(room="  while_speaking: reject", termination="  max_turns: 4")
     room = await opened(db_path, wf, ReplayClient(["Miso?", "Too plain."]))
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room):
         assert (await answer(room, "alice", "Pip.")).ok  # a person's turn: nobody speaks
         assert (await line(room, "bob", "Biscuit.")).ok
         await answer(room, "bob", "Done.")
-        await running
-    finally:
-        running.cancel()
     envelopes = await saved(room)
     assert ("bob", "Biscuit.") in said(envelopes)
 
 
 @pytest.mark.parametrize("policy", ["enqueue", "interrupt", "reject"])
 async def test_slash_interrupt_works_under_every_policy(db_path, policy):
-    room, model, running = await speaking_room(db_path, policy)
-    assert (await line(room, "alice", "/interrupt")) == Reply("interrupted planner")
-    envelopes = await finish(room, model, running)
+    room, model = await speaking_room(db_path, policy)
+    async with speaking(room, model):
+        assert (await line(room, "alice", "/interrupt")) == Reply("interrupted planner")
+    envelopes = await saved(room)
     first = next(e for e in envelopes if e.sender == "planner")
     assert first.metadata.get("interrupted")
 
@@ -415,17 +400,13 @@ async def test_both_humans_and_the_agents_interleave_in_one_saved_transcript(db_
     right senders, and the saved session is that order."""
     model = HeldReplies(["Miso?", "Too plain.", "Pip, then."], hold={1})
     room = await opened(db_path, workflow(termination="  max_turns: 5"), model)
-    running = asyncio.create_task(room.run())
-    try:
+    async with running(room):
         await answer(room, "alice", "Biscuit!")
         await model.held.wait()  # the critic speaks; both type meanwhile
         await line(room, "bob", "@alice be nice")
         await line(room, "alice", "/aside bob it is a good name")
         model.release.set()
         await answer(room, "bob", "Fine.")
-        await running
-    finally:
-        running.cancel()
     envelopes = await saved(room)
     lines = [
         (e.sender, e.receiver, e.content)

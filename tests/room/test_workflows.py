@@ -217,15 +217,19 @@ def test_user_workflows_come_after_the_samples_and_are_found_by_name():
     assert find_workflow("alpha") == folder / "alpha.yaml"
 
 
+SAMPLE_NAMES = [
+    "code_review",
+    "debate",
+    "pair_review",
+    "research_team",
+    "support_desk",
+    "trip_planner",
+]
+"""The samples, in the order every list shows them (the CLI's tests use it too)."""
+
+
 def test_the_six_samples_are_there_and_validate():
-    assert [p.stem for p in SAMPLES] == [
-        "code_review",
-        "debate",
-        "pair_review",
-        "research_team",
-        "support_desk",
-        "trip_planner",
-    ]
+    assert [p.stem for p in SAMPLES] == SAMPLE_NAMES
     for path in SAMPLES:
         wf = load_workflow(path)
         assert wf.name and wf.task and wf.agents
