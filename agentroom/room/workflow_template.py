@@ -201,6 +201,8 @@ termination:
 # delegation: true                # agents may hand sub-tasks to each other
 # subagents: {{enabled: true, max_depth: 2, budget: 8}}     # agents may spawn helpers
 # allow_unsafe_tools: false       # let tools come from os, subprocess, socket, ...
+# room: {{any_human: true, while_speaking: interrupt}}  # several people: any may answer
+#                                 # a turn; a line typed while an agent speaks cuts it short
 """
 
 
