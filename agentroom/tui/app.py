@@ -23,6 +23,7 @@ from textual.worker import WorkerError
 
 from agentroom.core.errors import AgentroomError, FileWriteError
 from agentroom.room.line import COMMANDS, help_rows
+from agentroom.room.link import LocalLink, RoomLink
 from agentroom.room.live import LiveRoom, RoomOptions
 from agentroom.room.sessions import Sessions
 from agentroom.room.workflows import load_workflow
@@ -148,7 +149,8 @@ class AgentroomApp(App[None]):
         self._wanted_keymap = keymap  # (App._keymap is Textual's own)
         self.keymap: dict[str, str] = {}
         """The key remappings in force, by binding id (F1 shows the keys they make)."""
-        self.rooms: list[LiveRoom] = []
+        self.links: list[RoomLink] = []
+        """The rooms on the app's screens: of this process (:class:`LocalLink`), or not."""
         self._sessions: Sessions | None = None
         self.exit_error = ""
         """What could not be saved when the app closed (the CLI prints it, and exits 1)."""
@@ -213,10 +215,14 @@ class AgentroomApp(App[None]):
             except FileWriteError as exc:  # the theme still changes, for this run
                 self.notify(str(exc), title="theme not saved", severity="warning")
 
+    @property
+    def rooms(self) -> list[LiveRoom]:
+        """The rooms this process runs (the sessions the app leaves behind)."""
+        return [link.room for link in self.links if isinstance(link, LocalLink)]
+
     async def on_unmount(self) -> None:
-        for room in self.rooms:
-            if room.coordinator is not None:
-                room.coordinator.stop("the app was closed")
+        for link in self.links:
+            link.leave("the app was closed")
         # Textual cancels the screens' workers without waiting for them.  A room still
         # opening (or running) cleans up as it is cancelled; that must finish before the
         # rooms close and the event loop ends, or its database connection is left open.
@@ -226,9 +232,9 @@ class AgentroomApp(App[None]):
                 worker.cancel()
             with contextlib.suppress(WorkerError):
                 await worker.wait()
-        for room in self.rooms:
+        for link in self.links:
             try:
-                await room.close()
+                await link.close()
             except AgentroomError as exc:  # records the disk would not take, even at the end
                 self.exit_error = self.exit_error or str(exc)
         if self._sessions is not None:
@@ -239,12 +245,15 @@ class AgentroomApp(App[None]):
 
     def open_room(self, options: RoomOptions, *, instead: RoomScreen | None = None) -> None:
         """Open a room on a screen of its own (in place of ``instead``, when that is on top)."""
-        room = LiveRoom(options)
-        self.rooms.append(room)
+        self.open_link(LocalLink(LiveRoom(options)), instead=instead)
+
+    def open_link(self, link: RoomLink, *, instead: RoomScreen | None = None) -> None:
+        """Show the room ``link`` reaches on a screen of its own (see :meth:`open_room`)."""
+        self.links.append(link)
         if instead is not None and self.screen is instead:
-            self.switch_screen(RoomScreen(room))
+            self.switch_screen(RoomScreen(link))
         else:
-            self.push_screen(RoomScreen(room))
+            self.push_screen(RoomScreen(link))
 
     def _holding(self, session_id: str) -> LiveRoom | None:
         """The room of this app that has ``session_id`` open, if any."""
@@ -360,13 +369,14 @@ class AgentroomApp(App[None]):
             instead = None
             held = self._holding(session_id)
             if held is not None:  # ended here (a running one is not offered): let it go first
+                link = next(k for k in self.links if isinstance(k, LocalLink) and k.room is held)
                 instead = next(
-                    (s for s in self.screen_stack if isinstance(s, RoomScreen) and s.room is held),
+                    (s for s in self.screen_stack if isinstance(s, RoomScreen) and s.link is link),
                     None,
                 )
-                self.rooms.remove(held)
+                self.links.remove(link)
                 try:
-                    await held.close()
+                    await link.close()
                 except AgentroomError as exc:
                     self.notify(str(exc), title="not resumed", severity="error", timeout=20)
                     return

@@ -1,10 +1,12 @@
 """The Room screen: the live transcript, who is here, one agent's own view, and your input.
 
-A worker drains the room's bus feed in batches and redraws at most 20 times
-a second; another runs the coordinator.  The screen never calls an agent:
-what you type is said through the human agent, and commands go to the
-coordinator.  When the room asks you to speak, the input says so and takes
-focus.
+The screen holds a :class:`~agentroom.room.link.RoomLink`: the same screen
+draws a room of this process and one served elsewhere (``agentroom join``).
+A worker drains the link's feed in batches and redraws at most 20 times a
+second; another runs the room.  The screen never calls an agent: what you
+type goes through the link in the grammar every interface shares (the
+screen's own commands, such as ``/export``, stay here).  When the room asks
+you to speak, the input says so and takes focus.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from agentroom.core.chunk import LiveItem, StreamChunk
 from agentroom.core.errors import AgentroomError
 from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
-from agentroom.core.records import StoreHealth
-from agentroom.room.line import Command, CommandSpec, Parsed, apply, parse_line
-from agentroom.room.live import LiveRoom
+from agentroom.room.line import Command, CommandSpec, LineError, parse_line
+from agentroom.room.link import Health, RoomLink
+from agentroom.room.state import RoomState
 from agentroom.tui.config import routine_shown
 from agentroom.tui.shown import plain
 from agentroom.tui.whole import WholeText, envelope_title
@@ -95,9 +97,9 @@ class RoomScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, room: LiveRoom) -> None:
+    def __init__(self, link: RoomLink) -> None:
         super().__init__()
-        self.room = room
+        self.link = link
         self.stopped: str | None = None
         self._speaking: dict[str, str] = {}  # agent -> state this turn
 
@@ -125,9 +127,9 @@ class RoomScreen(Screen[None]):
 
     @work(exclusive=True, group="room")
     async def start(self) -> None:
-        room = self.room
+        link = self.link
         try:
-            await room.open()
+            await link.open()
         except Exception as exc:  # a model spec or a session that cannot be used
             self.notify(str(exc), title="cannot open the room", severity="error", timeout=30)
             return
@@ -135,7 +137,7 @@ class RoomScreen(Screen[None]):
             await self._show_opened()
         except NoMatches:  # the screen was taken down (the app quit) while the room opened
             return
-        result = await room.run()
+        result = await link.run()
         self.stopped = result.reason
         self.notify(
             f"stopped: {result.reason}",
@@ -148,29 +150,26 @@ class RoomScreen(Screen[None]):
 
     async def _show_opened(self) -> None:
         """Fill the screen from the room just opened, and start showing what it says."""
-        room = self.room
-        engine = room.engine
-        assert engine is not None and room.model is not None
-        room.watch_health(self._store_health)
-        rows = []
-        for agent_id, agent in engine.agents.items():
-            label = agent.model_label if hasattr(agent, "model_label") else agent.kind
-            rows.append((agent_id, label))
+        link = self.link
+        link.watch_health(self._health)
+        state = link.state()
+        rows = [(member.id, member.label) for member in state.members]
         self.query_one(Participants).set_participants(rows)
-        self.query_one(HumanInput).names = list(engine.agents)
+        self.query_one(HumanInput).names = state.participants
         if rows:
             self._show_agent(rows[0][0])
-        if room.options.session_id is not None:  # a resumed session: show where it was
-            recent = await room.sessions.read_before(engine.session_id, engine.bus.last_seq + 1, 60)
+        recent = await link.recent()  # a resumed session: show where it was
+        if recent:
             await self.query_one(Transcript).preload(recent)
         self.pump()
-        self.app.sub_title = room.workflow.name if room.workflow else ""
+        self.app.sub_title = state.title
 
-    def _store_health(self, health: StoreHealth) -> None:
-        """The store cannot write (or can again): a notification, besides the room's status."""
+    def _health(self, health: Health) -> None:
+        """The room is not being kept (the disk, the connection), or is again: a
+        notification, besides the room's status."""
         self.notify(
-            health.describe(),
-            title="not saved" if not health.ok else "saved",
+            health.text,
+            title=health.title,
             severity="error" if not health.ok else "information",
             timeout=30 if not health.ok else 8,
             markup=False,
@@ -178,11 +177,10 @@ class RoomScreen(Screen[None]):
 
     @work(group="feed")
     async def pump(self) -> None:
-        feed = self.room.feed
-        assert feed is not None
+        link = self.link
         transcript = self.query_one(Transcript)
         while True:
-            batch = await feed.get_batch()
+            batch = await link.get_batch()
             if not batch or not self.is_attached:
                 return
             try:
@@ -196,6 +194,7 @@ class RoomScreen(Screen[None]):
 
     def _after(self, batch: list[LiveItem]) -> None:
         people = self.query_one(Participants)
+        me = self.link.me
         for env in batch:
             if isinstance(env, StreamChunk):
                 people.set_state(env.sender, "streaming")
@@ -207,21 +206,21 @@ class RoomScreen(Screen[None]):
                 people.set_state(str(env.metadata.get("agent")), "error")
             elif event == Event.SKIPPED:
                 people.set_state(str(env.metadata.get("agent")), "skipped")
-                if self.room.human is not None and env.metadata.get("agent") == self.room.human.id:
+                if me is not None and env.metadata.get("agent") == me:
                     self._not_asked()
             elif event == Event.INPUT_REQUESTED:
                 self._your_turn(env.receiver)
-        current = self.room.coordinator.current_speaker if self.room.coordinator else None
+        state = self.link.state()
+        current = state.speaker
         if current is not None and people.states.get(current) in ("idle", "error", "skipped"):
-            human = self.room.human
-            waiting = human is not None and human.id == current and human.waiting
+            waiting = current == me and current in state.waiting
             people.set_state(current, "your turn" if waiting else "thinking")
         pane = self.query_one(AgentPane)
-        if pane.agent_id and self.room.engine is not None:
-            conv = self.room.engine.conversations.agent_sessions.get(pane.agent_id)
-            if conv is not None:
-                pane.catch_up(conv.messages)
-        self._status()
+        if pane.agent_id:
+            view = self.link.agent_view(pane.agent_id)
+            if view is not None:
+                pane.catch_up(view)
+        self._status(state)
 
     def _not_asked(self) -> None:
         box = self.query_one(HumanInput)
@@ -236,32 +235,24 @@ class RoomScreen(Screen[None]):
         box.add_class("asked")
         box.focus()
 
-    def _status(self) -> None:
-        engine, coordinator = self.room.engine, self.room.coordinator
-        if engine is None or coordinator is None:
+    def _status(self, state: RoomState | None = None) -> None:
+        state = state or self.link.state()
+        if not state.session_id:  # not open yet
             return
-        usage = engine.usage.total
-        labels = sorted(
-            {getattr(a, "model_label", a.kind) for a in engine.agents.values() if a.kind != "human"}
-        )
-        state = "paused" if coordinator.paused else ("stopped" if self.stopped else "running")
         self.query_one(StatusBar).show(
-            session=engine.session_id,
-            strategy=coordinator.strategy.name,
-            turn=coordinator.turns,
-            tokens=usage.prompt_tokens + usage.completion_tokens,
-            cost=usage.cost_text if usage.calls else "$0",
-            models=", ".join(labels),
-            state=state,
+            session=state.session_id,
+            strategy=state.strategy,
+            turn=state.turn,
+            tokens=state.tokens,
+            cost=state.cost,
+            models=state.models,
+            state="paused" if state.paused else ("stopped" if self.stopped else "running"),
         )
 
     def _show_agent(self, agent_id: str) -> None:
-        engine = self.room.engine
-        if engine is None:
-            return
-        conv = engine.conversations.agent_sessions.get(agent_id)
-        if conv is not None:
-            self.query_one(AgentPane).show(agent_id, conv.messages)
+        view = self.link.agent_view(agent_id)
+        if view is not None:
+            self.query_one(AgentPane).show(agent_id, view)
 
     @on(DataTable.RowHighlighted, "#participants")
     def _picked(self, event: DataTable.RowHighlighted) -> None:
@@ -269,35 +260,33 @@ class RoomScreen(Screen[None]):
             self._show_agent(str(event.row_key.value))
 
     async def _older(self, before_seq: int, count: int) -> list[Envelope]:
-        engine = self.room.engine
-        if engine is None:
-            return []
-        return await self.room.sessions.read_before(engine.session_id, before_seq, count)
+        return await self.link.older(before_seq, count)
 
     # -- what the human does --------------------------------------------------------------------
 
     @on(HumanInput.Submitted)
     async def _submitted(self, event: HumanInput.Submitted) -> None:
         await self.handle_input(event.text)
-        human = self.room.human
-        if human is None or not human.waiting:  # a command leaves the turn the human's
+        me = self.link.me
+        if me is None or me not in self.link.state().waiting:  # a command leaves the turn theirs
             self._not_asked()
 
     async def handle_input(self, text: str) -> None:
         """Parse the line in the shared grammar (:mod:`agentroom.room.line`) and act on it:
-        the screen's own commands here, everything else through :func:`apply`."""
-        room = self.room
-        parsed = parse_line(text, room.participants, LOCAL_COMMANDS)
+        the screen's own commands here, everything else through the link."""
+        parsed = parse_line(text, self.link.state().participants, LOCAL_COMMANDS)
         if isinstance(parsed, Command) and await self._local(parsed):
             return
-        if parsed is not None:
-            await self._act(parsed)
+        if isinstance(parsed, LineError):  # said here: it knows the screen's own commands too
+            self.notify(parsed.message, severity="warning", timeout=8)
+        elif parsed is not None:
+            await self._send(text, command=isinstance(parsed, Command))
 
-    async def _act(self, parsed: Parsed) -> None:
-        reply = await apply(self.room, parsed, self.room.human, LOCAL_COMMANDS)
+    async def _send(self, text: str, *, command: bool) -> None:
+        reply = await self.link.send(text)
         if reply.text:
             self.notify(reply.text, severity="information" if reply.ok else "warning", timeout=8)
-        if isinstance(parsed, Command):
+        if command:
             with contextlib.suppress(NoMatches):  # the screen is being taken down
                 self._status()
 
@@ -324,12 +313,12 @@ class RoomScreen(Screen[None]):
         await self.handle_input(f"/{name}")
 
     async def switch_strategy(self, name: str) -> None:
-        await self._act(Command("strategy", name))
+        await self._send(f"/strategy {name}", command=True)
 
     def action_strategy(self) -> None:
         from agentroom.tui.strategy import StrategyMenu
 
-        current = self.room.coordinator.strategy.name if self.room.coordinator else None
+        current = self.link.state().strategy or None
 
         async def chosen(name: str | None) -> None:
             if name and name != current:
@@ -338,7 +327,7 @@ class RoomScreen(Screen[None]):
         self.app.push_screen(StrategyMenu(current), chosen)
 
     async def action_interrupt(self) -> None:
-        await self._act(Command("interrupt"))
+        await self._send("/interrupt", command=True)
 
     async def action_whole(self) -> None:
         await self.open_whole("")
@@ -350,11 +339,9 @@ class RoomScreen(Screen[None]):
             return
         number = int(seq) if seq else None
         found = self.query_one(Transcript).whole(number)
-        engine = self.room.engine
-        if found is None and number is not None and engine is not None:  # paged out: read it
-            async for env in self.room.sessions.read(
-                engine.session_id, after_seq=number - 1, limit=1
-            ):
+        if found is None and number is not None:  # paged out: read it
+            env = await self.link.envelope(number)
+            if env is not None:
                 found = (envelope_title(env), env.content)
         if found is None:
             self.notify(f"no message #{number}" if number else "no message was cut")
@@ -370,24 +357,19 @@ class RoomScreen(Screen[None]):
         self.notify(f"{count} older turns loaded" if count else "nothing older to load")
 
     async def action_export(self) -> None:
-        engine = self.room.engine
-        if engine is None:
-            return
-        await engine.flush()
-        path = Path.cwd() / f"agentroom-{engine.session_id[:13]}.md"
         try:
-            await self.room.sessions.export_to_file(engine.session_id, "md", path)
+            path = await self.link.export(Path.cwd())
         except AgentroomError as exc:
             self.notify(str(exc), title="not exported", severity="error", timeout=15)
             return
         self.notify(f"exported to {path}")
 
     async def fork(self) -> None:
-        engine = self.room.engine
-        if engine is None:
+        try:
+            fork_id = await self.link.fork()
+        except AgentroomError as exc:
+            self.notify(str(exc), title="not forked", severity="error", timeout=15)
             return
-        await engine.flush()
-        fork_id = await self.room.sessions.fork(engine.session_id, engine.bus.last_seq)
         self.notify(
             f"forked as {fork_id}; continue it with: agentroom resume {fork_id[:18]}", timeout=15
         )

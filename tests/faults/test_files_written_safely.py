@@ -148,7 +148,7 @@ async def test_the_rooms_export_and_the_settings_file_are_0600(db_path, tmp_path
         app, _ = make_app(db_path, ["Call it Miso.", "Too plain."], timeout=0.05, limit=3)
         async with app.run_test(size=(120, 40)) as pilot:
             await until_drawn(pilot, lambda: settled(app))
-            sid = app.room_screen.room.engine.session_id
+            sid = app.room_screen.link.room.engine.session_id
             export = tmp_path / f"agentroom-{sid[:13]}.md"
             export.write_text("an older export of this room")
             export.chmod(0o644)  # readable by everyone: narrowed, as a new one would be

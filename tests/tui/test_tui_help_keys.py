@@ -153,5 +153,5 @@ async def test_the_palette_lists_the_rooms_commands_before_anything_is_typed(db_
         options = app.screen.query_one(CommandList)
         options.highlighted = next(i for i, item in enumerate(palette(app)) if "Pause the" in item)
         await pilot.press("enter")
-        coordinator = app.room_screen.room.coordinator
+        coordinator = app.room_screen.link.room.coordinator
         await until_drawn(pilot, lambda: coordinator.paused)

@@ -129,7 +129,7 @@ async def test_switching_strategy_mid_session_from_the_menu(db_path):
         await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
         await pilot.press("down", "enter")  # round-robin -> role-based
         await until_drawn(
-            pilot, lambda: app.room_screen.room.coordinator.strategy.name == "role-based"
+            pilot, lambda: app.room_screen.link.room.coordinator.strategy.name == "role-based"
         )
         await pilot.press(*"/stop", "enter")
         await until_drawn(pilot, lambda: app.room_screen.stopped is not None)
@@ -175,7 +175,7 @@ async def test_a_reply_is_shown_as_it_streams_before_its_turn_ends(db_path):
         drawn = Console(width=120, record=True, file=io.StringIO())
         drawn.print(kept.render())
         assert drawn.export_text().startswith(f"alice  #{seq}  (interrupted)\n  w0 w1 w2 w3 w4 w5 ")
-        engine = app.room_screen.room.engine
+        engine = app.room_screen.link.room.engine
         await engine.flush()
         numbers = [env.seq async for env in engine.store.read_envelopes(engine.session_id)]
         assert numbers == list(range(1, len(numbers) + 1)) and seq in numbers  # no gaps
@@ -278,7 +278,7 @@ async def test_an_ended_room_shows_as_stopped_in_the_browser_and_resumes(db_path
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await until_drawn(pilot, lambda: settled(app))
         first = app.room_screen
-        sid = first.room.engine.session_id
+        sid = first.link.room.engine.session_id
         await pilot.press("ctrl+b")
         await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "SessionBrowser")
         await until_drawn(pilot, lambda: sid in app.screen.rooms)
@@ -292,9 +292,9 @@ async def test_an_ended_room_shows_as_stopped_in_the_browser_and_resumes(db_path
         await until_drawn(
             pilot, lambda: app.room_screen is not None and app.room_screen is not first
         )
-        room = app.room_screen.room
+        room = app.room_screen.link.room
         await until_drawn(pilot, lambda: room.engine is not None and room.engine.bus.last_seq > 0)
-        assert room.engine.session_id == sid and first.room not in app.rooms
+        assert room.engine.session_id == sid and first.link.room not in app.rooms
         assert [s for s in app.screen_stack if s.__class__.__name__ == "RoomScreen"] == [
             app.room_screen
         ]  # the ended room's screen gave its place to the resumed one
@@ -352,7 +352,7 @@ async def test_the_workflow_picker_then_the_strategy_menu_open_a_room(db_path, m
         await until_drawn(pilot, lambda: app.screen.__class__.__name__ == "StrategyMenu")
         await pilot.press("enter")  # keep the workflow's own strategy (plan-driven)
         await until_drawn(pilot, lambda: app.room_screen is not None and app.room_screen.stopped)
-        coordinator = app.room_screen.room.coordinator
+        coordinator = app.room_screen.link.room.coordinator
         assert coordinator.strategy.name == "plan-driven"
         assert app.room_screen.stopped == "the plan is complete (3 steps done)"
 
@@ -380,9 +380,9 @@ async def test_fork_from_a_replay_continues_live(db_path, monkeypatch):
         at = app.screen.position
         await pilot.press("f")  # fork here, and continue it live
         await until_drawn(
-            pilot, lambda: app.room_screen is not None and app.room_screen.room.engine
+            pilot, lambda: app.room_screen is not None and app.room_screen.link.room.engine
         )
-        room = app.room_screen.room
+        room = app.room_screen.link.room
         fork = room.engine.session_id
         await until_drawn(
             pilot, lambda: len(room.coordinator.room.recent) >= 1 and room.engine.bus.last_seq > at
