@@ -40,6 +40,8 @@ from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import Transcript
 
 REFRESH = 1 / 20
+STATE_CHECK = 0.5
+"""Seconds between looks at the room's state besides those its feed prompts."""
 COMMANDS_HELP = "/stop /pause /resume /strategy [name] /export /fork /help · @name gets next turn"
 """The input's hint (the grammar is :mod:`agentroom.room.line`; /help lists all of it)."""
 LOCAL_COMMANDS = {
@@ -54,6 +56,8 @@ LOCAL_COMMANDS = {
     )
 }
 """The screen's own commands, besides the ones every interface accepts."""
+UNKNOWN_VIEW = "(what an agent has seen is kept where the room runs; the transcript has it all)"
+"""The agent pane of a room served elsewhere."""
 
 
 class RoomScreen(Screen[None]):
@@ -102,6 +106,7 @@ class RoomScreen(Screen[None]):
         self.link = link
         self.stopped: str | None = None
         self._speaking: dict[str, str] = {}  # agent -> state this turn
+        self._shown: tuple[RoomState, str | None] | None = None  # what the status bar says
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -162,6 +167,8 @@ class RoomScreen(Screen[None]):
         if recent:
             await self.query_one(Transcript).preload(recent)
         self.pump()
+        # A room's state may change with nothing said (a server's ``state`` frame).
+        self.set_interval(STATE_CHECK, self._status)
         self.app.sub_title = state.title
 
     def _health(self, health: Health) -> None:
@@ -239,6 +246,10 @@ class RoomScreen(Screen[None]):
         state = state or self.link.state()
         if not state.session_id:  # not open yet
             return
+        shown = (state, self.stopped)
+        if shown == self._shown:
+            return
+        self._shown = shown
         self.query_one(StatusBar).show(
             session=state.session_id,
             strategy=state.strategy,
@@ -253,6 +264,8 @@ class RoomScreen(Screen[None]):
         view = self.link.agent_view(agent_id)
         if view is not None:
             self.query_one(AgentPane).show(agent_id, view)
+        else:
+            self.query_one(AgentPane).unknown(agent_id, UNKNOWN_VIEW)
 
     @on(DataTable.RowHighlighted, "#participants")
     def _picked(self, event: DataTable.RowHighlighted) -> None:

@@ -77,3 +77,10 @@ class AgentPane(RichLog):
         for message in messages[max(0, self.shown - start) : total]:
             self.write(message_line(message))
         self.shown = start + total
+
+    def unknown(self, agent_id: str, why: str) -> None:
+        """Say that ``agent_id``'s own view cannot be shown here, and why."""
+        self.agent_id = None  # nothing to catch up with
+        self.clear()
+        self.border_title = f"{agent_id}'s own view"
+        self.write(Text(why, style="dim italic"))
