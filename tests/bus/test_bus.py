@@ -18,6 +18,7 @@ from agentroom.core.errors import (
     ProtocolError,
 )
 from tests.event_payloads import problems
+from tests.waiting import until
 
 
 async def test_publish_stamps_seq_sender_session_and_time():
@@ -323,3 +324,60 @@ async def test_a_stream_chunk_is_made_valid_and_cannot_be_forged_or_sent_after_l
     await bus.aclose()
     with pytest.raises(BusClosedError):
         await mallory.publish_chunk("closed", turn="t")
+
+
+async def test_a_viewer_attached_while_the_bus_is_held_gets_exactly_what_follows():
+    """``hold`` is one point in the order: what a sink attached inside it gets starts right
+    after the seq it yields, chunks included, while publishers never stop trying; what came
+    before (seq up to the held one) is what the store holds.  No gap, no duplicate."""
+    bus = MessageBus("r")
+    seen_before: list[int] = []
+    bus.attach(Inbox(lossless=False, maxsize=100_000))  # a store stands first in line
+
+    class Everything:
+        def __init__(self) -> None:
+            self.items: list[Envelope | object] = []
+
+        def offer(self, item) -> bool:
+            self.items.append(item)
+            return True
+
+        async def put(self, item) -> None:
+            self.items.append(item)
+
+    class Before:
+        def offer(self, env: Envelope) -> bool:
+            seen_before.append(env.seq)
+            return True
+
+        async def put(self, env: Envelope) -> None:
+            seen_before.append(env.seq)
+
+    before = Before()
+    bus.attach(before)
+    late = Everything()
+    writers = [bus.register(f"w{i}") for i in range(4)]
+
+    async def write(handle, n: int) -> None:
+        for i in range(n):
+            await handle.publish(f"{handle.participant_id} {i}")
+            await handle.publish_chunk(f"piece {i}", turn=f"{handle.participant_id}-{i}")
+            await asyncio.sleep(0)  # the others publish in between
+
+    tasks = [asyncio.create_task(write(w, 200)) for w in writers]
+    await until(lambda: bus.last_seq >= 300)
+    async with bus.hold() as last_seq:
+        assert last_seq == bus.last_seq  # nothing moves while held
+        bus.attach(late)
+        bus.attach_chunks(late)
+        bus.detach(before)
+        await asyncio.sleep(0)  # the publishers run, and wait
+        assert bus.last_seq == last_seq
+    await asyncio.gather(*tasks)
+    durable = [i.seq for i in late.items if isinstance(i, Envelope)]
+    assert 300 <= last_seq < 800
+    assert seen_before == list(range(1, last_seq + 1))
+    assert durable == list(range(last_seq + 1, 801))
+    # Each chunk after the held point arrives after the envelope published just before it.
+    chunks = [i for i in late.items if not isinstance(i, Envelope)]
+    assert chunks and all(c.text.startswith("piece ") for c in chunks)
