@@ -69,7 +69,7 @@ def open_served(
     run: bool = True,
     **kwargs: Any,
 ) -> ServedRoom:
-    model = ReplayClient(replies or ["Whiskers?"] * 60, delay=delay)
+    model = kwargs.pop("model", None) or ReplayClient(replies or ["Whiskers?"] * 60, delay=delay)
     room = LiveRoom(
         RoomOptions(
             db=db_path,
@@ -178,3 +178,40 @@ async def connect(
 
 async def mint(served: ServedRoom, human: str) -> str:
     return await served.room.tokens.mint(served.session_id, human)
+
+
+class GatedReplay(ReplayClient):
+    """A replay model that streams ``hold_after`` words of each reply, then waits for
+    :attr:`gate` (so a test can act while a reply is half written, without timing it)."""
+
+    def __init__(self, script: list[str], *, hold_after: int, **kwargs: Any) -> None:
+        super().__init__(script, **kwargs)
+        self.hold_after = hold_after
+        self.gate = asyncio.Event()
+
+    async def stream(self, request: Any) -> AsyncIterator[Any]:
+        count = 0
+        async for event in super().stream(request):
+            yield event
+            count += 1
+            if count == self.hold_after:
+                await self.gate.wait()
+
+
+def is_event(frame: dict[str, Any], event: str, receiver: str | None = None) -> bool:
+    """Whether ``frame`` is a durable envelope marked ``event`` (to ``receiver``, if given)."""
+    return (
+        frame.get("type") in DURABLE
+        and frame.get("metadata", {}).get("event") == event
+        and (receiver is None or frame.get("receiver") == receiver)
+    )
+
+
+async def visible(served: ServedRoom, human: str) -> list[dict[str, Any]]:
+    """Every saved envelope of the room that ``human`` may see, as frames (``to_dict``)."""
+    humans = set(HUMANS)
+    return [
+        env.to_dict()
+        async for env in served.room.sessions.read(served.session_id)
+        if env.receiver not in humans or human in (env.receiver, env.sender)
+    ]
