@@ -150,6 +150,12 @@ class Client:
             if condition(frame):
                 return frame
 
+    async def catch_up(self) -> dict[str, Any]:
+        """Read the backlog and the partial replies: up to the ``presence`` that says this
+        connection joined, which comes right after them (docs/protocol.md)."""
+        you = self.hello["you"]
+        return await self.read_until(lambda f: caught_up(f) and f["human"] == you)
+
     async def say(self, text: str, **extra: Any) -> dict[str, Any]:
         """Send a line and read until its ``reply``; returns the reply."""
         self._ids += 1
@@ -205,6 +211,12 @@ def is_event(frame: dict[str, Any], event: str, receiver: str | None = None) -> 
         and frame.get("metadata", {}).get("event") == event
         and (receiver is None or frame.get("receiver") == receiver)
     )
+
+
+def caught_up(frame: dict[str, Any]) -> bool:
+    """Whether ``frame`` is the first live one, the ``presence`` that says you joined: the
+    backlog and the partial replies come before it (docs/protocol.md)."""
+    return frame.get("type") == "presence" and frame.get("event") == "joined"
 
 
 async def visible(served: ServedRoom, human: str) -> list[dict[str, Any]]:
