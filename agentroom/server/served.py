@@ -57,8 +57,11 @@ class ServedRoom:
         *,
         allow_origins: Sequence[str] = (),
         run: bool = False,
+        recheck: float = RECHECK_EVERY,
     ) -> None:
         self.room = room
+        self.recheck = recheck
+        """Seconds between two checks of every connection's token."""
         self.allow_origins = frozenset(o.rstrip("/").lower() for o in allow_origins)
         """Browser origins allowed besides the server's own (``--allow-origin``)."""
         self._run = run
@@ -267,7 +270,7 @@ class ServedRoom:
     async def _recheck(self, hub: Hub) -> None:
         """End every connection whose token stopped working (revoked while connected)."""
         while True:
-            await asyncio.sleep(RECHECK_EVERY)
+            await asyncio.sleep(self.recheck)
             for conn in list(hub.connections):
                 try:
                     valid = await self.grant(conn.token) is not None

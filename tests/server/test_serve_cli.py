@@ -34,9 +34,9 @@ strategy:
 JOIN = re.compile(r"(\w+) +agentroom join '(http://127\.0\.0\.1:(\d+))/#token=(ar_\S+)'$")
 
 
-def serve(tmp_path: Path, *args: str) -> Child:
+def serve(tmp_path: Path, *args: str, stderr: str = "stderr.txt") -> Child:
     command = [sys.executable, "-m", "agentroom", "serve", *args, "--port", "0"]
-    return Child(command, env=child_env(tmp_path), out=tmp_path / "serve-stderr.txt")
+    return Child(command, env=child_env(tmp_path), out=tmp_path / stderr)
 
 
 def joins(child: Child) -> tuple[str, dict[str, str]]:
@@ -72,7 +72,8 @@ async def test_sigkill_then_resume_keeps_every_acknowledged_line(tmp_path):
         while True:
             await alice.read()
 
-    with serve(tmp_path, str(path), "--resume", session, "--model", "offline") as again:
+    resume = ("--resume", session, "--model", "offline")
+    with serve(tmp_path, str(path), *resume, stderr="stderr-2.txt") as again:
         base, fresh = joins(again)
         back = await connect(base, fresh["alice"], since=0)
         # Everything alice was shown had been saved: the resumed room is not behind it.
@@ -95,6 +96,22 @@ async def test_sigkill_then_resume_keeps_every_acknowledged_line(tmp_path):
         again.expect(r"Session: " + re.escape(session))
         again.expect(r"Serve it again with: agentroom serve --resume " + session[:18])
         assert again.proc.wait(60) == 0
+    # A token is printed once, in its join line, and never anywhere else (no log line).
+    logged = (tmp_path / "stderr.txt").read_text() + (tmp_path / "stderr-2.txt").read_text()
+    printed = "\n".join(first.seen + again.seen)
+    for token in [*tokens.values(), *fresh.values()]:
+        assert token not in logged and printed.count(token) == 1
+
+
+def test_serving_beyond_this_machine_warns_that_tls_belongs_in_front(tmp_path):
+    path = tmp_path / "served.yaml"
+    path.write_text(WORKFLOW)
+    command = [sys.executable, "-m", "agentroom", "serve", str(path), "--host", "0.0.0.0"]
+    with Child([*command, "--port", "0"], env=child_env(tmp_path), listen="stderr") as child:
+        line = child.expect(r"agentroom: warning")
+        child.proc.send_signal(signal.SIGTERM)
+        assert child.proc.wait(60) == 0
+    assert "serving on 0.0.0.0" in line and "TLS" in line
 
 
 def test_a_port_in_use_is_one_line_that_says_what_to_do(tmp_path):

@@ -176,3 +176,18 @@ async def test_a_browser_page_from_another_origin_gets_403(db_path):
             client = await connect(base, token, origin=origin)
             assert client.hello["you"] == "alice"
             await client.close()
+
+
+async def test_a_token_revoked_while_connected_closes_its_connection_with_4401(db_path):
+    served = open_served(db_path, recheck=0.05)
+    async with serving(served) as base:
+        token = await mint(served, "alice")
+        alice = await connect(base, token)
+        grant = await served.room.tokens.verify(token)
+        await served.room.tokens.revoke(grant.token_id)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await alice.read()  # sends nothing: the server notices by itself
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        error = alice.frames.of("error")[-1]
+        assert error["code"] == "unauthorized" and token not in error["message"]
