@@ -204,6 +204,24 @@ def run_sync(make: Any) -> Any:
         raise typer.Exit(1) from None
 
 
+async def announce_opening(room: LiveRoom) -> None:
+    """The room's first words: the workflow, its agents, the model and why, the strategy;
+    and, for a resumed session, how far it had got."""
+    engine, coordinator = room.engine, room.coordinator
+    assert engine is not None and coordinator is not None and room.workflow is not None
+    assert room.model is not None and room.resolution is not None
+    await engine.bus.announce(
+        f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
+        f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
+        metadata={"event": Event.ROOM_OPENED, "model": room.model.label},
+    )
+    if room.options.session_id is not None:
+        await engine.bus.announce(
+            f"resumed after {counted(coordinator.turns, 'turn')}",
+            metadata={"event": Event.RESUMED_SESSION},
+        )
+
+
 async def play(options: RoomOptions) -> None:
     """Run (or resume) a workflow headless: live transcript out, human lines in.
 
@@ -230,16 +248,7 @@ async def play(options: RoomOptions) -> None:
         room.watch_health(tell)
         shown = TranscriptPrinter(write, envelope_text, room.saved)
         printer = engine.bus.subscribe_live(shown)
-        await engine.bus.announce(
-            f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
-            f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
-            metadata={"event": Event.ROOM_OPENED, "model": room.model.label},
-        )
-        if options.session_id is not None:
-            await engine.bus.announce(
-                f"resumed after {counted(coordinator.turns, 'turn')}",
-                metadata={"event": Event.RESUMED_SESSION},
-            )
+        await announce_opening(room)
         async with human_input(room, shown):
             result = await room.run()
         with contextlib.suppress(StoreWriteError):  # what could not be saved is said at close

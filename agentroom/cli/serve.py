@@ -35,8 +35,6 @@ from agentroom.cli.console import (
     run,
 )
 from agentroom.core.errors import StoreWriteError
-from agentroom.core.events import Event
-from agentroom.core.text import counted
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -144,7 +142,7 @@ async def serve(
 ) -> None:
     """Open the room, serve it until SIGINT/SIGTERM, close it; see the module docstring."""
     from agentroom.cli.headless import TranscriptPrinter
-    from agentroom.cli.rooms import say_session
+    from agentroom.cli.rooms import announce_opening, say_session
     from agentroom.room.live import LiveRoom
     from agentroom.server.app import create_app
     from agentroom.server.running import bind, bound_port, is_loopback, server, url_of
@@ -181,16 +179,7 @@ async def serve(
         printer = engine.bus.subscribe_live(shown)
         served = ServedRoom(room, allow_origins=allow_origins)
         await served.start()
-        await engine.bus.announce(
-            f"{room.workflow.name}: {', '.join(a.id for a in room.workflow.agents)} on "
-            f"{room.model.label} ({room.resolution.reason}); {coordinator.strategy.name}",
-            metadata={"event": Event.ROOM_OPENED, "model": room.model.label},
-        )
-        if options.session_id is not None:
-            await engine.bus.announce(
-                f"resumed after {counted(coordinator.turns, 'turn')}",
-                metadata={"event": Event.RESUMED_SESSION},
-            )
+        await announce_opening(room)
         http = server(create_app(served, manage=False), certfile=certfile, keyfile=keyfile)
         serving = asyncio.create_task(http.serve(sockets=[sock]))
         running = asyncio.create_task(room.run())
