@@ -44,7 +44,17 @@ QUEUE_LIMIT = 1000
 class Connection:
     """One client: who it is, where it joined the order, and the frames waiting for it."""
 
-    __slots__ = ("_frames", "_limit", "ended", "events", "human", "humans", "joined", "token")
+    __slots__ = (
+        "_frames",
+        "_limit",
+        "ended",
+        "events",
+        "human",
+        "humans",
+        "joined",
+        "token",
+        "token_id",
+    )
 
     def __init__(
         self,
@@ -52,12 +62,15 @@ class Connection:
         token: str,
         humans: Iterable[str],
         *,
+        token_id: str = "",
         events: bool = False,
         limit: int = QUEUE_LIMIT,
     ) -> None:
         self.human = human
         self.token = token
-        """Kept to check, now and then, that it was not revoked; never shown or logged."""
+        """Checked again before each line; never shown or logged."""
+        self.token_id = token_id
+        """The token's public id: a revoked one ends the connection."""
         self.humans = frozenset(humans)
         self.events = events
         """A Server-Sent Events feed: durable envelopes only, as events."""

@@ -75,7 +75,8 @@ async def test_sigkill_then_resume_keeps_every_acknowledged_line(tmp_path):
     resume = ("--resume", session, "--model", "offline")
     with serve(tmp_path, str(path), *resume, stderr="stderr-2.txt") as again:
         base, fresh = joins(again)
-        back = await connect(base, fresh["alice"], since=0)
+        assert fresh["alice"] != tokens["alice"]  # new ones are printed; the old still work
+        back = await connect(base, tokens["alice"], since=0)
         # Everything alice was shown had been saved: the resumed room is not behind it.
         assert back.hello["session_id"] == session and back.hello["last_seq"] >= seen
         await back.catch_up()
