@@ -271,3 +271,18 @@ def test_since_must_be_a_whole_number(room):
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == frames.CLOSE_BAD_REQUEST
+
+
+def test_a_state_frame_follows_each_change_of_the_room(room):
+    with room.ws("alice") as alice, room.ws("bob") as bob:
+        alice.receive_json()
+        bob.receive_json()
+        reply, _ = say(alice, "/pause", "p")
+        assert reply["ok"] and reply["seq"] is None  # the room says it itself
+        paused = read_until(bob, lambda f: f["type"] == "state" and f["state"]["paused"])
+        assert paused[-1]["state"]["session_id"] == room.served.session_id
+        say(alice, "/resume", "r")
+        read_until(bob, lambda f: f["type"] == "state" and not f["state"]["paused"])
+        say(bob, "/stop", "s")
+        stopped = read_until(alice, lambda f: f["type"] == "state" and f["state"]["stopped"])
+        assert stopped[-1]["state"]["stopped"] == "stopped by bob"
