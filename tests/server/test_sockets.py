@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import httpx2
 import pytest
@@ -64,13 +65,13 @@ async def test_three_humans_and_an_agent_interleave_in_one_order_every_client_se
         by_seq = {f["seq"]: f for f in client.frames.durable}
         assert all(by_seq[r["seq"]]["sender"] == human for r in replies[human])
     # What was said to everyone, every client has in one order; and humans and the agent
-    # take turns in it.
+    # take turns in it (a hello may be what answers a turn: it is said at any moment).
     said = [c.frames.said() for c in clients.values()]
-    everyone = [[s for s in one if not s[1].startswith("hello from")] for one in said]
     assert said[0] == said[1] == said[2]
-    speakers = [sender for sender, _ in everyone[0] if sender != "room"]  # not the task
+    speakers = [sender for sender, _ in said[0] if sender != "room"]  # not the task
     assert {"ada", "alice", "bob", "carol"} <= set(speakers)
-    assert speakers[:4] == ["ada", "alice", "bob", "carol"]
+    between = "".join("a" if s == "ada" else "h" for s in speakers)
+    assert re.search("ah+ah+a", between), between  # agent, people, agent, people, agent
 
 
 async def test_a_client_dropped_mid_reply_resumes_with_since_and_misses_nothing(db_path):
