@@ -27,11 +27,12 @@ from agentroom.core.events import Event
 from agentroom.core.protocol import Envelope, MessageType
 from agentroom.core.text import decode_line
 from agentroom.room.formatting import describe
-from agentroom.room.line import apply, parse_line
+from agentroom.room.line import Reply
+from agentroom.room.link import LocalLink
 from agentroom.room.live import LiveRoom
 
 Write = Callable[..., Any]
-Tell = Callable[[str], None]
+Send = Callable[[str], Awaitable[Reply]]
 NOT_SAVED = "  [not saved]"
 """How a previewed reply's line ends when the reply could not be saved (a full disk)."""
 
@@ -298,18 +299,21 @@ def _readable(fd: int) -> bool:
 
 
 async def read_human_lines(
-    room: LiveRoom,
-    human: HumanAgent,
+    send: Send,
     printer: TranscriptPrinter,
     stdin: StdinLines,
     on_closed: Callable[[], Any] | None = None,
 ) -> None:
-    """Feed the human's lines into the room until the input ends."""
+    """Send the human's lines to the room until the input ends; what a line answers is
+    printed after ``»``.  ``send`` is a room link's (:mod:`agentroom.room.link`): a room of
+    this process, or one joined across the network."""
     while (line := await stdin.lines.get()) is not None:
         if stdin.terminal:
             printer.typed()
         try:
-            await handle_line(room, human, line.rstrip("\n"), printer.tell)
+            reply = await send(line.rstrip("\n"))
+            if reply.text:
+                printer.tell(reply.text)
         finally:
             stdin.handled(line)
     if on_closed is not None:
@@ -317,14 +321,10 @@ async def read_human_lines(
     stdin.handled(None)
 
 
-async def handle_line(room: LiveRoom, human: HumanAgent, line: str, tell: Tell) -> None:
-    """Parse and apply one of ``human``'s lines; ``tell`` shows what it answers."""
-    parsed = parse_line(line, room.participants)
-    if parsed is None:
-        return
-    reply = await apply(room, parsed, human)
-    if reply.text:
-        tell(reply.text)
+def stdin_lines(stream: BinaryIO | TextIO | None = None) -> StdinLines:
+    """The lines of ``stream`` (by default stdin), read as bytes where it has them."""
+    source = stream if stream is not None else sys.stdin
+    return StdinLines(getattr(source, "buffer", source))
 
 
 def skip_absent_humans(humans: list[HumanAgent]) -> Callable[[], None]:
@@ -346,13 +346,12 @@ async def human_input(
     if not humans:
         yield
         return
-    source = stream if stream is not None else sys.stdin
-    stdin = StdinLines(getattr(source, "buffer", source))
+    stdin = stdin_lines(stream)
     for human in humans:
         human.catch_up = stdin.caught_up
     stdin.start()
     task = asyncio.create_task(
-        read_human_lines(room, humans[0], printer, stdin, skip_absent_humans(humans))
+        read_human_lines(LocalLink(room).send, printer, stdin, skip_absent_humans(humans))
     )
     try:
         yield

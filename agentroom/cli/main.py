@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from agentroom.cli import rooms, serve, sessions, tokens, workflows
+from agentroom.cli import join, rooms, serve, sessions, tokens, workflows
 from agentroom.cli.console import (
     DbOption,
     JsonOption,
@@ -96,6 +96,7 @@ def build_app() -> typer.Typer:
     app.command("run")(rooms.run_command)
     app.command("resume")(rooms.resume_command)
     app.command("serve")(serve.serve_command)
+    app.command("join")(join.join_command)
     app.command("export")(sessions.export)
     app.command("models")(models)
     sessions_app = typer.Typer(help="Saved sessions: list them, show one.", no_args_is_help=True)

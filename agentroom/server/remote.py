@@ -185,8 +185,8 @@ class RemoteLink:
         self._reader = asyncio.create_task(self._keep_reading(ws))
 
     async def run(self) -> Ended:
-        """Return once the room is over (its state says stopped), the server refuses us,
-        or the link is closed."""
+        """Return once the room is over (its state says stopped, and all it said up to
+        then is in the feed), the server refuses us, or the link is closed."""
         assert self._ended is not None, "open() first"
         return await asyncio.shield(self._ended)
 
@@ -424,6 +424,7 @@ class RemoteLink:
         if isinstance(turn, str):
             self._streams.pop((env.sender, turn), None)
         await self._feed.put(env)
+        self._over()
 
     async def _streamed(self, frame: dict[str, Any], *, whole: bool) -> None:
         sender, turn, text = frame.get("sender"), frame.get("turn"), frame.get("text")
@@ -456,8 +457,14 @@ class RemoteLink:
             self._state = RoomState.from_dict(data)
         except (TypeError, ValueError, KeyError):
             return
-        if self._state.stopped is not None:
-            self._end(Ended(self._state.stopped))
+        self._over()
+
+    def _over(self) -> None:
+        """End :meth:`run` once the room has stopped and everything up to its stop is in the
+        feed (a ``state`` frame may come before the last envelopes do)."""
+        state = self._state
+        if state.stopped is not None and self._seq >= state.last_seq:
+            self._end(Ended(state.stopped))
 
     def _answer(self, frame_id: Any, reply: Reply) -> bool:
         answer = self._pending.pop(str(frame_id), None) if frame_id is not None else None

@@ -141,9 +141,13 @@ class AgentroomApp(App[None]):
         *,
         db: str | os.PathLike[str],
         keymap: dict[str, str] | None = None,
+        link: RoomLink | None = None,
     ) -> None:
+        """Open the room ``options`` says (or, with ``link``, the room it reaches: one
+        joined across the network); with neither, the workflow picker first."""
         super().__init__()
         self.options = options
+        self._link = link
         self.db = db
         self.config = load_config()
         self._wanted_keymap = keymap  # (App._keymap is Textual's own)
@@ -187,7 +191,9 @@ class AgentroomApp(App[None]):
         if wanted in self.available_themes:
             self.theme = wanted
         self._apply_keymap()
-        if self.options is not None:
+        if self._link is not None:
+            self.open_link(self._link)
+        elif self.options is not None:
             self.open_room(self.options)
         else:
             self.action_workflows()
