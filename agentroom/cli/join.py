@@ -22,6 +22,7 @@ import typer
 
 from agentroom.cli.console import DbOption, db_for, envelope_text, err, fail, out
 from agentroom.cli.rooms import HeadlessOption, interactive
+from agentroom.cli.serve import INSTALL
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
     from agentroom.room.link import Ended, Health
     from agentroom.server.remote import JoinTarget, RemoteLink
-
-INSTALL = "pip install 'agentroom[server]'"
 
 
 def join_command(
