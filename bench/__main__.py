@@ -14,7 +14,7 @@ import time
 from agentroom.cli.runtime import tune_gc
 from bench.util import LABEL_WIDTH, line
 
-BENCHMARKS = ("bus", "store", "size", "stream", "room", "tui", "memory", "local")
+BENCHMARKS = ("bus", "store", "size", "stream", "room", "tui", "memory", "local", "server")
 
 
 def main(argv: list[str]) -> int:
