@@ -58,10 +58,15 @@ class TranscriptPrinter:
         write: Write,
         line: Callable[[Envelope], Any],
         durable: Callable[[Envelope], Awaitable[bool]] | None = None,
+        asked: Callable[[str], str] | None = None,
     ) -> None:
         self.write = write
         self.line = line
         self.durable = durable
+        self.asked = asked or your_turn
+        """What is printed when the room asks a human to speak (given their id): here, the
+        person at this terminal is told to type; a server's own terminal only says whom the
+        room waits for, since they type in theirs."""
         self._streaming: str | None = None
         self._streamed: list[str] = []
         self._broken = False
@@ -135,10 +140,7 @@ class TranscriptPrinter:
         if entry.quiet:
             return
         if entry.event == Event.INPUT_REQUESTED:
-            self.write(
-                f"» your turn, {entry.receiver}: type a line "
-                "(@name text gives name the next turn, /help for more)"
-            )
+            self.write(self.asked(entry.receiver or "the human"))
             return
         if entry.said:  # as a streamed reply reads, whole or not
             self.write(f"{entry.who}: {entry.text}")
@@ -158,6 +160,13 @@ class TranscriptPrinter:
                 self.write(f"» {item}")
             else:
                 self._print(item)
+
+
+def your_turn(human: str) -> str:
+    """The line that tells the person at this terminal the room waits for them."""
+    return (
+        f"» your turn, {human}: type a line (@name text gives name the next turn, /help for more)"
+    )
 
 
 def _ends_turn(env: Envelope, speaker: str) -> bool:

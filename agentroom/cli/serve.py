@@ -175,9 +175,13 @@ async def serve(
                 else f"agentroom: warning: serving on {host}, reachable from other machines"
             )
         room.watch_health(lambda health: err.print(f"agentroom: {health.describe()}"))
-        shown = TranscriptPrinter(write, envelope_text, room.saved)
+        shown = TranscriptPrinter(write, envelope_text, room.saved, asked=_waiting_for)
         printer = engine.bus.subscribe_live(shown)
-        served = ServedRoom(room, allow_origins=allow_origins)
+        served = ServedRoom(
+            room,
+            allow_origins=allow_origins,
+            on_presence=lambda human, event: shown.tell(f"{human} {event}"),
+        )
         await served.start()
         await announce_opening(room)
         http = server(create_app(served, manage=False), certfile=certfile, keyfile=keyfile)
@@ -220,10 +224,20 @@ async def _print_joins(room: LiveRoom, base: str) -> None:
             f"{base}/health answers while it is served."
         )
         return
+    title = room.workflow.name if room.workflow is not None else "the room"
+    write(
+        f"Serving {title!r} at {base} (session {room.engine.session_id[:SHORT_ID]}); "
+        "give each person their own line, which joins as them:"
+    )
     width = max(len(h) for h in humans)
     for human in humans:
         token = await room.tokens.mint(room.engine.session_id, human)
         write(f"{human:<{width}}  agentroom join '{base}/#token={token}'")
+
+
+def _waiting_for(human: str) -> str:
+    """What the server's terminal says when the room asks a human (who types in theirs)."""
+    return f"» waiting for {human} (their turn; they type where they joined)"
 
 
 async def _until_stopped(

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from agentroom.agents import HumanAgent
@@ -58,8 +58,12 @@ class ServedRoom:
         allow_origins: Sequence[str] = (),
         run: bool = False,
         recheck: float = RECHECK_EVERY,
+        on_presence: Callable[[str, str], object] | None = None,
     ) -> None:
         self.room = room
+        self.on_presence = on_presence
+        """Told ``(human, "joined" | "left")`` as each connection opens and closes (the
+        server's own terminal says so)."""
         self.recheck = recheck
         """Seconds between two checks of every connection's token."""
         self.allow_origins = frozenset(o.rstrip("/").lower() for o in allow_origins)
@@ -164,6 +168,8 @@ class ServedRoom:
         if not conn.events:
             self.online[conn.human] += 1
             hub.broadcast(frames.presence(conn.human, "joined", self.who_is_online()))
+            if self.on_presence is not None:
+                self.on_presence(conn.human, "joined")
         return last_seq, state, partial
 
     def leave(self, conn: Connection) -> None:
@@ -177,6 +183,8 @@ class ServedRoom:
             if self.online[conn.human] <= 0:
                 del self.online[conn.human]
             hub.broadcast(frames.presence(conn.human, "left", self.who_is_online()))
+            if self.on_presence is not None:
+                self.on_presence(conn.human, "left")
 
     def who_is_online(self) -> list[str]:
         return sorted(self.online)

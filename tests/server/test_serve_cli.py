@@ -127,3 +127,21 @@ def test_a_port_in_use_is_one_line_that_says_what_to_do(tmp_path):
             line = child.expect(r"error")
             assert child.proc.wait(60) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+
+
+async def test_the_servers_terminal_says_where_who_joins_and_whom_the_room_waits_for(tmp_path):
+    path = tmp_path / "served.yaml"
+    path.write_text(WORKFLOW)
+    with serve(tmp_path, str(path), "--model", "offline") as child:
+        heading = child.expect(r"Serving ")
+        base, tokens = joins(child)
+        assert heading.startswith(f"Serving 'Served from a process' at {base} (session ")
+        # Nobody types at the server's terminal: it says whom the room waits for.
+        waiting = child.expect(r"» waiting for alice")
+        assert "their turn" in waiting and "your turn" not in "\n".join(child.seen)
+        alice = await connect(base, tokens["alice"])
+        child.expect(r"» alice joined")
+        await alice.ws.close()
+        child.expect(r"» alice left")
+        child.proc.send_signal(signal.SIGTERM)
+        assert child.proc.wait(60) == 0
