@@ -80,6 +80,8 @@ def _on_screen(link: RemoteLink, db: Path | str) -> None:
         return app.exit_error
 
     problem = asyncio.run(main())
+    if link.gave_up is not None:
+        raise link.gave_up
     if problem:
         raise fail(problem)
 
@@ -120,4 +122,7 @@ async def _headless(target: JoinTarget) -> Ended:
         await link.close()  # the feed ends once what arrived is shown
         await shown
         printer.close()
-    return running.result() if running.done() else await running
+    ended = running.result() if running.done() else await running
+    if link.gave_up is not None:
+        raise link.gave_up
+    return ended

@@ -161,6 +161,9 @@ class RemoteLink:
         self._ended: asyncio.Future[Ended] | None = None
         self._watchers: list[Callable[[Health], Any]] = []
         self._leaving = False
+        self.gave_up: JoinError | None = None
+        """Why the link stopped connecting again (refused, another protocol), if it did: so
+        ``agentroom join`` exits as it would have had the first connection been refused."""
 
     # -- open, run, close -----------------------------------------------------------------
 
@@ -388,6 +391,7 @@ class RemoteLink:
         return None  # pragma: no cover (the loop above only returns)
 
     def _give_up(self, exc: JoinError) -> None:
+        self.gave_up = exc
         self._tell(Health(False, str(exc), "disconnected"))
         self._end(Ended(str(exc), failed=True))
 

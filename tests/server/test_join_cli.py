@@ -91,3 +91,20 @@ async def test_join_says_in_one_line_when_the_server_is_gone_or_refuses_the_toke
         assert base in said
     assert "refused the token" in refusal.decode()
     assert "cannot reach" in unreachable.decode()
+
+
+async def test_a_token_revoked_while_joined_ends_the_client_as_a_refusal_does(db_path, tmp_path):
+    served = open_served(db_path, recheck=0.05)
+    async with serving(served) as base:
+        token = await mint(served, "alice")
+        client = Joined(await join(tmp_path, f"{base}/#token={token}"))
+        await client.until("your turn, alice")
+        grant = await served.room.tokens.verify(token)
+        assert grant is not None
+        await served.room.tokens.revoke(grant.token_id)
+        # Closed 4401 by the server, the client does not reconnect for ever: it exits as a
+        # refused token does (4), saying so in one line.
+        assert await asyncio.wait_for(client.process.wait(), GUARD) == 4
+        assert client.process.stderr is not None
+        said = (await client.process.stderr.read()).decode()
+    assert "error: " in said and token not in said
