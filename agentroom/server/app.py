@@ -88,6 +88,16 @@ def since_of(conn: HTTPConnection, *, last_event_id: bool = False) -> int | None
     raw = conn.query_params.get("since", "")
     if last_event_id:
         raw = conn.headers.get("last-event-id", "") or raw
+    return _whole(raw)
+
+
+def tail_of(conn: HTTPConnection) -> int | None:
+    """How many of the newest envelopes a client wants of the backlog (0: all it asked for
+    with ``since``; None: not a whole number)."""
+    return _whole(conn.query_params.get("tail", ""))
+
+
+def _whole(raw: str) -> int | None:
     raw = raw.strip()
     if not raw:
         return 0
@@ -96,7 +106,10 @@ def since_of(conn: HTTPConnection, *, last_event_id: bool = False) -> int | None
     return int(raw)
 
 
-SINCE_HELP = "since must be a whole number (the last seq you saw, or 0 for the whole room)"
+SINCE_HELP = (
+    "since must be a whole number (the last seq you saw, or 0 for the whole room), "
+    "and tail too (how many of the newest envelopes you want)"
+)
 
 
 def origin_allowed(ws: WebSocket, served: ServedRoom) -> bool:
@@ -119,8 +132,8 @@ async def serve_websocket(ws: WebSocket, served: ServedRoom) -> None:
         await ws.close(code=frames.CLOSE_BAD_REQUEST)  # before accept: a 403, nothing else
         return
     await ws.accept()
-    since = since_of(ws)
-    if since is None:
+    since, tail = since_of(ws), tail_of(ws)
+    if since is None or tail is None:
         await _refuse(ws, frames.BAD_SINCE, SINCE_HELP, frames.CLOSE_BAD_REQUEST)
         return
     token = bearer(ws) or await _auth_frame(ws)
@@ -131,6 +144,8 @@ async def serve_websocket(ws: WebSocket, served: ServedRoom) -> None:
     conn = served.connection(grant, token)
     last_seq, state, partial = await served.join(conn)
     try:
+        if tail:
+            since = max(since, await served.tail_since(conn, last_seq, tail))
         await ws.send_text(frames.hello(conn.human, served.session_id, last_seq, since, state))
         async for frame in served.backlog(conn, since, last_seq):
             await ws.send_text(frame)
@@ -191,7 +206,7 @@ async def _write(ws: WebSocket, conn: Connection) -> None:
 
 async def _read(ws: WebSocket, conn: Connection, served: ServedRoom) -> None:
     """Act on each frame the client sends, in order, until it goes."""
-    bucket = Bucket()
+    bucket, reads = Bucket(), Bucket()
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -208,6 +223,17 @@ async def _read(ws: WebSocket, conn: Connection, served: ServedRoom) -> None:
         elif frame.type == "typing":
             served.typing(conn)
             continue
+        elif frame.type == "older":
+            answer = (
+                await served.older(conn, frame)
+                if reads.take()
+                else frames.error(
+                    frames.RATE_LIMITED,
+                    f"too many older frames: at most {reads.burst} at once, then "
+                    f"{reads.rate:g} a second; ask again in a moment",
+                    frame.id,
+                )
+            )
         elif not bucket.take():
             answer = frames.error(
                 frames.RATE_LIMITED,

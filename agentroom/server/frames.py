@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from agentroom.core.chunk import StreamChunk
 from agentroom.core.protocol import Envelope
@@ -29,8 +29,13 @@ SOFT_LIMIT = 256 * 1024
 HARD_LIMIT = 4 * 1024 * 1024
 """A client frame larger than this closes the connection (1009; uvicorn's ``ws_max_size``)."""
 
-CLIENT_TYPES = ("auth", "line", "interrupt", "typing")
+CLIENT_TYPES = ("auth", "line", "interrupt", "typing", "older")
 """The frames a client may send (``decide`` comes with approvals)."""
+
+OLDER_MOST = 200
+"""Envelopes one ``older`` answer holds at most (a client asks again for more)."""
+OLDER_BYTES = 1024 * 1024
+"""Bytes of envelopes one ``older`` answer holds at most (it always holds one)."""
 
 # Close codes (docs/protocol.md, "Close codes").
 CLOSE_SHUTDOWN = 1000
@@ -58,6 +63,12 @@ def _dump(frame: dict[str, Any]) -> str:
 def durable(envelope: Envelope) -> str:
     """An envelope as its frame: exactly its ``to_dict()``."""
     return envelope.model_dump_json()
+
+
+def older(frame_id: Any, envelopes: list[str]) -> str:
+    """The answer to an ``older`` frame: ``envelopes`` are :func:`durable` texts, oldest first."""
+    head = _dump({"type": "older", "id": frame_id, "envelopes": []})
+    return f"{head[:-2]}{','.join(envelopes)}]}}"
 
 
 def sse_event(envelope: Envelope, frame: str) -> str:
@@ -133,6 +144,10 @@ class ClientFrame:
     """The client's own id for the frame (a string or a number), echoed in the answer."""
     text: str = ""
     """A ``line``'s text, or an ``auth`` frame's token."""
+    before: int = 0
+    """An ``older`` frame's: the envelopes wanted come before this seq."""
+    limit: int = 0
+    """An ``older`` frame's: how many at most (up to :data:`OLDER_MOST`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,4 +193,19 @@ def read_client(data: str | bytes | None) -> ClientFrame | FrameError:
         if not isinstance(value, str):
             return FrameError(BAD_FRAME, f'a {kind} frame needs "{field}": a string', frame_id)
         return ClientFrame(kind, frame_id, value)
+    if kind == "older":
+        before, limit = body.get("before"), body.get("limit", OLDER_MOST)
+        if _count(before) and _count(limit):
+            return ClientFrame(kind, frame_id, before=before, limit=min(limit, OLDER_MOST))
+        return FrameError(
+            BAD_FRAME,
+            'an older frame needs "before": the seq to page back from, and '
+            f'"limit": how many (1 to {OLDER_MOST}), both whole numbers',
+            frame_id,
+        )
     return ClientFrame(kind, frame_id)
+
+
+def _count(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a whole number a client may ask for (1 or more, not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 62

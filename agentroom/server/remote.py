@@ -19,11 +19,11 @@ name the URL without its fragment.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import itertools
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,12 @@ from agentroom.server.frames import CLOSE_UNAUTHORIZED, PROTOCOL
 TOKEN_ENV = "AGENTROOM_TOKEN"
 """Where a join URL without a ``#token=`` finds the token (``--token`` comes first)."""
 BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+WINDOW = 500
+"""Envelopes kept here, the newest: what a screen shows at once comes in the first backlog
+(``tail``), and anything older is asked of the server (``older`` frames), so a joined
+screen's memory is bounded by its window, not by the room's length."""
+PAGE = 200
+"""Envelopes asked for at most per ``older`` frame (the server's own limit)."""
 """The pauses before each attempt to connect again after a drop (the last one repeats)."""
 DURABLE = frozenset({"message", "action", "status"})
 """The frame types that are envelopes (docs/protocol.md: durable frames)."""
@@ -141,20 +147,25 @@ def join_target(
 class RemoteLink:
     """A room served by ``agentroom serve``, as a :class:`~agentroom.room.link.RoomLink`."""
 
-    def __init__(self, target: JoinTarget, *, backoff: Sequence[float] = BACKOFF) -> None:
+    def __init__(
+        self, target: JoinTarget, *, backoff: Sequence[float] = BACKOFF, window: int = WINDOW
+    ) -> None:
         self.target = target
         self.backoff = tuple(backoff)
         self._state = RoomState(session_id="")
         self._me: str | None = None
         self._seq = 0
         """The highest seq seen: a reconnect asks for what came after it."""
-        self._seen: list[Envelope] = []
-        """Every envelope seen, in seq order: older() and envelope() read here (the server
-        sends this human the whole room it may see, so nothing more is to be had)."""
+        self._window = window
+        self._seen: deque[Envelope] = deque(maxlen=window)
+        """The newest envelopes seen, in seq order: envelope() looks here first (what a
+        screen shows is recent); anything older is asked of the server."""
         self._streams: dict[tuple[str, str], str] = {}
         """What each reply being streamed has said so far, by (sender, turn)."""
         self._feed: Inbox[LiveItem] = Inbox(4096)
-        self._pending: dict[str, asyncio.Future[Reply]] = {}
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+        """Frames sent that await their answer, by id: a ``reply`` (or an ``error``) for a
+        line, an ``older`` answer (its envelopes) for an ``older`` frame."""
         self._ids = itertools.count(1)
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -227,14 +238,26 @@ class RemoteLink:
         return []  # the backlog arrives through the feed
 
     async def older(self, before_seq: int, count: int) -> list[Envelope]:
-        end = bisect.bisect_left(self._seen, before_seq, key=_seq_of)
-        return self._seen[max(0, end - count) : end]
+        """The ``count`` envelopes just before ``before_seq`` (oldest first), from the
+        server: what this human may see, as saved there."""
+        found: list[Envelope] = []
+        while len(found) < count and before_seq > 1:
+            want = min(PAGE, count - len(found))
+            answer = await self._request({"type": "older", "before": before_seq, "limit": want})
+            if not isinstance(answer, list) or not answer:
+                break  # nothing older, or not connected now (the screen can ask again)
+            found[:0] = answer
+            before_seq = answer[0].seq or 0
+        return found
 
     async def envelope(self, seq: int) -> Envelope | None:
-        at = bisect.bisect_left(self._seen, seq, key=_seq_of)
-        if at < len(self._seen) and self._seen[at].seq == seq:
-            return self._seen[at]
-        return None
+        for env in reversed(self._seen):
+            if env.seq == seq:
+                return env
+        if seq < 1:
+            return None
+        page = await self.older(seq + 1, 1)
+        return page[0] if page and page[0].seq == seq else None
 
     def agent_view(self, agent_id: str) -> MessageView | None:
         return None  # an agent's own view is kept where the room runs
@@ -266,18 +289,29 @@ class RemoteLink:
                 "send it again once it says connected",
                 ok=False,
             )
-        frame_id = str(next(self._ids))
-        answer: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[frame_id] = answer
-        try:
-            await ws.send(json.dumps({"type": "line", "id": frame_id, "text": text}))
-        except ConnectionClosed:
-            self._pending.pop(frame_id, None)
+        answer = await self._request({"type": "line", "text": text})
+        if answer is None:
             return Reply(
                 "the connection dropped, so the line was not sent; send it again once it "
                 "says connected",
                 ok=False,
             )
+        return answer if isinstance(answer, Reply) else Reply()
+
+    async def _request(self, frame: dict[str, Any]) -> Any:
+        """Send ``frame`` with a fresh id and return the server's answer to it (None: it
+        could not be sent; a :class:`Reply` for a ``reply`` or an ``error``)."""
+        ws = self._ws
+        if ws is None:
+            return None
+        frame_id = str(next(self._ids))
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[frame_id] = answer
+        try:
+            await ws.send(json.dumps({**frame, "id": frame_id}))
+        except ConnectionClosed:
+            self._pending.pop(frame_id, None)
+            return None
         return await answer
 
     # -- the connection -------------------------------------------------------------------
@@ -287,7 +321,10 @@ class RemoteLink:
         shown = self.target.shown
         try:
             ws = await connect(
-                f"{self.target.ws_url}?since={self._seq}",
+                # The first time, only the window's worth of the newest; after a drop,
+                # everything since the last seen (nothing may be missed).
+                f"{self.target.ws_url}?since={self._seq}"
+                + ("" if self._seq else f"&tail={self._window}"),
                 open_timeout=OPEN_TIMEOUT,
                 max_size=MAX_FRAME,
             )
@@ -405,6 +442,8 @@ class RemoteLink:
             await self._streamed(frame, whole=kind == "partial")
         elif kind in ("state", "hello"):  # a hello again: a reconnect
             self._take_state(frame.get("state"))
+        elif kind == "older":
+            self._answer(frame.get("id"), _envelopes(frame.get("envelopes")))
         elif kind == "reply":
             self._answer(
                 frame.get("id"), Reply(str(frame.get("text") or ""), bool(frame.get("ok")))
@@ -470,7 +509,7 @@ class RemoteLink:
         if state.stopped is not None and self._seq >= state.last_seq:
             self._end(Ended(state.stopped))
 
-    def _answer(self, frame_id: Any, reply: Reply) -> bool:
+    def _answer(self, frame_id: Any, reply: Reply | list[Envelope]) -> bool:
         answer = self._pending.pop(str(frame_id), None) if frame_id is not None else None
         if answer is None or answer.done():
             return False
@@ -492,8 +531,15 @@ class RemoteLink:
             callback(health)
 
 
-def _seq_of(env: Envelope) -> int:
-    return env.seq or 0
+def _envelopes(data: object) -> list[Envelope]:
+    """The envelopes of an ``older`` answer (any that cannot be read are left out)."""
+    found = []
+    for item in data if isinstance(data, list) else ():
+        with contextlib.suppress(ProtocolError):
+            env = Envelope.from_dict(item)
+            if env.seq is not None:
+                found.append(env)
+    return found
 
 
 def _frame(raw: str | bytes) -> dict[str, Any] | None:

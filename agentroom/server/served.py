@@ -203,6 +203,33 @@ class ServedRoom:
                 frame = frames.durable(env)
                 yield frames.sse_event(env, frame) if conn.events else frame
 
+    async def tail_since(self, conn: Connection, last_seq: int, tail: int) -> int:
+        """The ``since`` that gives ``conn`` about the last ``tail`` envelopes up to ``last_seq``
+        (a client that draws only a window need not be sent the whole room)."""
+        recent = await self.room.sessions.read_before(self.session_id, last_seq + 1, tail)
+        first = next((env.seq for env in recent if env.seq is not None), None)
+        return last_seq if first is None else first - 1
+
+    async def older(self, conn: Connection, frame: ClientFrame) -> str:
+        """The answer to an ``older`` frame: up to ``frame.limit`` envelopes ``conn`` may see,
+        just before ``frame.before``, oldest first, at most :data:`frames.OLDER_BYTES` of
+        them (always one).  Pages hidden from ``conn`` (others' private lines) are read
+        past, so a client that gets none knows there is nothing older for it."""
+        found: list[str] = []
+        size, before = 0, frame.before
+        while len(found) < frame.limit and before > 1:
+            page = await self.room.sessions.read_before(self.session_id, before, frame.limit)
+            if not page:
+                break
+            before = page[0].seq or 0
+            shown = [frames.durable(env) for env in page if conn.shows(env)]
+            for text in reversed(shown[-(frame.limit - len(found)) :]):
+                if found and size + len(text) > frames.OLDER_BYTES:
+                    return frames.older(frame.id, found[::-1])
+                found.append(text)
+                size += len(text)
+        return frames.older(frame.id, found[::-1])
+
     # -- what a client asks -------------------------------------------------------------------
 
     async def line(self, conn: Connection, frame: ClientFrame) -> str | None:
