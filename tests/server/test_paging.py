@@ -24,9 +24,9 @@ from tests.server.test_remote_link import Seen
 from tests.waiting import until
 
 
-async def _lines(served, base: str) -> None:
+async def _lines(served, base: str) -> list[int]:
     """Alice says 16 lines (within her burst) and bob one to carol only (alice may never see
-    it)."""
+    it); returns the seqs of every saved envelope alice may see."""
     alice = await connect(base, await mint(served, "alice"))
     bob = await connect(base, await mint(served, "bob"))
     for i in range(8):
@@ -36,13 +36,13 @@ async def _lines(served, base: str) -> None:
         assert (await alice.say(f"line {i}"))["ok"]
     await alice.close()
     await bob.close()
+    return [frame["seq"] for frame in await visible(served, "alice")]
 
 
 async def test_older_frames_page_back_through_what_the_human_may_see(db_path):
     served = open_served(db_path)
     async with serving(served) as base:
-        await _lines(served, base)
-        mine = [frame["seq"] for frame in await visible(served, "alice")]
+        mine = await _lines(served, base)
         alice = await connect(base, await mint(served, "alice"), since=mine[-1])
         await alice.catch_up()
 
@@ -71,8 +71,7 @@ async def test_older_frames_page_back_through_what_the_human_may_see(db_path):
 async def test_tail_sends_only_the_newest_of_the_backlog(db_path):
     served = open_served(db_path)
     async with serving(served) as base:
-        await _lines(served, base)
-        mine = [frame["seq"] for frame in await visible(served, "alice")]
+        mine = await _lines(served, base)
         token = await mint(served, "alice")
         async with websockets.connect(ws_url(base) + "?tail=5") as ws:
             await ws.send(json.dumps({"type": "auth", "token": token}))
