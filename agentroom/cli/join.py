@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from agentroom.room.link import Ended, Health
-    from agentroom.server.remote import JoinTarget, RemoteLink
+    from agentroom.server.join_url import JoinTarget
+    from agentroom.server.remote import RemoteLink
 
 
 def join_command(
@@ -54,7 +55,8 @@ def join_command(
     Exit codes: 3 unreachable, 4 token refused, 5 another protocol version, 1 failed.
     """
     try:
-        from agentroom.server.remote import JoinError, RemoteLink, join_target
+        from agentroom.server.join_url import JoinError, join_target
+        from agentroom.server.remote import RemoteLink
     except ImportError:
         raise fail(f"agentroom join needs the server extra: {INSTALL}") from None
     try:

@@ -11,9 +11,9 @@ for what came ``since`` that seq, and lets nothing through twice.  A line is a
 ``line`` frame with an id, and :meth:`RemoteLink.send` returns the server's
 ``reply`` to it.
 
-The token comes from the join URL's fragment (``#token=ar_…``), ``--token`` or
-``AGENTROOM_TOKEN``; it is never printed, logged or put in an error: errors
-name the URL without its fragment.
+The token comes from the join URL (:mod:`agentroom.server.join_url`); it is
+never printed, logged or put in an error: errors name the URL without its
+fragment.
 """
 
 from __future__ import annotations
@@ -22,13 +22,10 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -43,105 +40,22 @@ from agentroom.room.line import Reply
 from agentroom.room.link import Ended, Health
 from agentroom.room.state import RoomState
 from agentroom.server.frames import CLOSE_UNAUTHORIZED, PROTOCOL
+from agentroom.server.join_url import JoinError, JoinTarget, Refused, Unreachable, VersionMismatch
 
-TOKEN_ENV = "AGENTROOM_TOKEN"
-"""Where a join URL without a ``#token=`` finds the token (``--token`` comes first)."""
 BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+"""The pauses before each attempt to connect again after a drop (the last one repeats)."""
 WINDOW = 500
 """Envelopes kept here, the newest: what a screen shows at once comes in the first backlog
 (``tail``), and anything older is asked of the server (``older`` frames), so a joined
 screen's memory is bounded by its window, not by the room's length."""
 PAGE = 200
 """Envelopes asked for at most per ``older`` frame (the server's own limit)."""
-"""The pauses before each attempt to connect again after a drop (the last one repeats)."""
 DURABLE = frozenset({"message", "action", "status"})
 """The frame types that are envelopes (docs/protocol.md: durable frames)."""
 MAX_FRAME = 64 * 1024 * 1024
 """The largest frame taken from a server (a long message is one envelope, one frame)."""
 OPEN_TIMEOUT = 10.0
 """How long a connection (and the server's ``hello``) may take before it counts as unreachable."""
-
-
-class JoinError(AgentroomError):
-    """The room cannot be joined; the message is one line that says what to do.
-
-    ``exit_code`` is what ``agentroom join`` exits with, so a script can tell
-    the cases apart.
-    """
-
-    exit_code = 1
-
-
-class Unreachable(JoinError):
-    """Nothing answers at the URL (not running, wrong port, not an agentroom server)."""
-
-    exit_code = 3
-
-
-class Refused(JoinError):
-    """The server refused the token (unknown or revoked): trying again will not help."""
-
-    exit_code = 4
-
-
-class VersionMismatch(JoinError):
-    """The server speaks another version of the protocol."""
-
-    exit_code = 5
-
-
-@dataclass(frozen=True, slots=True)
-class JoinTarget:
-    """Where to connect and as whom.  ``shown`` is the URL without its fragment (the only
-    form an error or a log line names); ``token`` is never shown."""
-
-    shown: str
-    ws_url: str
-    token: str
-
-    def __repr__(self) -> str:  # a traceback or a debugger shows no token
-        return f"JoinTarget({self.shown!r})"
-
-
-def join_target(
-    url: str, token: str | None = None, env: Mapping[str, str] | None = None
-) -> JoinTarget:
-    """Read a join URL as ``agentroom serve`` prints it (``http://HOST:PORT/#token=ar_…``).
-
-    The token is the fragment's, else ``token`` (``--token``), else
-    ``AGENTROOM_TOKEN`` in ``env``; a URL that is not one, or no token, raises
-    :class:`JoinError`.
-    """
-    environ = os.environ if env is None else env
-    raw = url.strip()
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    schemes = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
-    if parts is None or parts.scheme.lower() not in schemes or not parts.hostname:
-        shown = one_line(raw.split("#", 1)[0], 80)
-        raise JoinError(
-            f"{shown!r} is not a join URL; use the one agentroom serve prints "
-            "(http://HOST:PORT/#token=…)"
-        )
-    scheme = parts.scheme.lower()
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    where = f"{host}:{port}" if port is not None else host
-    path = parts.path.rstrip("/")
-    shown = f"{scheme}://{where}{path}/"
-    found = parse_qs(parts.fragment).get("token", [""])[0] or token or environ.get(TOKEN_ENV, "")
-    if not found:
-        raise JoinError(
-            f"no token to join {shown} with; use the whole URL agentroom serve printed "
-            f"(…/#token=…), or give --token or {TOKEN_ENV}"
-        )
-    if len(found) > 512 or not found.isascii() or not found.isprintable() or " " in found:
-        raise JoinError(
-            f"the token for {shown} is not one agentroom serve prints; copy the join URL whole"
-        )
-    return JoinTarget(shown, f"{schemes[scheme]}://{where}{path}/ws", found)
 
 
 class RemoteLink:

@@ -9,7 +9,8 @@ import json
 import websockets
 
 from agentroom.server import frames
-from agentroom.server.remote import RemoteLink, join_target
+from agentroom.server.join_url import join_target
+from agentroom.server.remote import RemoteLink
 from tests.server.conftest import (
     GUARD,
     caught_up,

@@ -17,15 +17,15 @@ from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope
 from agentroom.room.link import Health
 from agentroom.server import frames
-from agentroom.server.remote import (
+from agentroom.server.join_url import (
     TOKEN_ENV,
     JoinError,
     Refused,
-    RemoteLink,
     Unreachable,
     VersionMismatch,
     join_target,
 )
+from agentroom.server.remote import RemoteLink
 from tests.server.conftest import GUARD, mint, open_served, serving, visible
 from tests.waiting import until
 

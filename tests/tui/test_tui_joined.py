@@ -3,7 +3,8 @@ RemoteLink to a real uvicorn on port 0, driven with Textual's Pilot."""
 
 from __future__ import annotations
 
-from agentroom.server.remote import RemoteLink, join_target
+from agentroom.server.join_url import join_target
+from agentroom.server.remote import RemoteLink
 from agentroom.tui.app import AgentroomApp
 from agentroom.tui.widgets.agent_pane import AgentPane
 from agentroom.tui.widgets.human_input import HumanInput
