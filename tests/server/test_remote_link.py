@@ -26,7 +26,7 @@ from agentroom.server.join_url import (
     join_target,
 )
 from agentroom.server.remote import RemoteLink
-from tests.server.conftest import GUARD, mint, open_served, serving, visible
+from tests.server.conftest import GUARD, GatedReplay, mint, open_served, serving, visible
 from tests.waiting import until
 
 SECRET = "ar_" + "s3cret" * 7
@@ -168,6 +168,35 @@ async def test_a_dropped_link_reconnects_with_since_and_misses_nothing_nor_sees_
         assert seqs == sorted(set(seqs))
         mine = await visible_seqs(served, "alice")
         assert seqs == mine[: len(seqs)]
+
+
+async def test_a_link_dropped_mid_reply_shows_that_reply_once_and_whole(db_path):
+    # ada streams four words, then holds the rest of her reply until the gate opens.
+    model = GatedReplay(
+        ["one two three four five six seven eight nine ten"] * 20, hold_after=4, delay=0.03
+    )
+    served = open_served(db_path, model=model)
+    async with serving(served) as base:
+        async with joined(base, await mint(served, "alice")) as (link, seen):
+            health: list[Health] = []
+            link.watch_health(health.append)
+            streamed = lambda: "".join(  # noqa: E731
+                i.text for i in seen.items if isinstance(i, StreamChunk) and i.sender == "ada"
+            )
+            await until(lambda: streamed().startswith("one two"))
+            hub = served.hub
+            assert hub is not None
+            for conn in [c for c in hub.connections if c.human == "alice"]:
+                conn.end(frames.CLOSE_TOO_SLOW)  # dropped mid-reply
+            await until(lambda: [h.ok for h in health] == [False, True])  # back, still held
+            model.gate.set()
+            await until(lambda: any(e.sender == "ada" for e in seen.envelopes))
+        reply = next(e for e in seen.envelopes if e.sender == "ada" and e.type.value == "message")
+    # The chunks shown add up to the reply once: the reconnect's partial only added what
+    # this screen had not shown yet, and nothing was repeated.
+    assert reply.content == "one two three four five six seven eight nine ten"
+    assert streamed() == reply.content[: len(streamed())]
+    assert [e.seq for e in seen.envelopes] == sorted({e.seq for e in seen.envelopes})
 
 
 async def test_a_bad_token_is_refused_and_a_closed_port_is_unreachable(db_path):
