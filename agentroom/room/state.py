@@ -54,6 +54,9 @@ class RoomState:
     cost: str = "$0"
     members: tuple[Member, ...] = field(default_factory=tuple)
     last_seq: int = 0
+    online: tuple[str, ...] | None = None
+    """The humans connected to a served room right now; None where nobody connects (a room
+    open in this process knows only its own human, who is here)."""
 
     @property
     def models(self) -> str:
@@ -87,6 +90,7 @@ class RoomState:
             "cost": self.cost,
             "members": [m.to_dict() for m in self.members],
             "last_seq": self.last_seq,
+            "online": None if self.online is None else list(self.online),
         }
 
     @classmethod
@@ -95,6 +99,7 @@ class RoomState:
         newer server's ``state`` still draws."""
         stopped = data.get("stopped")
         speaker = data.get("speaker")
+        online = data.get("online")
         return cls(
             session_id=str(data.get("session_id", "")),
             title=str(data.get("title", "")),
@@ -108,6 +113,7 @@ class RoomState:
             cost=str(data.get("cost", "$0")),
             members=tuple(Member.from_dict(m) for m in data.get("members", ())),
             last_seq=int(data.get("last_seq", 0)),
+            online=None if online is None else tuple(str(h) for h in online),
         )
 
     @classmethod

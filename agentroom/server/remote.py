@@ -24,6 +24,7 @@ import itertools
 import json
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -366,7 +367,11 @@ class RemoteLink:
             message = one_line(str(frame.get("message") or frame.get("code") or "error"), 300)
             if not self._answer(frame.get("id"), Reply(message, ok=False)):
                 self._tell(Health(False, message, "the server says"))
-        # presence, and frames a newer server sends, change nothing drawn here
+        elif kind == "presence":
+            online = frame.get("online")
+            if isinstance(online, list):  # who is here now, before the next state frame
+                self._state = replace(self._state, online=tuple(str(h) for h in online))
+        # frames a newer server sends change nothing drawn here
 
     async def _envelope(self, frame: dict[str, Any]) -> None:
         try:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from agentroom.agents import HumanAgent
@@ -170,6 +171,8 @@ class ServedRoom:
             hub.broadcast(frames.presence(conn.human, "joined", self.who_is_online()))
             if self.on_presence is not None:
                 self.on_presence(conn.human, "joined")
+            hub.changed.set()  # the others' state says who is here
+        state = replace(state, online=tuple(self.who_is_online()))
         return last_seq, state, partial
 
     def leave(self, conn: Connection) -> None:
@@ -185,6 +188,7 @@ class ServedRoom:
             hub.broadcast(frames.presence(conn.human, "left", self.who_is_online()))
             if self.on_presence is not None:
                 self.on_presence(conn.human, "left")
+            hub.changed.set()
 
     def who_is_online(self) -> list[str]:
         return sorted(self.online)
@@ -296,7 +300,7 @@ class ServedRoom:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.changed.wait(), STATE_IDLE)
             hub.changed.clear()
-            now = RoomState.of(self.room)
+            now = replace(RoomState.of(self.room), online=tuple(self.who_is_online()))
             if now != shown:
                 shown = now
                 hub.broadcast(frames.state(now))

@@ -218,10 +218,7 @@ class RoomScreen(Screen[None]):
             elif event == Event.INPUT_REQUESTED:
                 self._your_turn(env.receiver)
         state = self.link.state()
-        current = state.speaker
-        if current is not None and people.states.get(current) in ("idle", "error", "skipped"):
-            waiting = current == me and current in state.waiting
-            people.set_state(current, "your turn" if waiting else "thinking")
+        self._floor(state)
         pane = self.query_one(AgentPane)
         if pane.agent_id:
             view = self.link.agent_view(pane.agent_id)
@@ -250,6 +247,7 @@ class RoomScreen(Screen[None]):
         if shown == self._shown:
             return
         self._shown = shown
+        self._floor(state)
         self.query_one(StatusBar).show(
             session=state.session_id,
             strategy=state.strategy,
@@ -259,6 +257,35 @@ class RoomScreen(Screen[None]):
             models=state.models,
             state="paused" if state.paused else ("stopped" if self.stopped else "running"),
         )
+
+    def _floor(self, state: RoomState) -> None:
+        """Who has the floor, and (in a served room) who is here, from the room's state.
+
+        The feed says what each one did (streaming, said it, failed); the state, which
+        across the network may arrive after the envelopes it follows, says whose turn it
+        is now, so a turn shown ends when the state moves on, not only when its speaker
+        says something.  A human with no connection to a served room is away.
+        """
+        people, me, current = self.query_one(Participants), self.link.me, state.speaker
+        for name, now in list(people.states.items()):
+            if name != current and now in ("thinking", "your turn"):
+                people.set_state(name, "idle")
+        if current is not None and people.states.get(current) in (
+            "idle",
+            "error",
+            "skipped",
+            "away",
+        ):
+            waiting = current == me and current in state.waiting
+            people.set_state(current, "your turn" if waiting else "thinking")
+        if state.online is None:
+            return
+        for human in state.humans:
+            drawn = people.states.get(human)
+            if human not in state.online and drawn == "idle":
+                people.set_state(human, "away")
+            elif human in state.online and drawn == "away":
+                people.set_state(human, "idle")
 
     def _show_agent(self, agent_id: str) -> None:
         view = self.link.agent_view(agent_id)

@@ -11,7 +11,7 @@ from agentroom.tui.widgets.human_input import HumanInput
 from agentroom.tui.widgets.participants import Participants
 from agentroom.tui.widgets.status_bar import StatusBar
 from agentroom.tui.widgets.transcript import Transcript
-from tests.server.conftest import mint, open_served, serving
+from tests.server.conftest import connect, mint, open_served, serving
 from tests.waiting import until_drawn
 
 
@@ -37,6 +37,16 @@ async def test_a_joined_room_is_drawn_and_spoken_to_like_a_local_one(db_path):
             await pilot.press(*"Call it Miso.", "enter")
             await until_drawn(pilot, lambda: ("alice", "Call it Miso.") in turns(app))
             await until_drawn(pilot, lambda: "your turn" not in str(box.border_title))
+            # Whose turn it is follows the room (bob's now, though nothing he said is
+            # drawn yet); who is here follows the connections: carol has none, so she is
+            # away until she joins.
+            await until_drawn(pilot, lambda: people.states["bob"] == "thinking")
+            assert people.states["alice"] == "idle"
+            await until_drawn(pilot, lambda: people.states["carol"] == "away")
+            carol = await connect(base, await mint(served, "carol"))
+            await until_drawn(pilot, lambda: people.states["carol"] == "idle")
+            await carol.close()
+            await until_drawn(pilot, lambda: people.states["carol"] == "away")
             status = screen.query_one(StatusBar)
             assert "round-robin" in str(status.render())
             assert served.session_id[:18] in str(status.render())
