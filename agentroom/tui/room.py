@@ -268,7 +268,7 @@ class RoomScreen(Screen[None]):
         """
         people, me, current = self.query_one(Participants), self.link.me, state.speaker
         for name, now in list(people.states.items()):
-            if name != current and now in ("thinking", "your turn"):
+            if name != current and now in ("thinking", "your turn", "asked"):
                 people.set_state(name, "idle")
         if current is not None and people.states.get(current) in (
             "idle",
@@ -277,7 +277,8 @@ class RoomScreen(Screen[None]):
             "away",
         ):
             waiting = current == me and current in state.waiting
-            people.set_state(current, "your turn" if waiting else "thinking")
+            asked = current in state.humans  # another person's turn: not thinking, asked
+            people.set_state(current, "your turn" if waiting else "asked" if asked else "thinking")
         if state.online is None:
             return
         for human in state.humans:

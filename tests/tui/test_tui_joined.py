@@ -40,7 +40,7 @@ async def test_a_joined_room_is_drawn_and_spoken_to_like_a_local_one(db_path):
             # Whose turn it is follows the room (bob's now, though nothing he said is
             # drawn yet); who is here follows the connections: carol has none, so she is
             # away until she joins.
-            await until_drawn(pilot, lambda: people.states["bob"] == "thinking")
+            await until_drawn(pilot, lambda: people.states["bob"] == "asked")
             assert people.states["alice"] == "idle"
             await until_drawn(pilot, lambda: people.states["carol"] == "away")
             carol = await connect(base, await mint(served, "carol"))

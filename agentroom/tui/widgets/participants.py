@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 
 from agentroom.tui.shown import plain
 
-STATES = ("idle", "thinking", "streaming", "your turn", "error", "skipped", "away")
+STATES = ("idle", "thinking", "streaming", "your turn", "asked", "error", "skipped", "away")
 STATE_WIDTH = max(len(s) for s in STATES)
 WHO_WIDTH = 16
 """Cells an agent's name takes at most (a longer one is cut)."""
