@@ -1,4 +1,5 @@
-"""The ASGI application: ``/ws`` (WebSocket), ``/events`` (Server-Sent Events), ``/health``.
+"""The ASGI application: ``/ws`` (WebSocket), ``/events`` (Server-Sent Events), ``/health``,
+and the web page (``/``, :mod:`agentroom.server.page`).
 
 Each endpoint only speaks the wire (docs/protocol.md); what a connection may
 see and what its lines do is :class:`~agentroom.server.served.ServedRoom`'s.
@@ -25,6 +26,7 @@ from agentroom.server import frames
 from agentroom.server.frames import ClientFrame, FrameError
 from agentroom.server.hub import Connection
 from agentroom.server.limits import Bucket
+from agentroom.server.page import page_routes
 from agentroom.server.served import ServedRoom
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ def create_app(served: ServedRoom, *, manage: bool = True) -> Starlette:
             WebSocketRoute("/ws", websocket),
             Route("/events", events),
             Route("/health", health),
+            *page_routes(),
         ],
         lifespan=lifespan,
     )
