@@ -227,7 +227,8 @@ async def _print_joins(room: LiveRoom, base: str) -> None:
     title = room.workflow.name if room.workflow is not None else "the room"
     write(
         f"Serving {title!r} at {base} (session {room.engine.session_id[:SHORT_ID]}); "
-        "give each person their own line, which joins as them:"
+        "give each person their own line, which joins as them "
+        "(its URL also opens the room in a browser):"
     )
     width = max(len(h) for h in humans)
     for human in humans:

@@ -136,6 +136,7 @@ async def test_the_servers_terminal_says_where_who_joins_and_whom_the_room_waits
         heading = child.expect(r"Serving ")
         base, tokens = joins(child)
         assert heading.startswith(f"Serving 'Served from a process' at {base} (session ")
+        assert heading.endswith("(its URL also opens the room in a browser):")
         # Nobody types at the server's terminal: it says whom the room waits for.
         waiting = child.expect(r"» waiting for alice")
         assert "their turn" in waiting and "your turn" not in "\n".join(child.seen)
