@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.environment import child_env
+
 CANDIDATES = (
     "/usr/lib/chromium/chromium-headless-shell",
     "chromium-headless-shell",
@@ -38,9 +40,8 @@ FLAGS = [
 
 
 def chromium_path() -> str | None:
-    """The first Chromium found (``AGENTROOM_CHROMIUM`` names one explicitly)."""
-    named = os.environ.get("AGENTROOM_CHROMIUM")
-    for candidate in (named, *CANDIDATES) if named else CANDIDATES:
+    """The first Chromium found."""
+    for candidate in CANDIDATES:
         found = candidate if Path(candidate).is_file() else shutil.which(candidate)
         if found and os.access(found, os.X_OK):
             return found
@@ -48,8 +49,9 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """A headless Chromium for this test; closed after it."""
+async def browser(tmp_path: Path) -> AsyncIterator[Any]:
+    """A headless Chromium for this test, its environment (home, caches) in the test's
+    folder like any process a test starts; closed after it."""
     try:
         from playwright.async_api import async_playwright
     except ImportError:
@@ -60,7 +62,9 @@ async def browser() -> AsyncIterator[Any]:
             "no Chromium here: apt-get install chromium-headless-shell (as root; .ci/run does)"
         )
     async with async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=path, args=FLAGS, headless=True)
+        chromium = await driver.chromium.launch(
+            executable_path=path, args=FLAGS, headless=True, env=child_env(tmp_path)
+        )
         try:
             yield chromium
         finally:

@@ -38,6 +38,13 @@ async def shows(page: Any, sender: str, text: str) -> None:
     )
 
 
+async def your_turn(page: Any) -> None:
+    """Wait until ``page``'s status line says the room is asking its person."""
+    await page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('your turn')"
+    )
+
+
 async def test_two_pages_see_one_order_and_a_line_typed_in_one_shows_in_both(db_path, browser):
     served = open_served(db_path, ["Whiskers?", "Or Mittens?"] * 10)
     async with serving(served) as base:
@@ -45,9 +52,7 @@ async def test_two_pages_see_one_order_and_a_line_typed_in_one_shows_in_both(db_
         bob = await open_page(browser, base, await mint(served, "bob"))
         # The token left the address bar; the room asks alice, and her page says so.
         assert "#token" not in alice.url and "token=" not in alice.url
-        await alice.wait_for_function(
-            "() => document.getElementById('status').textContent.includes('your turn')"
-        )
+        await your_turn(alice)
         await shows(bob, "ada", "Whiskers?")
         # The input has the focus on load: typing goes straight into it, Enter sends.
         await alice.keyboard.type("Call it Pixel")
@@ -56,9 +61,7 @@ async def test_two_pages_see_one_order_and_a_line_typed_in_one_shows_in_both(db_
         await shows(bob, "alice", "Call it Pixel")
         assert await alice.input_value("#input") == ""
         # Bob's turn: a line over two lines (Shift+Enter), sent with the button.
-        await bob.wait_for_function(
-            "() => document.getElementById('status').textContent.includes('your turn')"
-        )
+        await your_turn(bob)
         await bob.locator("#input").type("Pixel it is")
         await bob.keyboard.press("Shift+Enter")
         await bob.keyboard.type("or Byte")
@@ -96,9 +99,7 @@ async def test_hostile_text_from_an_agent_and_a_person_shows_as_written_and_runs
     async with serving(served) as base:
         alice = await open_page(browser, base, await mint(served, "alice"))
         await shows(alice, "ada", HOSTILE)
-        await alice.wait_for_function(
-            "() => document.getElementById('status').textContent.includes('your turn')"
-        )
+        await your_turn(alice)
         await alice.locator("#input").fill(HOSTILE)
         await alice.keyboard.press("Enter")
         await shows(alice, "alice", HOSTILE)
@@ -130,9 +131,7 @@ async def test_a_page_refreshed_mid_reply_shows_it_so_far_then_whole_once(db_pat
         model.gate.set()
         whole = "one two three four five six seven eight nine ten"
         await shows(alice, "ada", whole)
-        await alice.wait_for_function(
-            "() => document.getElementById('status').textContent.includes('your turn')"
-        )
+        await your_turn(alice)
         after = [row for row in await said(alice) if row[0] == "ada"]
         assert alice.script_errors == []
     assert after == [("ada", whole, False)]
