@@ -308,6 +308,14 @@ async def _say(room: LiveRoom, line: Say, human: HumanAgent) -> Reply:
     return Reply(envelope=said)
 
 
+async def act(room: LiveRoom, text: str, human: HumanAgent | None) -> Reply:
+    """Parse ``text`` in the shared grammar and do it as ``human``: the whole of a line for
+    an interface with no commands of its own (a room link's ``send``, a network client's
+    ``line`` frame).  A blank line does nothing and answers nothing."""
+    parsed = parse_line(text, room.participants)
+    return Reply() if parsed is None else await apply(room, parsed, human)
+
+
 async def _run(
     room: LiveRoom, command: Command, by: str, local: Mapping[str, CommandSpec] | None
 ) -> Reply:

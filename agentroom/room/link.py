@@ -25,7 +25,7 @@ from agentroom.core.chunk import LiveItem
 from agentroom.core.errors import AgentroomError
 from agentroom.core.protocol import Envelope
 from agentroom.core.records import StoreHealth
-from agentroom.room.line import Reply, apply, parse_line
+from agentroom.room.line import Reply, act
 from agentroom.room.live import LiveRoom
 from agentroom.room.state import RoomState
 
@@ -158,11 +158,7 @@ class LocalLink:
         return RoomState.of(self.room)
 
     async def send(self, text: str) -> Reply:
-        room = self.room
-        parsed = parse_line(text, room.participants)
-        if parsed is None:
-            return Reply()
-        return await apply(room, parsed, room.human)
+        return await act(self.room, text, self.room.human)
 
     async def recent(self) -> list[Envelope]:
         room = self.room

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from agentroom.agents import HumanAgent
 from agentroom.core.chunk import StreamChunk
-from agentroom.room.line import Command, Parsed, apply, parse_line
+from agentroom.room.line import Command, Reply, act, apply
 from agentroom.room.live import LiveRoom
 from agentroom.room.state import RoomState
 from agentroom.server import frames
@@ -242,25 +242,17 @@ class ServedRoom:
         human = await self._human(conn)
         if human is None:
             return None
-        parsed = parse_line(frame.text, self.room.participants)
-        if parsed is None:
-            return frames.reply(frame.id, True, "", None)
-        return await self._apply(conn, frame, human, parsed)
+        return await self._acknowledge(frame, await act(self.room, frame.text, human))
 
     async def interrupt(self, conn: Connection, frame: ClientFrame) -> str | None:
         human = await self._human(conn)
         if human is None:
             return None
-        return await self._apply(conn, frame, human, Command("interrupt"))
+        return await self._acknowledge(frame, await apply(self.room, Command("interrupt"), human))
 
-    async def _apply(
-        self,
-        conn: Connection,
-        frame: ClientFrame,
-        human: HumanAgent,
-        parsed: Parsed,
-    ) -> str:
-        answer = await apply(self.room, parsed, human)
+    async def _acknowledge(self, frame: ClientFrame, answer: Reply) -> str:
+        """The ``reply`` to ``frame``: at once when it said nothing, else once what it said
+        has reached the clients (it is on disk)."""
         said = answer.envelope
         if said is None or said.seq is None:
             return frames.reply(frame.id, answer.ok, answer.text, None)
