@@ -143,6 +143,11 @@ StrategyOption = Annotated[
 ]
 
 
+def write(text: str | Text = "", end: str = "\n") -> None:
+    """Print a line of the transcript (or anything else) on stdout, made terminal-safe."""
+    out.print(text, end=end)
+
+
 def strategy_named(value: str | None) -> str | None:
     """The strategy ``--strategy`` names, in any spelling (``role based``); usage error if none."""
     from agentroom.room.workflow_schema import STRATEGIES, canonical_choice

@@ -20,14 +20,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agentroom.cli.console import DbOption, db_for, envelope_text, err, fail, out
+from agentroom.cli.console import DbOption, db_for, envelope_text, err, fail, write
 from agentroom.cli.rooms import HeadlessOption, interactive
 from agentroom.cli.serve import INSTALL
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from rich.text import Text
 
     from agentroom.room.link import Ended, Health
     from agentroom.server.join_url import JoinTarget
@@ -93,9 +91,6 @@ async def _headless(target: JoinTarget) -> Ended:
     or stdin ends (the human leaves; the room goes on)."""
     from agentroom.cli.headless import TranscriptPrinter, read_human_lines, stdin_lines
     from agentroom.server.remote import RemoteLink
-
-    def write(text: str | Text = "", end: str = "\n") -> None:
-        out.print(text, end=end)
 
     def tell(health: Health) -> None:
         err.print(f"agentroom: {health.text}", markup=False, highlight=False)

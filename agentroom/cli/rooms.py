@@ -31,6 +31,7 @@ from agentroom.cli.console import (
     out,
     run,
     strategy_named,
+    write,
 )
 from agentroom.core.errors import AgentroomError, StoreWriteError
 from agentroom.core.events import Event
@@ -231,9 +232,6 @@ async def play(options: RoomOptions) -> None:
     from agentroom.cli.headless import TranscriptPrinter, human_input
     from agentroom.core.records import StoreHealth
     from agentroom.room.live import LiveRoom
-
-    def write(text: str | Text = "", end: str = "\n") -> None:
-        out.print(text, end=end)
 
     def tell(health: StoreHealth) -> None:
         err.print(f"agentroom: {health.describe()}", markup=False, highlight=False)

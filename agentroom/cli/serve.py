@@ -31,14 +31,12 @@ from agentroom.cli.console import (
     envelope_text,
     err,
     fail,
-    out,
     run,
+    write,
 )
 from agentroom.core.errors import StoreWriteError
 
 if TYPE_CHECKING:
-    from rich.text import Text
-
     from agentroom.room.live import LiveRoom, RoomOptions
 
 INSTALL = "pip install 'agentroom[server]'"
@@ -125,10 +123,6 @@ def serve_command(
             keyfile=keyfile,
         )
     )
-
-
-def write(text: str | Text = "", end: str = "\n") -> None:
-    out.print(text, end=end)
 
 
 async def serve(
